@@ -1,0 +1,116 @@
+//! Command-line arguments of `quarry`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+/// Quarry: a distributed SQL engine over open tables.
+///
+/// Without --host, quarry starts an embedded cluster (a scheduler and --executors
+/// executors in this process) over --warehouse and opens a SQL shell on it.
+#[derive(Debug, Parser)]
+#[command(name = "quarry", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Connect to a running scheduler at this host instead of starting one.
+    #[arg(long, env = "QUARRY_HOST")]
+    pub host: Option<String>,
+
+    /// The scheduler's Flight SQL port (with --host).
+    #[arg(long, short = 'p', env = "QUARRY_PORT", default_value_t = 32010)]
+    pub port: u16,
+
+    /// User name to log in as.
+    #[arg(long, short = 'U', env = "QUARRY_USER", default_value = "quarry")]
+    pub user: String,
+
+    /// Password (any is accepted until users are configured).
+    #[arg(
+        long,
+        env = "QUARRY_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub password: String,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Run this SQL and exit (may be repeated; run in order).
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+
+    /// Run the SQL statements in this file and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// The embedded cluster.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// The warehouse directory: landing files and tables live here; relative paths in
+    /// SQL resolve against it.
+    #[arg(long, env = "QUARRY_WAREHOUSE", default_value = "./quarry-data")]
+    pub warehouse: PathBuf,
+
+    /// Number of executors in the embedded cluster.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub executors: u16,
+
+    /// Task slots per executor (default: the machine's cores shared among executors).
+    #[arg(long)]
+    pub slots: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded cluster as a server for Flight SQL clients until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Write the demo retail dataset (CSV, JSON, Parquet) under the warehouse's landing/.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Interface to listen on (0.0.0.0 for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+
+    /// Arrow Flight SQL port.
+    #[arg(long, default_value_t = 32010)]
+    pub flight_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The warehouse directory.
+    #[arg(long, env = "QUARRY_WAREHOUSE", default_value = "./quarry-data")]
+    pub warehouse: PathBuf,
+
+    /// Number of sales transactions to generate.
+    #[arg(long, default_value_t = 200_000)]
+    pub transactions: usize,
+
+    /// Seed for the random generator (the same seed writes the same files).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+const EXAMPLES: &str = "Examples:
+  quarry demo                                   write the demo dataset
+  quarry                                        open a shell on an embedded cluster
+  quarry -c \"SELECT count(*) FROM 'landing/transactions/*.csv'\"
+  quarry --format csv -f report.sql > report.csv
+  quarry serve --flight-port 32010              serve Flight SQL clients
+  quarry --host localhost -p 32010              connect to a running server";

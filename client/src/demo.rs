@@ -1,0 +1,333 @@
+//! The demo retail dataset, written the way raw sources arrive: customers as CSV,
+//! products as JSON lines, sales transactions as several CSV files, returns as Parquet.
+//! Like real raw data it has duplicate rows, missing values and malformed ones (bad
+//! emails, impossible dates, quantities spelled out in words, unknown customers).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::cli::DemoArgs;
+
+const CITIES: [&str; 10] = [
+    "Lisbon", "Porto", "Madrid", "Berlin", "Paris", "Lyon", "Milan", "Vienna", "Prague", "Warsaw",
+];
+const SEGMENTS: [&str; 3] = ["consumer", "small business", "enterprise"];
+const CATEGORIES: [&str; 6] = [
+    "books",
+    "electronics",
+    "garden",
+    "grocery",
+    "toys",
+    "clothing",
+];
+const STORES: [&str; 5] = ["online", "lisbon-01", "berlin-02", "paris-01", "madrid-03"];
+const PAYMENTS: [&str; 4] = ["card", "cash", "transfer", "voucher"];
+const REASONS: [&str; 4] = ["damaged", "wrong size", "not as described", "changed mind"];
+const FIRST: [&str; 8] = [
+    "Ana", "Bruno", "Carla", "David", "Eva", "Filipe", "Greta", "Hugo",
+];
+const LAST: [&str; 8] = [
+    "Silva", "Meyer", "Rossi", "Novak", "Dubois", "Garcia", "Kowalski", "Weber",
+];
+/// Microseconds from the Unix epoch to 2025-01-01.
+const YEAR_2025_US: i64 = 1_735_689_600_000_000;
+const YEAR_US: i64 = 365 * 24 * 3600 * 1_000_000;
+
+/// How many files and rows were written.
+pub struct Written {
+    pub customers: usize,
+    pub products: usize,
+    pub transactions: usize,
+    pub returns: usize,
+}
+
+/// Writes the dataset and prints what it wrote and some queries to try.
+pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let landing = args.warehouse.join("landing");
+    let written = write(&landing, args.transactions, args.seed)?;
+    println!(
+        "Wrote the demo dataset to {}:\n  customers.csv        {} rows\n  products.json        {} rows\n  transactions/*.csv   {} rows in 4 files\n  returns.parquet      {} rows\n",
+        landing.display(),
+        written.customers,
+        written.products,
+        written.transactions,
+        written.returns
+    );
+    println!(
+        "{}",
+        EXAMPLES.replace("{warehouse}", &args.warehouse.display().to_string())
+    );
+    Ok(())
+}
+
+const EXAMPLES: &str = "Try it (paths are relative to the warehouse):
+  quarry --warehouse {warehouse}
+  quarry> SELECT * FROM 'landing/customers.csv' LIMIT 5;
+  quarry> SELECT store, count(*) AS sales, sum(unit_price) AS revenue
+          FROM 'landing/transactions/*.csv' GROUP BY store ORDER BY revenue DESC;
+  quarry> SELECT p.category, count(*) AS returns
+          FROM 'landing/returns.parquet' r
+          JOIN 'landing/transactions/*.csv' t ON r.transaction_id = t.transaction_id
+          JOIN 'landing/products.json' p ON t.product_id = p.product_id
+          GROUP BY p.category ORDER BY returns DESC;";
+
+/// Writes the four sources under `landing` from a seeded generator.
+pub fn write(
+    landing: &Path,
+    transactions: usize,
+    seed: u64,
+) -> Result<Written, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(landing.join("transactions"))?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let customers = write_customers(&landing.join("customers.csv"), &mut rng)?;
+    let products = write_products(&landing.join("products.json"), &mut rng)?;
+    let transactions = write_transactions(&landing.join("transactions"), transactions, &mut rng)?;
+    let returns = write_returns(&landing.join("returns.parquet"), transactions, &mut rng)?;
+    Ok(Written {
+        customers,
+        products,
+        transactions,
+        returns,
+    })
+}
+
+const CUSTOMERS: usize = 2_000;
+const PRODUCTS: usize = 300;
+
+fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+fn write_customers(path: &Path, rng: &mut StdRng) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut out = csv::Writer::from_path(path)?;
+    out.write_record([
+        "customer_id",
+        "name",
+        "email",
+        "city",
+        "signup_date",
+        "segment",
+    ])?;
+    let mut rows = 0;
+    for id in 1..=CUSTOMERS {
+        let (first, last) = (pick(rng, &FIRST), pick(rng, &LAST));
+        let email = match rng.random_range(0..100) {
+            0..=2 => String::new(),
+            3 => format!(
+                "{}.{}-at-example.com",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
+            _ => format!(
+                "{}.{}{}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase(),
+                id
+            ),
+        };
+        let signup = match rng.random_range(0..100) {
+            0 => "n/a".to_string(),
+            1 => "2024-02-31".to_string(),
+            _ => format!(
+                "202{}-{:02}-{:02}",
+                rng.random_range(0..5),
+                rng.random_range(1..13),
+                rng.random_range(1..29)
+            ),
+        };
+        let city = if rng.random_range(0..50) == 0 {
+            ""
+        } else {
+            pick(rng, &CITIES)
+        };
+        let record = [
+            id.to_string(),
+            format!("{first} {last}"),
+            email,
+            city.to_string(),
+            signup,
+            pick(rng, &SEGMENTS).to_string(),
+        ];
+        let copies = if rng.random_range(0..50) == 0 { 2 } else { 1 };
+        for _ in 0..copies {
+            out.write_record(&record)?;
+            rows += 1;
+        }
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+fn write_products(path: &Path, rng: &mut StdRng) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut out = BufWriter::new(File::create(path)?);
+    let mut rows = 0;
+    for id in 1..=PRODUCTS {
+        let category = pick(rng, &CATEGORIES);
+        let price = match rng.random_range(0..100) {
+            0 => serde_json::Value::Null,
+            1 => serde_json::json!(-rng.random_range(1.0..50.0_f64).round()),
+            _ => serde_json::json!((rng.random_range(1.0..500.0_f64) * 100.0).round() / 100.0),
+        };
+        let line = serde_json::json!({
+            "product_id": id,
+            "name": format!("{category} item {id}"),
+            "category": category,
+            "price": price,
+            "sku": format!("SKU-{id:05}"),
+        })
+        .to_string();
+        let copies = if rng.random_range(0..40) == 0 { 2 } else { 1 };
+        for _ in 0..copies {
+            writeln!(out, "{line}")?;
+            rows += 1;
+        }
+    }
+    out.flush()?;
+    Ok(rows)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` for microseconds since the epoch, via Arrow's own conversion.
+fn timestamp(us: i64) -> String {
+    let array = TimestampMicrosecondArray::from(vec![us]);
+    let text = arrow::util::display::ArrayFormatter::try_new(&array, &Default::default())
+        .map(|f| f.value(0).to_string())
+        .unwrap_or_default();
+    text.replace('T', " ")
+}
+
+fn write_transactions(
+    dir: &Path,
+    count: usize,
+    rng: &mut StdRng,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    const FILES: usize = 4;
+    let mut rows = 0;
+    for file in 0..FILES {
+        let mut out = csv::Writer::from_path(dir.join(format!("part-{file:04}.csv")))?;
+        out.write_record([
+            "transaction_id",
+            "customer_id",
+            "product_id",
+            "quantity",
+            "unit_price",
+            "sold_at",
+            "store",
+            "payment_method",
+        ])?;
+        let (start, end) = (count * file / FILES, count * (file + 1) / FILES);
+        for id in start + 1..=end {
+            let customer = if rng.random_range(0..200) == 0 {
+                CUSTOMERS + rng.random_range(1..500)
+            } else {
+                rng.random_range(1..=CUSTOMERS)
+            };
+            let quantity = match rng.random_range(0..200) {
+                0 => "two".to_string(),
+                1 => String::new(),
+                _ => rng.random_range(1..6).to_string(),
+            };
+            let sold_at = if rng.random_range(0..500) == 0 {
+                "2025-13-40 25:61:00".to_string()
+            } else {
+                timestamp(YEAR_2025_US + rng.random_range(0..YEAR_US))
+            };
+            let record = [
+                id.to_string(),
+                customer.to_string(),
+                rng.random_range(1..=PRODUCTS).to_string(),
+                quantity,
+                format!("{:.2}", rng.random_range(1.0..500.0_f64)),
+                sold_at,
+                pick(rng, &STORES).to_string(),
+                pick(rng, &PAYMENTS).to_string(),
+            ];
+            let copies = if rng.random_range(0..100) == 0 { 2 } else { 1 };
+            for _ in 0..copies {
+                out.write_record(&record)?;
+                rows += 1;
+            }
+        }
+        out.flush()?;
+    }
+    Ok(rows)
+}
+
+fn write_returns(
+    path: &Path,
+    transactions: usize,
+    rng: &mut StdRng,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let n = (transactions / 50).max(1);
+    let mut transaction_ids = Vec::with_capacity(n);
+    let mut returned_at = Vec::with_capacity(n);
+    let mut reasons = Vec::with_capacity(n);
+    let mut refunds = Vec::with_capacity(n);
+    for _ in 0..n {
+        transaction_ids.push(rng.random_range(1..=transactions.max(1) as i64));
+        returned_at.push(YEAR_2025_US + rng.random_range(0..YEAR_US));
+        reasons.push((rng.random_range(0..20) != 0).then(|| pick(rng, &REASONS)));
+        refunds.push(
+            (rng.random_range(0..30) != 0)
+                .then(|| (rng.random_range(1.0..500.0_f64) * 100.0).round() / 100.0),
+        );
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("return_id", DataType::Int64, false),
+        Field::new("transaction_id", DataType::Int64, false),
+        Field::new(
+            "returned_at",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("reason", DataType::Utf8, true),
+        Field::new("refund_amount", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(1..=n as i64)),
+            Arc::new(Int64Array::from(transaction_ids)),
+            Arc::new(TimestampMicrosecondArray::from(returned_at)),
+            Arc::new(StringArray::from(reasons)),
+            Arc::new(Float64Array::from(refunds)),
+        ],
+    )?;
+    let mut writer = ArrowWriter::try_new(File::create(path)?, schema, None)?;
+    writer.write(&batch)?;
+    writer.close()?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_writes_the_same_files() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let wa = write(a.path(), 1000, 7).unwrap();
+        write(b.path(), 1000, 7).unwrap();
+        assert!(wa.transactions >= 1000 && wa.customers >= CUSTOMERS);
+        for file in [
+            "customers.csv",
+            "products.json",
+            "transactions/part-0002.csv",
+        ] {
+            assert_eq!(
+                std::fs::read(a.path().join(file)).unwrap(),
+                std::fs::read(b.path().join(file)).unwrap()
+            );
+        }
+        let sample = std::fs::read_to_string(a.path().join("transactions/part-0000.csv")).unwrap();
+        assert!(sample.lines().nth(1).unwrap().contains("2025-"), "{sample}");
+    }
+}

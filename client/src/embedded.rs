@@ -1,0 +1,143 @@
+//! The embedded cluster: a scheduler and N executors in one process. Executors register
+//! with the scheduler over loopback gRPC and receive tasks exactly as separate processes
+//! would; they share one DataFusion runtime. Their scratch space (shuffle files, spills)
+//! is a temporary directory removed when the cluster is dropped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use quarry_executor::{ExecutorHandle, ExecutorOptions, start_executor};
+use quarry_scheduler::{SchedulerHandle, SchedulerOptions, start_scheduler};
+
+/// How to start an embedded cluster.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub warehouse: PathBuf,
+    pub executors: usize,
+    /// Task slots per executor (0: the machine's cores shared among the executors).
+    pub slots: usize,
+    pub bind_host: String,
+    /// Flight SQL port (0: any free port).
+    pub flight_port: u16,
+}
+
+impl EmbeddedOptions {
+    /// Options for a cluster on loopback with free ports.
+    pub fn local(warehouse: impl Into<PathBuf>, executors: usize) -> Self {
+        Self {
+            warehouse: warehouse.into(),
+            executors,
+            slots: 0,
+            bind_host: "127.0.0.1".into(),
+            flight_port: 0,
+        }
+    }
+}
+
+/// A running embedded cluster. Stops when dropped.
+pub struct EmbeddedCluster {
+    pub scheduler: SchedulerHandle,
+    pub executors: Vec<ExecutorHandle>,
+    _scratch: tempfile::TempDir,
+}
+
+/// Why the embedded cluster did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error(transparent)]
+    Scheduler(#[from] quarry_scheduler::QuarryError),
+    #[error(transparent)]
+    Executor(#[from] quarry_executor::process::ExecutorError),
+    #[error("cannot create scratch space: {0}")]
+    Scratch(std::io::Error),
+    #[error("cannot create the runtime: {0}")]
+    Runtime(String),
+    #[error("executors did not register with the scheduler within {0:?}")]
+    Registration(Duration),
+}
+
+impl EmbeddedCluster {
+    /// Starts the scheduler, then the executors, and waits until all have registered.
+    pub async fn start(options: EmbeddedOptions) -> Result<Self, EmbeddedError> {
+        let scratch = tempfile::Builder::new()
+            .prefix("quarry-")
+            .tempdir()
+            .map_err(EmbeddedError::Scratch)?;
+        let runtime = Arc::new(
+            RuntimeEnvBuilder::new()
+                .with_temp_file_path(scratch.path().join("spill"))
+                .build()
+                .map_err(|e| EmbeddedError::Runtime(e.to_string()))?,
+        );
+        let scheduler = start_scheduler(
+            SchedulerOptions {
+                warehouse: options.warehouse.clone(),
+                bind_host: options.bind_host.clone(),
+                flight_port: options.flight_port,
+                ballista_port: 0,
+            },
+            Arc::clone(&runtime),
+        )
+        .await?;
+        let executors_n = options.executors.max(1);
+        let slots = match options.slots {
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                cores.div_ceil(executors_n)
+            }
+            n => n,
+        };
+        let mut executors = Vec::with_capacity(executors_n);
+        for i in 0..executors_n {
+            let executor = start_executor(
+                ExecutorOptions {
+                    scheduler: scheduler.ballista.addr.to_string(),
+                    bind_host: options.bind_host.clone(),
+                    advertise_host: options.bind_host.clone(),
+                    flight_port: 0,
+                    grpc_port: 0,
+                    task_slots: slots,
+                    work_dir: scratch.path().join(format!("executor-{i}")),
+                },
+                Arc::clone(&runtime),
+            )
+            .await?;
+            executors.push(executor);
+        }
+        let cluster = Self {
+            scheduler,
+            executors,
+            _scratch: scratch,
+        };
+        cluster.wait_for_registration(slots * executors_n).await?;
+        Ok(cluster)
+    }
+
+    async fn wait_for_registration(&self, slots: usize) -> Result<(), EmbeddedError> {
+        let limit = Duration::from_secs(10);
+        let started = std::time::Instant::now();
+        while self.scheduler.ballista.total_task_slots().await < slots {
+            if started.elapsed() > limit {
+                return Err(EmbeddedError::Registration(limit));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// `http://host:port` of the Flight SQL endpoint.
+    pub fn flight_url(&self) -> String {
+        format!("http://{}", self.scheduler.flight_addr)
+    }
+}
+
+impl Drop for EmbeddedCluster {
+    fn drop(&mut self) {
+        for executor in &mut self.executors {
+            executor.shutdown();
+        }
+        self.scheduler.shutdown();
+    }
+}

@@ -1,0 +1,19 @@
+//! `quarry`: the psql-like shell, the embedded cluster and the demo dataset.
+//!
+//! - [`embedded`]: a scheduler and N executors in one process, talking over loopback
+//!   gRPC exactly as separate processes would.
+//! - [`connection`]: a Flight SQL connection to a scheduler (prepare, fetch, cancel,
+//!   progress).
+//! - [`split`]: splitting input text into SQL statements.
+//! - [`output`]: printing results as a table, CSV or JSON.
+//! - [`shell`]: running statements from `-c`/`-f` and the interactive prompt.
+//! - [`demo`]: the demo retail dataset.
+//! - [`cli`]: command-line arguments.
+
+pub mod cli;
+pub mod connection;
+pub mod demo;
+pub mod embedded;
+pub mod output;
+pub mod shell;
+pub mod split;

@@ -1,0 +1,161 @@
+//! The `quarry` command: shell, server and demo.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use clap::Parser;
+use quarry_client::cli::{Cli, ClusterArgs, Command, ServeArgs};
+use quarry_client::connection::Connection;
+use quarry_client::demo;
+use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
+use quarry_client::shell::Shell;
+use quarry_client::split::script_statements;
+
+type Error = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Some(Command::Serve(_))));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("quarry: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("quarry: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    // Servers and poll loops are detached tasks: do not wait for them.
+    runtime.shutdown_background();
+    code
+}
+
+/// Logs go to standard error. The shell shows errors itself, so by default it logs
+/// nothing else; `serve` logs at info. `QUARRY_LOG` (or `RUST_LOG`) overrides.
+fn init_logging(server: bool) {
+    let default = if server {
+        "info,ballista_core=warn,ballista_scheduler=warn,ballista_executor=warn,datafusion=warn"
+    } else {
+        "off"
+    };
+    let filter = std::env::var("QUARRY_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| default.to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Demo(args)) => {
+            demo::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => shell(cli).await,
+    }
+}
+
+fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
+    let mut options = EmbeddedOptions::local(&cluster.warehouse, usize::from(cluster.executors));
+    options.slots = cluster.slots.unwrap_or(0);
+    options
+}
+
+async fn shell(cli: Cli) -> Result<ExitCode, Error> {
+    let (cluster, url) = match &cli.host {
+        Some(host) => (None, format!("http://{host}:{}", cli.port)),
+        None => {
+            let cluster = EmbeddedCluster::start(embedded_options(&cli.cluster)).await?;
+            let url = cluster.flight_url();
+            (Some(cluster), url)
+        }
+    };
+    let conn = Connection::connect(&url, &cli.user, &cli.password).await?;
+    let mut shell = Shell::new(conn, cli.format);
+
+    let mut statements = Vec::new();
+    for command in &cli.commands {
+        statements.extend(script_statements(command));
+    }
+    if let Some(file) = &cli.file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        statements.extend(script_statements(&text));
+    }
+    let stdin = std::io::stdin();
+    if statements.is_empty()
+        && (cli.commands.is_empty() && cli.file.is_none())
+        && !stdin.is_terminal()
+    {
+        let mut text = String::new();
+        stdin.lock().read_to_string(&mut text)?;
+        statements.extend(script_statements(&text));
+    } else if statements.is_empty() && cli.commands.is_empty() && cli.file.is_none() {
+        let banner = match &cluster {
+            Some(c) => format!(
+                "quarry {} on an embedded cluster ({} executors, warehouse {})",
+                env!("CARGO_PKG_VERSION"),
+                c.executors.len(),
+                c.scheduler.warehouse.root().display()
+            ),
+            None => format!("quarry {} connected to {url}", env!("CARGO_PKG_VERSION")),
+        };
+        shell.interactive(&banner).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ok = shell.run_batch(&statements).await;
+    drop(cluster);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
+    let mut options = embedded_options(&args.cluster);
+    options.bind_host = args.bind.clone();
+    options.flight_port = args.flight_port;
+    let cluster = EmbeddedCluster::start(options).await?;
+    println!(
+        "Quarry is serving Arrow Flight SQL on {} ({} executors, warehouse {}). Ctrl-C stops it.",
+        cluster.scheduler.flight_addr,
+        cluster.executors.len(),
+        cluster.scheduler.warehouse.root().display()
+    );
+    wait_for_stop_signal().await;
+    println!("Stopping.");
+    drop(cluster);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

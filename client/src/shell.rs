@@ -1,0 +1,263 @@
+//! Running statements: from `-c`/`-f`/standard input (stopping at the first failure),
+//! or at the interactive prompt with line editing, history, a progress line for queries
+//! that take longer than a second, and Ctrl-C to cancel the running query.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use futures::TryStreamExt;
+use rustyline::error::ReadlineError;
+
+use crate::connection::{ClientError, Connection, Prepared};
+use crate::output::{self, Format, StreamWriter};
+use crate::split::{is_blank, split_statements};
+
+/// How long a query runs before the progress line appears.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
+const HELP: &str = "\
+Statements end with ';' and may span lines. Ctrl-C cancels the running query.
+  \\q           quit
+  \\?           this help
+  \\timing      toggle showing how long each statement took
+  \\x           toggle expanded display (one block per record)
+Files are tables: SELECT * FROM 'landing/customers.csv' (paths are relative to the warehouse).";
+
+/// A shell session on one connection.
+pub struct Shell {
+    conn: Connection,
+    format: Format,
+    expanded: bool,
+    timing: bool,
+}
+
+/// What a statement returned.
+struct Summary {
+    rows: usize,
+    columns: usize,
+    elapsed: Duration,
+}
+
+impl Shell {
+    pub fn new(conn: Connection, format: Format) -> Self {
+        Self {
+            conn,
+            format,
+            expanded: false,
+            timing: false,
+        }
+    }
+
+    /// Runs `statements` in order and stops at the first failure, whose message goes to
+    /// standard error. Returns whether all succeeded.
+    pub async fn run_batch(&mut self, statements: &[String]) -> bool {
+        for sql in statements {
+            match self.execute(sql, false).await {
+                Ok(summary) => {
+                    if self.format == Format::Table {
+                        println!("{}", footer(&summary, self.timing));
+                    }
+                }
+                Err(e) => {
+                    eprintln!("ERROR: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The interactive prompt.
+    pub async fn interactive(&mut self, banner: &str) -> Result<(), ReadlineError> {
+        let mut editor = rustyline::DefaultEditor::new()?;
+        let history = std::env::var_os("HOME")
+            .map(|home| std::path::Path::new(&home).join(".quarry_history"));
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
+        println!("{banner}\nType \\? for help, \\q to quit.");
+        let mut buffer = String::new();
+        loop {
+            let prompt = if buffer.is_empty() {
+                "quarry> "
+            } else {
+                "     -> "
+            };
+            let line = match tokio::task::block_in_place(|| editor.readline(prompt)) {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) => {
+                    buffer.clear();
+                    continue;
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(e),
+            };
+            if buffer.is_empty() && line.trim_start().starts_with('\\') {
+                let _ = editor.add_history_entry(line.trim());
+                if !self.meta_command(line.trim()) {
+                    break;
+                }
+                continue;
+            }
+            buffer.push_str(&line);
+            buffer.push('\n');
+            let (statements, rest) = split_statements(&buffer);
+            for sql in statements {
+                let _ = editor.add_history_entry(format!("{sql};"));
+                match self.execute(&sql, true).await {
+                    Ok(summary) => println!("{}", footer(&summary, true)),
+                    Err(e) => eprintln!("ERROR: {e}"),
+                }
+            }
+            buffer = if is_blank(&rest) { String::new() } else { rest };
+        }
+        if let Some(path) = &history {
+            let _ = editor.save_history(path);
+        }
+        Ok(())
+    }
+
+    /// Handles a backslash command; false means quit.
+    fn meta_command(&mut self, command: &str) -> bool {
+        let mut words = command.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let toggle = |current: bool, arg: Option<&str>| match arg {
+            Some("on") => true,
+            Some("off") => false,
+            _ => !current,
+        };
+        match name {
+            "\\q" => return false,
+            "\\?" | "\\h" => println!("{HELP}"),
+            "\\timing" => {
+                self.timing = toggle(self.timing, words.next());
+                println!("Timing is {}.", if self.timing { "on" } else { "off" });
+            }
+            "\\x" => {
+                self.expanded = toggle(self.expanded, words.next());
+                println!(
+                    "Expanded display is {}.",
+                    if self.expanded { "on" } else { "off" }
+                );
+            }
+            other => eprintln!("invalid command {other}: try \\? for help"),
+        }
+        true
+    }
+
+    /// Prepares, runs and prints one statement.
+    async fn execute(&mut self, sql: &str, interactive: bool) -> Result<Summary, ClientError> {
+        let started = Instant::now();
+        let prepared = self.conn.prepare(sql).await?;
+        let rows = Arc::new(AtomicUsize::new(0));
+        let show_progress = interactive && std::io::stderr().is_terminal();
+        let progress = show_progress.then(|| {
+            tokio::spawn(progress_line(
+                self.conn.clone(),
+                prepared.clone(),
+                Arc::clone(&rows),
+                started,
+            ))
+        });
+        let conn = self.conn.clone();
+        let outcome = tokio::select! {
+            result = self.fetch_and_print(&prepared, &rows) => result,
+            _ = tokio::signal::ctrl_c(), if interactive => {
+                let _ = conn.cancel(&prepared).await;
+                Err(ClientError::Server("query cancelled".into()))
+            }
+        };
+        if let Some(progress) = progress {
+            progress.abort();
+            eprint!("\r\x1b[K");
+        }
+        outcome?;
+        Ok(Summary {
+            rows: rows.load(Ordering::Relaxed),
+            columns: prepared.schema.fields().len(),
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn fetch_and_print(
+        &self,
+        prepared: &Prepared,
+        rows: &AtomicUsize,
+    ) -> Result<(), ClientError> {
+        let mut stream = self.conn.fetch(prepared).await?;
+        let schema = Arc::clone(&prepared.schema);
+        let stdout = std::io::BufWriter::new(std::io::stdout());
+        if let Some(mut writer) = StreamWriter::new(self.format, stdout, &schema)? {
+            while let Some(batch) = stream.try_next().await? {
+                rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
+                writer.write(&batch)?;
+            }
+            writer.finish()?;
+            return Ok(());
+        }
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        while let Some(batch) = stream.try_next().await? {
+            rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
+            batches.push(batch);
+        }
+        if schema.fields().is_empty() {
+            return Ok(());
+        }
+        let text = if self.expanded {
+            output::expanded(&schema, &batches)?
+        } else {
+            output::table(&schema, &batches)?
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}").map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// `(3 rows)`, `(3 rows, 0.052 s)`, or `OK` for statements without a result.
+fn footer(summary: &Summary, with_time: bool) -> String {
+    let what = if summary.columns == 0 {
+        "OK".to_string()
+    } else if summary.rows == 1 {
+        "(1 row".to_string()
+    } else {
+        format!("({} rows", summary.rows)
+    };
+    match (summary.columns == 0, with_time) {
+        (true, true) => format!("OK ({:.3} s)", summary.elapsed.as_secs_f64()),
+        (true, false) => what,
+        (false, true) => format!("{what}, {:.3} s)", summary.elapsed.as_secs_f64()),
+        (false, false) => format!("{what})"),
+    }
+}
+
+/// Redraws `stages 2/3 · tasks 5/8 · 1200 rows · 3.4 s` on standard error until aborted.
+async fn progress_line(
+    conn: Connection,
+    prepared: Prepared,
+    rows: Arc<AtomicUsize>,
+    started: Instant,
+) {
+    tokio::time::sleep(PROGRESS_AFTER).await;
+    loop {
+        let mut line = String::new();
+        if let Ok(progress) = conn.progress(&prepared).await {
+            if let Some(job) = progress.job {
+                line = format!(
+                    "stages {}/{} · tasks {}/{} · ",
+                    job.stages_done, job.stages_total, job.tasks_done, job.tasks_total
+                );
+            }
+        }
+        line.push_str(&format!(
+            "{} rows · {:.1} s  (Ctrl-C cancels)",
+            rows.load(Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        ));
+        eprint!("\r\x1b[K{line}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

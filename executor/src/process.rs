@@ -1,0 +1,226 @@
+//! Starting a push-scheduled Ballista executor on loopback or a real interface.
+//!
+//! The executor hosts two gRPC services: Arrow Flight (shuffle and result fetches) on a
+//! port bound here (port 0 picks a free one), and the executor control service
+//! (launch, cancel and remove tasks and job data) that the scheduler dials. Ballista
+//! binds the control service itself from the port it registers with, so that port is
+//! chosen before registration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::protobuf::ExecutorRegistration;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::scheduler::{
+    ExecutorOperatingSystemSpecification, ExecutorSpecification,
+};
+use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
+use ballista_core::{ConfigProducer, RuntimeProducer};
+use ballista_executor::executor::Executor;
+use ballista_executor::executor_process::ExecutorProcessConfig;
+use ballista_executor::executor_server;
+use ballista_executor::flight_service::BallistaFlightService;
+use ballista_executor::shutdown::ShutdownNotifier;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::prelude::SessionConfig;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+use quarry_catalog::codec;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// gRPC message size limit for results and shuffles (Ballista's default is 16 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+/// Errors starting an executor.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot create the work directory {0}: {1}")]
+    WorkDir(PathBuf, std::io::Error),
+    #[error("cannot reach the scheduler at {0}: {1}")]
+    Scheduler(String, String),
+    #[error("executor failed to start: {0}")]
+    Ballista(#[from] ballista_core::error::BallistaError),
+}
+
+/// How to start an executor.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler's Ballista gRPC address (`host:port`).
+    pub scheduler: String,
+    /// Interface to bind.
+    pub bind_host: String,
+    /// Host name the scheduler and other executors use to reach this one.
+    pub advertise_host: String,
+    /// Arrow Flight port; 0 picks a free one.
+    pub flight_port: u16,
+    /// Control-service port; 0 picks a free one.
+    pub grpc_port: u16,
+    /// Tasks run at once.
+    pub task_slots: usize,
+    /// Where shuffle files and spills go; owned by the executor while it runs.
+    pub work_dir: PathBuf,
+}
+
+/// A running executor. Dropping the handle does not stop it; call [`Self::shutdown`].
+pub struct ExecutorHandle {
+    /// The id the executor registered with.
+    pub id: String,
+    /// Its Arrow Flight address.
+    pub flight_addr: SocketAddr,
+    shutdown: ShutdownNotifier,
+    flight_stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ExecutorHandle {
+    /// Stops serving: the control service, heartbeats and the Flight service end.
+    pub fn shutdown(&mut self) {
+        let _ = self.shutdown.notify_shutdown.send(());
+        if let Some(stop) = self.flight_stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts an executor that shares `runtime` (object stores, memory pool, disk manager,
+/// caches) between all its tasks, and registers it with the scheduler.
+pub async fn start_executor(
+    options: ExecutorOptions,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<ExecutorHandle, ExecutorError> {
+    std::fs::create_dir_all(&options.work_dir)
+        .map_err(|e| ExecutorError::WorkDir(options.work_dir.clone(), e))?;
+    let work_dir = options.work_dir.to_string_lossy().into_owned();
+
+    let flight_listener = bind(
+        &options.bind_host,
+        options.flight_port,
+        "the Flight service",
+    )
+    .await?;
+    let flight_addr = flight_listener
+        .local_addr()
+        .map_err(|e| ExecutorError::Bind {
+            what: "the Flight service",
+            addr: options.bind_host.clone(),
+            source: e,
+        })?;
+    let grpc_port = match options.grpc_port {
+        0 => free_port(&options.bind_host).await?,
+        port => port,
+    };
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let registration = ExecutorRegistration {
+        id: id.clone(),
+        host: Some(options.advertise_host.clone()),
+        port: u32::from(flight_addr.port()),
+        grpc_port: u32::from(grpc_port),
+        specification: Some(
+            ExecutorSpecification::default()
+                .with_task_slots(options.task_slots as u32)
+                .into(),
+        ),
+        os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
+    };
+    let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(Arc::clone(&runtime)));
+    let config_producer: ConfigProducer = Arc::new(session_config);
+    let executor = Arc::new(Executor::with_default_execution_engine(
+        registration,
+        &work_dir,
+        runtime_producer,
+        config_producer,
+        Arc::new(BallistaFunctionRegistry::default()),
+        Arc::new(crate::metrics::TracingMetricsCollector),
+        options.task_slots,
+    ));
+
+    let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();
+    let flight = FlightServiceServer::new(BallistaFlightService::new(work_dir))
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    tokio::spawn(
+        create_grpc_server(&GrpcServerConfig::default())
+            .add_service(flight)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(flight_listener), async {
+                let _ = flight_stopped.await;
+            }),
+    );
+
+    let scheduler_url = format!("http://{}", options.scheduler);
+    let scheduler = SchedulerGrpcClient::connect(scheduler_url.clone())
+        .await
+        .map_err(|e| ExecutorError::Scheduler(options.scheduler.clone(), e.to_string()))?
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let process_config = Arc::new(ExecutorProcessConfig {
+        bind_host: options.bind_host.clone(),
+        grpc_port,
+        concurrent_tasks: options.task_slots,
+        grpc_max_decoding_message_size: MAX_MESSAGE_SIZE as u32,
+        grpc_max_encoding_message_size: MAX_MESSAGE_SIZE as u32,
+        executor_heartbeat_interval_seconds: 5,
+        ..ExecutorProcessConfig::default()
+    });
+    let shutdown = ShutdownNotifier::new();
+    // Ballista signals a stop request from the scheduler on this channel; the embedded
+    // and standalone executors stop through their handle instead.
+    let (stop_send, mut stop_recv) = tokio::sync::mpsc::channel::<bool>(4);
+    tokio::spawn(async move { while stop_recv.recv().await.is_some() {} });
+    let codec: BallistaCodec<LogicalPlanNode, PhysicalPlanNode> =
+        BallistaCodec::new(codec::logical_codec(), codec::physical_codec());
+    executor_server::startup(
+        scheduler,
+        process_config,
+        executor,
+        codec,
+        stop_send,
+        &shutdown,
+    )
+    .await?;
+    tracing::info!(executor_id = %id, %flight_addr, grpc_port, "executor registered");
+
+    Ok(ExecutorHandle {
+        id,
+        flight_addr,
+        shutdown,
+        flight_stop: Some(flight_stop),
+    })
+}
+
+/// The session configuration each task starts from (the task's own settings override it).
+fn session_config() -> SessionConfig {
+    SessionConfig::new_with_ballista()
+        .with_ballista_logical_extension_codec(codec::logical_codec())
+        .with_ballista_physical_extension_codec(codec::physical_codec())
+}
+
+async fn bind(host: &str, port: u16, what: &'static str) -> Result<TcpListener, ExecutorError> {
+    let addr = format!("{host}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ExecutorError::Bind { what, addr, source })
+}
+
+/// A port that was free a moment ago (Ballista binds the control service itself).
+async fn free_port(host: &str) -> Result<u16, ExecutorError> {
+    let listener = bind(host, 0, "the control service").await?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| ExecutorError::Bind {
+            what: "the control service",
+            addr: host.to_string(),
+            source,
+        })
+}

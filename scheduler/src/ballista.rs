@@ -1,0 +1,110 @@
+//! Hosting the Ballista scheduler: its gRPC service on a bound port (port 0 picks a free
+//! one), push-based task scheduling, and in-memory cluster and job state.
+//!
+//! Push scheduling sends tasks to executors as soon as slots free up and gets task
+//! status back at once, instead of executors polling every 50 ms.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
+use ballista_core::utils::{
+    GrpcServerConfig, create_grpc_server, default_config_producer, default_session_builder,
+};
+use ballista_scheduler::cluster::memory::{InMemoryClusterState, InMemoryJobState};
+use ballista_scheduler::cluster::{BallistaCluster, JobState};
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_server::SchedulerServer;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+use quarry_catalog::codec;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::error::QuarryError;
+
+/// The Ballista scheduler server type Quarry runs.
+pub type BallistaServer = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
+
+/// gRPC message size limit between scheduler and executors.
+pub const MAX_MESSAGE_SIZE: u32 = 64 << 20;
+
+/// A running Ballista scheduler.
+#[derive(Clone)]
+pub struct BallistaScheduler {
+    /// Address executors register with.
+    pub addr: SocketAddr,
+    /// The server, for submitting, cancelling and inspecting jobs in-process.
+    pub server: BallistaServer,
+    /// Finished jobs' execution graphs (stage plans and metrics).
+    pub jobs: Arc<dyn JobState>,
+}
+
+/// Binds `host:port` and starts the Ballista scheduler on it.
+pub async fn start_ballista(host: &str, port: u16) -> Result<BallistaScheduler, QuarryError> {
+    let listener = TcpListener::bind((host, port)).await.map_err(|e| {
+        QuarryError::Startup(format!(
+            "cannot bind the Ballista scheduler on {host}:{port}: {e}"
+        ))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| QuarryError::Startup(e.to_string()))?;
+    let name = addr.to_string();
+    let jobs = Arc::new(InMemoryJobState::new(
+        name.clone(),
+        Arc::new(default_session_builder),
+        Arc::new(default_config_producer),
+    ));
+    let cluster = BallistaCluster::new(
+        Arc::new(InMemoryClusterState::default()),
+        Arc::clone(&jobs) as Arc<dyn JobState>,
+    );
+    let config = SchedulerConfig::default()
+        .with_hostname(host)
+        .with_port(addr.port())
+        .with_scheduler_policy(TaskSchedulingPolicy::PushStaged)
+        .with_grpc_server_max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .with_grpc_server_max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let mut server = BallistaServer::new(
+        name,
+        cluster,
+        BallistaCodec::new(codec::logical_codec(), codec::physical_codec()),
+        Arc::new(config),
+        ballista_scheduler::metrics::default_metrics_collector()
+            .map_err(|e| QuarryError::Startup(e.to_string()))?,
+    );
+    server
+        .init()
+        .await
+        .map_err(|e| QuarryError::Startup(e.to_string()))?;
+    let service = SchedulerGrpcServer::new(server.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE as usize)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE as usize);
+    tokio::spawn(
+        create_grpc_server(&GrpcServerConfig::default())
+            .add_service(service)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    Ok(BallistaScheduler { addr, server, jobs })
+}
+
+impl BallistaScheduler {
+    /// Task slots of all registered executors.
+    pub async fn total_task_slots(&self) -> usize {
+        match self
+            .server
+            .state
+            .executor_manager
+            .get_executors_state()
+            .await
+        {
+            Ok(executors) => executors
+                .iter()
+                .map(|(meta, _, _)| meta.specification.task_slots as usize)
+                .sum(),
+            Err(_) => 0,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Running a logical plan as a Ballista job: submit it in-process to the scheduler,
+//! follow its status, stream its result partitions from the executors that hold them
+//! (one partition at a time, so the scheduler never holds a whole result), and cancel it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista_core::client::BallistaClient;
+use ballista_core::serde::protobuf::{JobStatus, PartitionLocation, job_status, task_status};
+use ballista_scheduler::state::execution_stage::ExecutionStage;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE};
+use crate::error::QuarryError;
+
+/// How far a job has got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct JobProgress {
+    pub stages_done: usize,
+    pub stages_total: usize,
+    pub tasks_done: usize,
+    pub tasks_total: usize,
+}
+
+/// A submitted job and the status updates the scheduler sends for it.
+pub struct Job {
+    pub id: String,
+    updates: mpsc::Receiver<JobStatus>,
+}
+
+/// Submits, follows and cancels jobs on the in-process Ballista scheduler.
+#[derive(Clone)]
+pub struct JobRunner {
+    ballista: BallistaScheduler,
+}
+
+impl JobRunner {
+    pub fn new(ballista: BallistaScheduler) -> Self {
+        Self { ballista }
+    }
+
+    /// The Ballista scheduler jobs run on.
+    pub fn ballista(&self) -> &BallistaScheduler {
+        &self.ballista
+    }
+
+    /// Queues `plan` as a job; the scheduler plans it physically with `ctx`.
+    pub async fn submit(
+        &self,
+        ctx: Arc<SessionContext>,
+        plan: &LogicalPlan,
+        name: &str,
+    ) -> Result<Job, QuarryError> {
+        let (tx, updates) = mpsc::channel(256);
+        let id = self
+            .ballista
+            .server
+            .submit_job(name, ctx, plan, Some(tx))
+            .await?;
+        tracing::debug!(job_id = %id, "job submitted");
+        Ok(Job { id, updates })
+    }
+
+    /// Waits for the job to finish and returns where its result partitions are.
+    pub async fn wait(&self, job: &mut Job) -> Result<Vec<PartitionLocation>, QuarryError> {
+        let mut subscribed = true;
+        loop {
+            let update = if subscribed {
+                match tokio::time::timeout(Duration::from_millis(250), job.updates.recv()).await {
+                    Ok(Some(status)) => Some(status),
+                    Ok(None) => {
+                        subscribed = false;
+                        None
+                    }
+                    Err(_) => None,
+                }
+            } else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                None
+            };
+            // Updates can be missed (the channel is lossy); the scheduler's state is not.
+            let status = match update {
+                Some(status) => status.status,
+                None => self
+                    .ballista
+                    .server
+                    .state
+                    .task_manager
+                    .get_job_status(&job.id)
+                    .await?
+                    .and_then(|s| s.status),
+            };
+            match status {
+                Some(job_status::Status::Successful(done)) => return Ok(done.partition_location),
+                Some(job_status::Status::Failed(failed)) => {
+                    return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Asks the scheduler to cancel the job and its running tasks.
+    pub async fn cancel(&self, job_id: &str) -> Result<(), QuarryError> {
+        self.ballista.server.cancel_job(job_id.to_string()).await?;
+        Ok(())
+    }
+
+    /// Stages and tasks done so far; `None` once the job has left the running set.
+    pub async fn progress(&self, job_id: &str) -> Option<JobProgress> {
+        let running = self
+            .ballista
+            .server
+            .state
+            .task_manager
+            .get_running_job_cache();
+        let graph = running.get(job_id)?.execution_graph.read().await;
+        let mut progress = JobProgress {
+            stages_done: graph.completed_stages(),
+            stages_total: graph.stage_count(),
+            ..JobProgress::default()
+        };
+        for stage in graph.stages().values() {
+            let (done, total) = match stage {
+                ExecutionStage::Successful(s) => (s.partitions, s.partitions),
+                ExecutionStage::Running(s) => {
+                    let done = s
+                        .task_infos
+                        .iter()
+                        .flatten()
+                        .filter(|t| matches!(t.task_status, task_status::Status::Successful(_)))
+                        .count();
+                    (done, s.partitions)
+                }
+                ExecutionStage::UnResolved(s) => (
+                    0,
+                    datafusion::physical_plan::ExecutionPlanProperties::output_partitioning(
+                        &s.plan,
+                    )
+                    .partition_count(),
+                ),
+                ExecutionStage::Resolved(s) => (0, s.partitions),
+                ExecutionStage::Failed(s) => (0, s.partitions),
+            };
+            progress.tasks_done += done;
+            progress.tasks_total += total;
+        }
+        Some(progress)
+    }
+}
+
+/// Streams the result partitions in order, fetching each from the executor that holds it.
+pub fn fetch_results(
+    locations: Vec<PartitionLocation>,
+    schema: SchemaRef,
+) -> SendableRecordBatchStream {
+    let batches = futures::stream::iter(locations)
+        .then(fetch_partition)
+        .try_flatten()
+        .map_err(|e| DataFusionError::Execution(format!("fetching results: {e}")));
+    Box::pin(RecordBatchStreamAdapter::new(schema, batches))
+}
+
+async fn fetch_partition(
+    location: PartitionLocation,
+) -> datafusion::error::Result<SendableRecordBatchStream> {
+    let missing = |what: &str| DataFusionError::Internal(format!("result location without {what}"));
+    let executor = location.executor_meta.ok_or_else(|| missing("executor"))?;
+    let partition = location
+        .partition_id
+        .ok_or_else(|| missing("partition id"))?;
+    let to_df = |e: ballista_core::error::BallistaError| DataFusionError::External(Box::new(e));
+    let mut client = BallistaClient::try_new(
+        &executor.host,
+        executor.port as u16,
+        MAX_MESSAGE_SIZE as usize,
+        false,
+        None,
+        3,
+        100,
+    )
+    .await
+    .map_err(to_df)?;
+    client
+        .fetch_partition(
+            &executor.id,
+            &partition.into(),
+            location.file_id,
+            location.is_sort_shuffle,
+            true,
+        )
+        .await
+        .map_err(to_df)
+}

@@ -1,0 +1,27 @@
+//! Quarry's scheduler: the one place where SQL arrives.
+//!
+//! - [`ballista`]: hosting the Ballista scheduler that splits plans into stages and
+//!   hands tasks to the executors.
+//! - [`session`]: the DataFusion sessions queries are planned in, over a catalog shared
+//!   by all sessions.
+//! - [`statement`]: parsing SQL and deciding where a statement runs.
+//! - [`job`]: running a logical plan as a Ballista job and streaming its result.
+//! - [`explain`]: `EXPLAIN ANALYZE` with per-stage metrics.
+//! - [`service`]: the query service: prepare, execute, cancel, progress.
+//! - [`flight_sql`]: the Arrow Flight SQL front door over the query service.
+//! - [`server`]: starting all of the above on real ports.
+//! - [`error`]: errors as users see them.
+
+pub mod ballista;
+pub mod error;
+pub mod explain;
+pub mod flight_sql;
+pub mod job;
+pub mod server;
+pub mod service;
+pub mod session;
+pub mod statement;
+
+pub use error::QuarryError;
+pub use server::{SchedulerHandle, SchedulerOptions, start_scheduler};
+pub use service::{Progress, QueryService};

@@ -1,0 +1,107 @@
+//! Starting the scheduler: the Ballista scheduler, the query service and the Flight SQL
+//! front door, each on its own port (port 0 picks a free one).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use quarry_catalog::Warehouse;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
+use crate::error::QuarryError;
+use crate::flight_sql::QuarryFlightSql;
+use crate::service::QueryService;
+use crate::session::SessionFactory;
+
+/// Default Arrow Flight SQL port.
+pub const DEFAULT_FLIGHT_PORT: u16 = 32010;
+/// Default Ballista scheduler gRPC port.
+pub const DEFAULT_BALLISTA_PORT: u16 = 50050;
+
+/// How to start a scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// The warehouse directory.
+    pub warehouse: PathBuf,
+    /// Interface to bind.
+    pub bind_host: String,
+    /// Flight SQL port (0: any free port).
+    pub flight_port: u16,
+    /// Ballista scheduler port executors register with (0: any free port).
+    pub ballista_port: u16,
+}
+
+/// A running scheduler.
+pub struct SchedulerHandle {
+    /// Where Flight SQL clients connect.
+    pub flight_addr: SocketAddr,
+    /// Where executors register.
+    pub ballista: BallistaScheduler,
+    /// The query service, for in-process callers.
+    pub service: Arc<QueryService>,
+    /// The warehouse.
+    pub warehouse: Warehouse,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl SchedulerHandle {
+    /// Stops accepting Flight SQL connections.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the Ballista scheduler, the query service and the Flight SQL server.
+pub async fn start_scheduler(
+    options: SchedulerOptions,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SchedulerHandle, QuarryError> {
+    let warehouse = Warehouse::open(&options.warehouse).map_err(|e| {
+        QuarryError::Startup(format!(
+            "cannot open the warehouse {}: {e}",
+            options.warehouse.display()
+        ))
+    })?;
+    let ballista = start_ballista(&options.bind_host, options.ballista_port).await?;
+    let service = Arc::new(QueryService::new(
+        SessionFactory::new(warehouse.clone(), runtime),
+        ballista.clone(),
+    ));
+
+    let listener = TcpListener::bind((options.bind_host.as_str(), options.flight_port))
+        .await
+        .map_err(|e| {
+            QuarryError::Startup(format!(
+                "cannot bind the Flight SQL port {}:{}: {e}",
+                options.bind_host, options.flight_port
+            ))
+        })?;
+    let flight_addr = listener
+        .local_addr()
+        .map_err(|e| QuarryError::Startup(e.to_string()))?;
+    let flight = FlightServiceServer::new(QuarryFlightSql::new(Arc::clone(&service)))
+        .max_decoding_message_size(MAX_MESSAGE_SIZE as usize)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE as usize);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(flight)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stopped.await;
+            }),
+    );
+    tracing::info!(%flight_addr, ballista = %ballista.addr, warehouse = %warehouse.root().display(), "scheduler started");
+    Ok(SchedulerHandle {
+        flight_addr,
+        ballista,
+        service,
+        warehouse,
+        stop: Some(stop),
+    })
+}
