@@ -90,12 +90,12 @@ pub fn write(
     let mut rng = StdRng::seed_from_u64(seed);
     let customers = write_customers(&landing.join("customers.csv"), &mut rng)?;
     let products = write_products(&landing.join("products.json"), &mut rng)?;
-    let transactions = write_transactions(&landing.join("transactions"), transactions, &mut rng)?;
+    let rows = write_transactions(&landing.join("transactions"), transactions, &mut rng)?;
     let returns = write_returns(&landing.join("returns.parquet"), transactions, &mut rng)?;
     Ok(Written {
         customers,
         products,
-        transactions,
+        transactions: rows,
         returns,
     })
 }

@@ -31,8 +31,12 @@ enum Inner<W: Write> {
 }
 
 impl<W: Write> StreamWriter<W> {
-    /// A CSV or JSON writer; `None` for formats that need the whole result.
+    /// A CSV or JSON writer; `None` for formats that need the whole result, and for
+    /// statements without a result (DDL), which print nothing in these formats.
     pub fn new(format: Format, out: W, schema: &SchemaRef) -> Result<Option<Self>, ArrowError> {
+        if schema.fields().is_empty() {
+            return Ok(None);
+        }
         let inner = match format {
             Format::Table => return Ok(None),
             Format::Csv => {

@@ -203,7 +203,7 @@ impl Shell {
             rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
             batches.push(batch);
         }
-        if schema.fields().is_empty() {
+        if schema.fields().is_empty() || self.format != Format::Table {
             return Ok(());
         }
         let text = if self.expanded {

@@ -78,11 +78,17 @@ pub struct ExecutorHandle {
     pub id: String,
     /// Its Arrow Flight address.
     pub flight_addr: SocketAddr,
+    executor: Arc<Executor>,
     shutdown: ShutdownNotifier,
     flight_stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl ExecutorHandle {
+    /// Tasks running now.
+    pub fn active_tasks(&self) -> usize {
+        self.executor.active_task_count()
+    }
+
     /// Stops serving: the control service, heartbeats and the Flight service end.
     pub fn shutdown(&mut self) {
         let _ = self.shutdown.notify_shutdown.send(());
@@ -182,7 +188,7 @@ pub async fn start_executor(
     executor_server::startup(
         scheduler,
         process_config,
-        executor,
+        Arc::clone(&executor),
         codec,
         stop_send,
         &shutdown,
@@ -193,6 +199,7 @@ pub async fn start_executor(
     Ok(ExecutorHandle {
         id,
         flight_addr,
+        executor,
         shutdown,
         flight_stop: Some(flight_stop),
     })

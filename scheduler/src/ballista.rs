@@ -1,7 +1,8 @@
 //! Hosting the Ballista scheduler: its gRPC service on a bound port (port 0 picks a free
 //! one), push-based task scheduling, and in-memory cluster and job state.
 //!
-//! Push scheduling sends tasks to executors as soon as slots free up and gets task
+//! Tasks are spread round-robin over the executors (Ballista's default packs them onto
+//! as few executors as possible). Push scheduling sends tasks to executors as soon as slots free up and gets task
 //! status back at once, instead of executors polling every 50 ms.
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use ballista_core::utils::{
 };
 use ballista_scheduler::cluster::memory::{InMemoryClusterState, InMemoryJobState};
 use ballista_scheduler::cluster::{BallistaCluster, JobState};
-use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
 use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use quarry_catalog::codec;
@@ -65,6 +66,7 @@ pub async fn start_ballista(host: &str, port: u16) -> Result<BallistaScheduler, 
         .with_hostname(host)
         .with_port(addr.port())
         .with_scheduler_policy(TaskSchedulingPolicy::PushStaged)
+        .with_task_distribution(TaskDistributionPolicy::RoundRobin)
         .with_grpc_server_max_decoding_message_size(MAX_MESSAGE_SIZE)
         .with_grpc_server_max_encoding_message_size(MAX_MESSAGE_SIZE);
     let mut server = BallistaServer::new(

@@ -86,8 +86,8 @@ impl From<QuarryError> for tonic::Status {
     }
 }
 
-/// Prefixes DataFusion and Ballista wrap around the message that matters, outermost first.
-const WRAPPERS: [&str; 16] = [
+/// Prefixes DataFusion and Ballista put before the message that matters.
+const PREFIXES: [&str; 10] = [
     "Error during planning: ",
     "Schema error: ",
     "Execution error: ",
@@ -96,54 +96,88 @@ const WRAPPERS: [&str; 16] = [
     "Internal error: ",
     "This feature is not implemented: ",
     "Invalid or Unsupported Configuration: ",
-    "Optimizer rule '",
     "Error planning job ",
-    "Job failed due to stage ",
     "Task failed due to runtime execution error: ",
-    "DataFusionError(",
-    "ExecutionError(",
-    "ArrowError(",
-    "General(",
 ];
 
-/// Peels wrapping layers off an error message, leaving the innermost cause on one line.
+/// Variants of DataFusion's and Arrow's errors whose `Debug` form wraps the real message,
+/// with the text Arrow's `Display` puts before it.
+const DEBUG_WRAPPERS: [(&str, &str); 19] = [
+    ("DataFusionError", ""),
+    ("Execution", ""),
+    ("External", ""),
+    ("ExternalError", ""),
+    ("ArrowError", ""),
+    ("Internal", ""),
+    ("General", ""),
+    ("Plan", ""),
+    ("IoError", ""),
+    ("ObjectStore", ""),
+    ("Shared", ""),
+    ("CastError", "Cast error: "),
+    ("ComputeError", "Compute error: "),
+    ("ParseError", "Parser error: "),
+    ("InvalidArgumentError", "Invalid argument error: "),
+    ("ArithmeticOverflow", "Arithmetic overflow: "),
+    ("NotYetImplemented", "Not yet implemented: "),
+    ("CsvError", "Csv error: "),
+    ("JsonError", "Json error: "),
+];
+
+/// Peels wrapping layers off an error message (`Job failed due to stage 1 failed: Task
+/// failed ...: DataFusionError(Execution("ArrowError(CastError(...))"))`), leaving the
+/// innermost cause on one line.
 pub fn clean(message: &str) -> String {
     let mut msg = message.trim().to_string();
     loop {
         let before = msg.clone();
-        // "Job 3 failed: ..." and "stage 2 failed: ..." carry the cause after the colon.
         if let Some(rest) = after_failed_prefix(&msg) {
             msg = rest.to_string();
         }
-        for prefix in WRAPPERS {
+        for prefix in PREFIXES {
             if let Some(rest) = msg.strip_prefix(prefix) {
                 msg = rest.to_string();
-                if prefix.ends_with('(') {
-                    msg = strip_debug_wrapping(&msg);
-                }
             }
         }
+        msg = unwrap_debug(&msg);
         if msg == before {
             break;
         }
     }
-    msg = msg.replace("\\\"", "\"").replace("\\n", " ");
     // DataFusion appends hints after a blank line; keep the first line only.
     msg.lines().next().unwrap_or_default().trim().to_string()
 }
 
-/// For `Job 12 failed: X` or `stage 1 failed: X`, returns `X`.
+/// For `Job 12 failed: X`, `Job failed due to stage 1 failed: X`, returns `X`.
 fn after_failed_prefix(msg: &str) -> Option<&str> {
     let (head, rest) = msg.split_once(" failed: ")?;
-    let words: Vec<&str> = head.split_whitespace().collect();
-    let is_wrapper = matches!(words.as_slice(), [kind, _id] if ["Job", "job", "stage", "Stage", "Task", "task"].contains(kind));
+    let first = head.split_whitespace().next()?;
+    let is_wrapper =
+        head.len() < 40 && ["Job", "job", "Stage", "stage", "Task", "task"].contains(&first);
     is_wrapper.then_some(rest)
 }
 
-/// `"msg")` or `Execution("msg"))` as written by `Debug` → `msg`.
-fn strip_debug_wrapping(msg: &str) -> String {
-    let inner = msg.trim_end_matches(')');
-    inner.trim_matches('"').to_string()
+/// `Name("text")` or `Name(Inner(..))` as written by `Debug` → the text, with Arrow's
+/// `Display` prefix for Arrow's error kinds.
+fn unwrap_debug(msg: &str) -> String {
+    if msg == "DivideByZero" {
+        return "Divide by zero error".into();
+    }
+    let Some((name, rest)) = msg.split_once('(') else {
+        return msg.to_string();
+    };
+    let Some(&(_, display)) = DEBUG_WRAPPERS.iter().find(|(n, _)| *n == name) else {
+        return msg.to_string();
+    };
+    let Some(inner) = rest.strip_suffix(')') else {
+        return msg.to_string();
+    };
+    let inner = inner.strip_suffix(", None").unwrap_or(inner);
+    let inner = match inner.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => inner.to_string(),
+    };
+    format!("{display}{inner}")
 }
 
 #[cfg(test)]
@@ -158,10 +192,17 @@ mod tests {
         );
         assert_eq!(
             clean(
-                "Job 7 failed: Job failed due to stage 1 failed: Task failed due to runtime execution error: ArrowError(CastError(\"Cannot cast string 'abc' to value of Int64 type\"), None)"
+                r#"Job failed due to stage 1 failed: Task failed due to runtime execution error: DataFusionError(Execution("ArrowError(CastError(\"Cannot cast string 'two' to value of Int32 type\"))"))"#
             ),
-            "CastError(\"Cannot cast string 'abc' to value of Int64 type\"), None"
+            "Cast error: Cannot cast string 'two' to value of Int32 type"
         );
+        assert_eq!(
+            clean(
+                r#"Job failed due to stage 1 failed: Task failed due to runtime execution error: DataFusionError(Execution("ArrowError(DivideByZero)"))"#
+            ),
+            "Divide by zero error"
+        );
+        assert_eq!(clean("Job 12 failed: disk full"), "disk full");
         assert_eq!(
             clean("Schema error: No field named zz.\n\nValid fields are a."),
             "No field named zz."

@@ -101,6 +101,7 @@ impl JobRunner {
             match status {
                 Some(job_status::Status::Successful(done)) => return Ok(done.partition_location),
                 Some(job_status::Status::Failed(failed)) => {
+                    tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
                     return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
                 }
                 _ => {}

@@ -70,6 +70,11 @@ impl Query {
         self.statement.schema()
     }
 
+    /// The Ballista job running the query, once submitted.
+    pub fn job_id(&self) -> Option<String> {
+        self.lifecycle().job_id.clone()
+    }
+
     fn lifecycle(&self) -> std::sync::MutexGuard<'_, Lifecycle> {
         self.lifecycle
             .lock()

@@ -1,0 +1,120 @@
+//! Test helpers: a cluster over a temporary warehouse, queries through Flight SQL, and
+//! results as comparable text rows.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use quarry_client::connection::{ClientError, Connection};
+use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
+
+pub struct TestCluster {
+    pub cluster: EmbeddedCluster,
+    pub conn: Connection,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    pub async fn start(executors: usize, slots: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = EmbeddedOptions::local(dir.path().join("warehouse"), executors);
+        options.slots = slots;
+        let cluster = EmbeddedCluster::start(options).await.unwrap();
+        let conn = Connection::connect(&cluster.flight_url(), "test", "")
+            .await
+            .unwrap();
+        Self {
+            cluster,
+            conn,
+            _dir: dir,
+        }
+    }
+
+    pub fn warehouse(&self) -> PathBuf {
+        self.cluster.scheduler.warehouse.root().to_path_buf()
+    }
+
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
+        query(&self.conn, sql).await
+    }
+
+    /// Runs `sql` and returns its rows; panics on error with the statement.
+    pub async fn rows(&self, sql: &str) -> Vec<String> {
+        match self.query(sql).await {
+            Ok(batches) => rows(&batches),
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
+pub async fn query(conn: &Connection, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
+    let prepared = conn.prepare(sql).await?;
+    Ok(conn.fetch(&prepared).await?.try_collect().await?)
+}
+
+/// Rows as `a|b|c` text.
+pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for batch in batches {
+        let columns: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(
+                columns
+                    .iter()
+                    .map(|c| c.value(row).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
+        }
+    }
+    out
+}
+
+/// Writes test data into `dir` with single-process DataFusion: a Parquet table of
+/// `facts` rows with many row groups, a CSV file of `events`, a small JSON dimension.
+pub async fn write_test_data(dir: &Path, facts: u64, events: u64) {
+    let ctx = SessionContext::new();
+    let dir = dir.display();
+    for sql in [
+        format!(
+            "COPY (SELECT value AS id, value % 97 AS k, (value * 7919) % 10007 AS v, 'item-' || (value % 13) AS s \
+             FROM generate_series(1, {facts})) TO '{dir}/data/facts/facts.parquet' STORED AS PARQUET \
+             OPTIONS ('format.max_row_group_size' '100000')"
+        ),
+        format!(
+            "COPY (SELECT value AS id, value % 1000 AS user_id, value % 97 AS k, CAST(value % 365 AS INT) AS day, \
+             value * 1.5 AS amount, 'event-' || (value % 7) AS kind FROM generate_series(1, {events})) \
+             TO '{dir}/data/events.csv' STORED AS CSV OPTIONS ('format.has_header' 'true')"
+        ),
+        format!(
+            "COPY (SELECT value AS k, chr(97 + CAST(value % 26 AS INT)) || '-dim-' || value AS name FROM generate_series(0, 96)) \
+             TO '{dir}/data/dims.json' STORED AS JSON"
+        ),
+    ] {
+        ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    }
+}
+
+/// `CREATE EXTERNAL TABLE` statements for the test data, under `root` (a path, or
+/// nothing for paths relative to the warehouse).
+pub fn test_tables(root: &str) -> Vec<String> {
+    let prefix = if root.is_empty() {
+        String::new()
+    } else {
+        format!("{root}/")
+    };
+    vec![
+        format!("CREATE EXTERNAL TABLE facts STORED AS PARQUET LOCATION '{prefix}data/facts/'"),
+        format!(
+            "CREATE EXTERNAL TABLE events STORED AS CSV LOCATION '{prefix}data/events.csv' OPTIONS ('format.has_header' 'true')"
+        ),
+        format!("CREATE EXTERNAL TABLE dims STORED AS JSON LOCATION '{prefix}data/dims.json'"),
+    ]
+}

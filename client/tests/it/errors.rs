@@ -1,0 +1,117 @@
+//! Bad statements get one clear line naming the problem; EXPLAIN shows stages.
+
+use crate::common::{TestCluster, rows};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_name_the_problem_on_one_line() {
+    let t = TestCluster::start(2, 1).await;
+    let landing = t.warehouse().join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("x.csv"), "a,s\n1,x\n2,two\n").unwrap();
+
+    let cases = [
+        (
+            "SELECT * FROM nosuch",
+            "table 'quarry.public.nosuch' not found",
+        ),
+        ("SELECT nocol FROM 'landing/x.csv'", "No field named nocol"),
+        (
+            "SELEC 1",
+            "syntax error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1",
+        ),
+        (
+            "SELECT a\nFROM 'landing/x.csv'\nWHERE a = = 1",
+            "at Line: 3, Column: 11",
+        ),
+        (
+            "SELECT 'abc' + 1",
+            "Cannot coerce arithmetic expression Utf8 + Int64",
+        ),
+        (
+            "SELECT CAST(s AS INT) FROM 'landing/x.csv'",
+            "Cast error: Cannot cast string 'x' to value of Int32 type",
+        ),
+        ("SELECT a / 0 FROM 'landing/x.csv'", "Divide by zero error"),
+        (
+            "SELECT * FROM 'landing/none.csv'",
+            "cannot read 'landing/none.csv'",
+        ),
+        ("SELECT 1; SELECT 2", "one statement at a time"),
+    ];
+    for (sql, expected) in cases {
+        let err = t.query(sql).await.expect_err(sql).to_string();
+        assert!(
+            err.contains(expected),
+            "{sql}: got {err:?}, expected {expected:?}"
+        );
+        assert!(
+            !err.contains('\n') && !err.contains("panicked"),
+            "{sql}: {err:?}"
+        );
+    }
+    // The cluster is unharmed.
+    assert_eq!(
+        t.rows("SELECT sum(a) FROM 'landing/x.csv'").await,
+        vec!["3"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn explain_shows_stages_and_explain_analyze_their_metrics() {
+    let t = TestCluster::start(2, 1).await;
+    let landing = t.warehouse().join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("x.csv"), "a,b\n1,x\n2,y\n3,x\n").unwrap();
+    let sql = "SELECT b, count(*) FROM 'landing/x.csv' GROUP BY b";
+
+    let plan = rows(&t.query(&format!("EXPLAIN {sql}")).await.unwrap()).join("\n");
+    assert!(plan.contains("distributed_plan|"), "{plan}");
+    assert!(
+        plan.contains("stage_id=1") && plan.contains("stage_id=2"),
+        "{plan}"
+    );
+
+    let analyzed = rows(&t.query(&format!("EXPLAIN ANALYZE {sql}")).await.unwrap());
+    assert!(
+        analyzed[0].starts_with("Query|job ") && analyzed[0].contains(" 2 rows "),
+        "{analyzed:?}"
+    );
+    assert!(
+        analyzed.iter().any(|r| r.starts_with("Stage 1 (")),
+        "{analyzed:?}"
+    );
+    assert!(
+        analyzed.iter().any(|r| r.starts_with("Stage 2 (")),
+        "{analyzed:?}"
+    );
+    assert!(
+        analyzed.join("\n").contains("metrics=[output_rows=3"),
+        "{analyzed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn external_tables_are_shared_by_sessions() {
+    let t = TestCluster::start(1, 1).await;
+    let landing = t.warehouse().join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("x.csv"), "a,b\n1,x\n2,y\n").unwrap();
+    t.rows("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION 'landing/x.csv'")
+        .await;
+
+    let other =
+        quarry_client::connection::Connection::connect(&t.cluster.flight_url(), "other", "")
+            .await
+            .unwrap();
+    let got = rows(
+        &crate::common::query(&other, "SELECT b FROM x WHERE a = 2")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, vec!["y"]);
+    let tables = rows(&crate::common::query(&other, "SHOW TABLES").await.unwrap());
+    assert!(
+        tables.iter().any(|r| r.ends_with("|x|BASE TABLE")),
+        "{tables:?}"
+    );
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: real embedded clusters (a scheduler and executors talking gRPC on
+//! 127.0.0.1 with free ports), reached through Flight SQL or the built `quarry` binary.
+
+mod cancel;
+mod common;
+mod distributed;
+mod errors;
+mod shell;

@@ -1,0 +1,164 @@
+//! The built `quarry` binary: -c, -f, output formats and exit status.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn quarry(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .current_dir(dir)
+        .arg("--warehouse")
+        .arg(dir.join("wh"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn csv_output_is_a_header_then_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = quarry(
+        dir.path(),
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT 1 AS a, 'x,y' AS b UNION ALL SELECT 2, NULL ORDER BY a",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a,b\n1,\"x,y\"\n2,\n");
+}
+
+#[test]
+fn json_output_and_statements_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("wh/landing")).unwrap();
+    std::fs::write(
+        dir.path().join("wh/landing/t.csv"),
+        "id,name\n1,ann\n2,bob\n",
+    )
+    .unwrap();
+    let out = quarry(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "-c",
+            "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'landing/t.csv'",
+            "-c",
+            "SELECT name FROM t ORDER BY id DESC",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(json, serde_json::json!([{"name": "bob"}, {"name": "ann"}]));
+}
+
+#[test]
+fn a_failing_statement_exits_1_with_the_message_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = quarry(
+        dir.path(),
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT 1 AS a",
+            "-c",
+            "SELECT * FROM missing_table",
+            "-c",
+            "SELECT 2 AS b",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "a\n1\n", "stops at the failing statement");
+    assert_eq!(
+        stderr(&out).trim(),
+        "ERROR: table 'quarry.public.missing_table' not found"
+    );
+
+    let out = quarry(dir.path(), &["-c", "SELECT 1 +* 2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("ERROR: syntax error: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn scripts_and_the_demo_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = quarry(
+        dir.path(),
+        &["demo", "--warehouse", "wh", "--transactions", "5000"],
+    );
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    assert!(
+        stdout(&demo).contains("transactions/*.csv"),
+        "{}",
+        stdout(&demo)
+    );
+
+    let script = dir.path().join("report.sql");
+    std::fs::write(
+        &script,
+        "-- customers per segment\nCREATE EXTERNAL TABLE customers STORED AS CSV LOCATION 'landing/customers.csv';\n\
+         SELECT segment, count(*) AS n\n  FROM customers\n GROUP BY segment\n ORDER BY segment;\n\
+         SELECT count(*) AS sales FROM 'landing/transactions/*.csv' t JOIN 'landing/products.json' p ON t.product_id = p.product_id;\n\
+         SELECT count(*) AS returns FROM 'landing/returns.parquet'",
+    )
+    .unwrap();
+    let out = quarry(
+        dir.path(),
+        &["--format", "csv", "-f", script.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "segment,n");
+    assert_eq!(
+        &lines[1..4]
+            .iter()
+            .map(|l| l.split(',').next().unwrap())
+            .collect::<Vec<_>>(),
+        &["consumer", "enterprise", "small business"]
+    );
+    assert_eq!(lines[4], "sales");
+    assert!(lines[5].parse::<usize>().unwrap() >= 5000);
+    assert_eq!(lines[6..], ["returns", "100"]);
+}
+
+#[test]
+fn table_output_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = quarry(dir.path(), &["-c", "SELECT 41 + 1 AS answer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("answer") && text.contains("42") && text.trim_end().ends_with("(1 row)"),
+        "{text}"
+    );
+
+    let help = quarry(dir.path(), &["--help"]);
+    assert!(help.status.success());
+    for flag in [
+        "--warehouse",
+        "--executors",
+        "--host",
+        "--format",
+        "serve",
+        "demo",
+    ] {
+        assert!(stdout(&help).contains(flag), "--help mentions {flag}");
+    }
+}
