@@ -26,7 +26,7 @@ pub struct StreamWriter<W: Write> {
 }
 
 enum Inner<W: Write> {
-    Csv(arrow::csv::Writer<W>),
+    Csv(Box<arrow::csv::Writer<W>>),
     Json(arrow::json::ArrayWriter<W>),
 }
 
@@ -44,8 +44,8 @@ impl<W: Write> StreamWriter<W> {
                     .with_header(true)
                     .build(out);
                 // The header goes out even when there are no rows.
-                writer.write(&RecordBatch::new_empty(schema.clone()))?;
-                Inner::Csv(writer)
+                writer.write(&RecordBatch::new_empty(std::sync::Arc::clone(schema)))?;
+                Inner::Csv(Box::new(writer))
             }
             Format::Json => Inner::Json(arrow::json::ArrayWriter::new(out)),
         };
@@ -175,9 +175,9 @@ mod tests {
     #[test]
     fn table_and_expanded_show_nulls() {
         let b = batch();
-        let t = table(&b.schema(), &[b.clone()]).unwrap();
+        let t = table(&b.schema(), std::slice::from_ref(&b)).unwrap();
         assert!(t.contains("NULL") && t.contains("a,b"), "{t}");
-        let x = expanded(&b.schema(), &[b.clone()]).unwrap();
+        let x = expanded(&b.schema(), std::slice::from_ref(&b)).unwrap();
         assert!(
             x.starts_with("-[ RECORD 1 ]-\nid   | 1\nname | a,b\n"),
             "{x}"

@@ -244,13 +244,11 @@ async fn progress_line(
     tokio::time::sleep(PROGRESS_AFTER).await;
     loop {
         let mut line = String::new();
-        if let Ok(progress) = conn.progress(&prepared).await {
-            if let Some(job) = progress.job {
-                line = format!(
-                    "stages {}/{} · tasks {}/{} · ",
-                    job.stages_done, job.stages_total, job.tasks_done, job.tasks_total
-                );
-            }
+        if let Ok(Some(job)) = conn.progress(&prepared).await.map(|p| p.job) {
+            line = format!(
+                "stages {}/{} · tasks {}/{} · ",
+                job.stages_done, job.stages_total, job.tasks_done, job.tasks_total
+            );
         }
         line.push_str(&format!(
             "{} rows · {:.1} s  (Ctrl-C cancels)",

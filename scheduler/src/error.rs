@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn syntax_errors_keep_the_position() {
         let err = datafusion::sql::parser::DFParser::parse_sql("SELEC 1").unwrap_err();
-        let e: QuarryError = DataFusionError::from(err).into();
+        let e: QuarryError = err.into();
         assert!(matches!(e, QuarryError::Syntax(_)));
         assert!(e.to_string().starts_with("syntax error: "), "{e}");
         assert!(e.to_string().contains("Line: 1, Column: 1"), "{e}");

@@ -209,7 +209,7 @@ impl QueryService {
                     .await?;
                 let guard = CancelOnDrop::new(self.jobs.clone(), &query, &job.id)?;
                 let jobs = self.jobs.clone();
-                let inner_schema = plan.schema().inner().clone();
+                let inner_schema = Arc::clone(plan.schema().inner());
                 let batch = futures::stream::once(async move {
                     let batch = explain::explain_analyze(&jobs, job, inner_schema)
                         .await

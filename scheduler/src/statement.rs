@@ -30,7 +30,9 @@ impl Statement {
     /// The schema of the statement's result.
     pub fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
         match self {
-            Statement::Distributed(plan) | Statement::Local(plan) => plan.schema().inner().clone(),
+            Statement::Distributed(plan) | Statement::Local(plan) => {
+                std::sync::Arc::clone(plan.schema().inner())
+            }
             Statement::ExplainAnalyze(_) => crate::explain::schema(),
         }
     }
@@ -69,11 +71,11 @@ pub fn classify(plan: LogicalPlan) -> Statement {
 fn reads_catalog(plan: &LogicalPlan) -> bool {
     let mut found = false;
     let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            if scan.table_name.schema() == Some("information_schema") {
-                found = true;
-                return Ok(TreeNodeRecursion::Stop);
-            }
+        if let LogicalPlan::TableScan(scan) = node
+            && scan.table_name.schema() == Some("information_schema")
+        {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
         }
         Ok(TreeNodeRecursion::Continue)
     });

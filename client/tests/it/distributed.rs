@@ -93,7 +93,7 @@ async fn scans_of_a_large_file_split_across_every_executor() {
         .await
         .unwrap();
     let batches: Vec<_> = service
-        .execute(query.clone())
+        .execute(std::sync::Arc::clone(&query))
         .await
         .unwrap()
         .try_collect()
