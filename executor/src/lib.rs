@@ -3,8 +3,10 @@
 //! shared by every task of the process (so caches survive between tasks).
 //!
 //! - [`process`]: starting an executor and stopping it ([`ExecutorHandle`]).
+//! - [`cancellation`]: making cancelled tasks stop within one batch.
 //! - [`metrics`]: what the executor records about each finished task.
 
+pub mod cancellation;
 pub mod metrics;
 pub mod process;
 

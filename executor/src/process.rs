@@ -30,6 +30,8 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use quarry_catalog::codec;
+
+use crate::cancellation::QuarryExecutionEngine;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -141,7 +143,7 @@ pub async fn start_executor(
     };
     let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(Arc::clone(&runtime)));
     let config_producer: ConfigProducer = Arc::new(session_config);
-    let executor = Arc::new(Executor::with_default_execution_engine(
+    let executor = Arc::new(Executor::new(
         registration,
         &work_dir,
         runtime_producer,
@@ -149,6 +151,7 @@ pub async fn start_executor(
         Arc::new(BallistaFunctionRegistry::default()),
         Arc::new(crate::metrics::TracingMetricsCollector),
         options.task_slots,
+        Arc::new(QuarryExecutionEngine::default()),
     ));
 
     let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,180 @@
+//! Prompt cancellation of tasks.
+//!
+//! Ballista cancels a task by aborting its future, which takes effect only when the
+//! future next yields. DataFusion operators yield when their input is not ready or
+//! every 128 batches, so a CPU-bound operator over ready input (a nested-loop join over
+//! a local file, say) can run on for minutes after its query was cancelled, holding its
+//! task slot. [`QuarryExecutionEngine`] wraps each leaf of a stage in [`YieldExec`],
+//! which yields once after every batch, so a cancelled task stops within one batch.
+
+use std::any::Any;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ballista_executor::execution_engine::{
+    DefaultExecutionEngine, ExecutionEngine, QueryStageExecutor,
+};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::error::Result;
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::prelude::SessionConfig;
+use futures::{Stream, StreamExt};
+
+/// Ballista's execution engine, with every stage leaf wrapped in [`YieldExec`].
+#[derive(Default)]
+pub struct QuarryExecutionEngine {
+    inner: DefaultExecutionEngine,
+}
+
+impl ExecutionEngine for QuarryExecutionEngine {
+    fn create_query_stage_exec(
+        &self,
+        job_id: String,
+        stage_id: usize,
+        partition_id: usize,
+        plan: Arc<dyn ExecutionPlan>,
+        work_dir: &str,
+        config: &SessionConfig,
+    ) -> Result<Arc<dyn QueryStageExecutor>> {
+        let plan = plan
+            .transform_up(|node| {
+                if node.children().is_empty() {
+                    Ok(Transformed::yes(
+                        Arc::new(YieldExec::new(node)) as Arc<dyn ExecutionPlan>
+                    ))
+                } else {
+                    Ok(Transformed::no(node))
+                }
+            })?
+            .data;
+        self.inner
+            .create_query_stage_exec(job_id, stage_id, partition_id, plan, work_dir, config)
+    }
+}
+
+/// Passes its input through unchanged, returning `Pending` once after each batch.
+///
+/// It reports no metrics of its own, so Ballista's per-operator stage metrics stay
+/// aligned with the scheduler's copy of the plan, which does not contain it.
+#[derive(Debug)]
+pub struct YieldExec {
+    input: Arc<dyn ExecutionPlan>,
+}
+
+impl YieldExec {
+    pub fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        Self { input }
+    }
+}
+
+impl DisplayAs for YieldExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "YieldExec")
+    }
+}
+
+impl ExecutionPlan for YieldExec {
+    fn name(&self) -> &str {
+        "YieldExec"
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match children.pop() {
+            Some(input) if children.is_empty() => Ok(Arc::new(YieldExec::new(input))),
+            _ => datafusion::common::internal_err!("YieldExec takes exactly one child"),
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        Ok(Box::pin(YieldStream {
+            input: self.input.execute(partition, context)?,
+            yield_next: false,
+        }))
+    }
+}
+
+struct YieldStream {
+    input: SendableRecordBatchStream,
+    yield_next: bool,
+}
+
+impl Stream for YieldStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.yield_next {
+            self.yield_next = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let next = self.input.poll_next_unpin(cx);
+        if let Poll::Ready(Some(_)) = &next {
+            self.yield_next = true;
+        }
+        next
+    }
+}
+
+impl RecordBatchStream for YieldStream {
+    fn schema(&self) -> SchemaRef {
+        self.input.schema()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+    use futures::TryStreamExt;
+
+    #[tokio::test]
+    async fn passes_batches_through_and_yields_between_them() {
+        let ctx = SessionContext::new();
+        let plan = ctx
+            .sql("SELECT * FROM (VALUES (1), (2), (3)) t(a)")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let wrapped = Arc::new(YieldExec::new(plan));
+        assert!(wrapped.metrics().is_none());
+        let mut stream = wrapped.execute(0, ctx.task_ctx()).unwrap();
+        let first = futures::poll!(stream.next());
+        assert!(matches!(first, Poll::Ready(Some(Ok(_)))));
+        assert!(
+            futures::poll!(stream.next()).is_pending(),
+            "yields after a batch"
+        );
+        let rest: Vec<_> = stream.try_collect().await.unwrap();
+        assert!(rest.is_empty());
+    }
+}
