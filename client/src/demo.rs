@@ -2,6 +2,7 @@
 //! products as JSON lines, sales transactions as several CSV files, returns as Parquet.
 //! Like real raw data it has duplicate rows, missing values and malformed ones (bad
 //! emails, impossible dates, quantities spelled out in words, unknown customers).
+//! `quarry demo` then runs two queries over the files on an embedded cluster.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -16,6 +17,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::cli::DemoArgs;
+use crate::connection::Connection;
+use crate::embedded::{EmbeddedCluster, EmbeddedOptions};
+use crate::output::Format;
+use crate::shell::Shell;
 
 const CITIES: [&str; 10] = [
     "Lisbon", "Porto", "Madrid", "Berlin", "Paris", "Lyon", "Milan", "Vienna", "Prague", "Warsaw",
@@ -50,8 +55,9 @@ pub struct Written {
     pub returns: usize,
 }
 
-/// Writes the dataset and prints what it wrote and some queries to try.
-pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+/// Writes the dataset, runs two queries over it on an embedded cluster, and prints
+/// what to try next.
+pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let landing = args.warehouse.join("landing");
     let written = write(&landing, args.transactions, args.seed)?;
     println!(
@@ -62,23 +68,35 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         written.transactions,
         written.returns
     );
+    let cluster = EmbeddedCluster::start(EmbeddedOptions::local(&args.warehouse, 2)).await?;
+    let conn = Connection::connect(&cluster.flight_url(), "demo", "").await?;
+    let mut shell = Shell::new(conn, Format::Table);
+    for sql in SHOWCASE {
+        println!("quarry> {sql};");
+        if !shell.run_batch(&[sql.to_string()]).await {
+            return Err("a demo query failed".into());
+        }
+        println!();
+    }
     println!(
         "{}",
-        EXAMPLES.replace("{warehouse}", &args.warehouse.display().to_string())
+        NEXT.replace("{warehouse}", &args.warehouse.display().to_string())
     );
     Ok(())
 }
 
-const EXAMPLES: &str = "Try it (paths are relative to the warehouse):
+/// Queries the demo runs over the raw files.
+const SHOWCASE: [&str; 2] = [
+    "SELECT store, count(*) AS sales, round(sum(unit_price), 2) AS revenue\n  FROM 'landing/transactions/*.csv'\n GROUP BY store ORDER BY revenue DESC",
+    "SELECT p.category, count(*) AS returns, round(sum(r.refund_amount), 2) AS refunded\n  FROM 'landing/returns.parquet' r\n  JOIN 'landing/transactions/*.csv' t ON r.transaction_id = t.transaction_id\n  JOIN 'landing/products.json' p ON t.product_id = p.product_id\n GROUP BY p.category ORDER BY returns DESC",
+];
+
+const NEXT: &str = "Open the shell and explore (paths are relative to the warehouse):
   quarry --warehouse {warehouse}
   quarry> SELECT * FROM 'landing/customers.csv' LIMIT 5;
-  quarry> SELECT store, count(*) AS sales, sum(unit_price) AS revenue
-          FROM 'landing/transactions/*.csv' GROUP BY store ORDER BY revenue DESC;
-  quarry> SELECT p.category, count(*) AS returns
-          FROM 'landing/returns.parquet' r
-          JOIN 'landing/transactions/*.csv' t ON r.transaction_id = t.transaction_id
-          JOIN 'landing/products.json' p ON t.product_id = p.product_id
-          GROUP BY p.category ORDER BY returns DESC;";
+  quarry> CREATE EXTERNAL TABLE customers STORED AS CSV LOCATION 'landing/customers.csv';
+  quarry> SELECT segment, count(*) FROM customers WHERE email NOT LIKE '%@%' GROUP BY segment;
+  quarry> EXPLAIN ANALYZE SELECT store, count(*) FROM 'landing/transactions/*.csv' GROUP BY store;";
 
 /// Writes the four sources under `landing` from a seeded generator.
 pub fn write(

@@ -59,7 +59,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Demo(args)) => {
-            demo::run(&args)?;
+            demo::run(&args).await?;
             Ok(ExitCode::SUCCESS)
         }
         None => shell(cli).await,

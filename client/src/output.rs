@@ -76,8 +76,8 @@ fn format_options() -> FormatOptions<'static> {
     FormatOptions::default().with_null("NULL")
 }
 
-/// The rows of `batches` as strings, one vector per row.
-fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, ArrowError> {
+/// The rows of `batches` as display strings (`NULL` for nulls), one vector per row.
+pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, ArrowError> {
     let options = format_options();
     let mut rows = Vec::new();
     for batch in batches {

@@ -3,10 +3,11 @@
 //! shared by every task of the process (so caches survive between tasks).
 //!
 //! - [`process`]: starting an executor and stopping it ([`ExecutorHandle`]).
-//! - [`cancellation`]: making cancelled tasks stop within one batch.
+//! - [`engine`]: how tasks run: cancelled tasks stop within one batch, panics fail
+//!   their task.
 //! - [`metrics`]: what the executor records about each finished task.
 
-pub mod cancellation;
+pub mod engine;
 pub mod metrics;
 pub mod process;
 

@@ -31,7 +31,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use quarry_catalog::codec;
 
-use crate::cancellation::QuarryExecutionEngine;
+use crate::engine::QuarryExecutionEngine;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 

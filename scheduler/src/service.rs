@@ -12,7 +12,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::ballista::BallistaScheduler;
@@ -181,8 +181,11 @@ impl QueryService {
         match &query.statement {
             Statement::Local(plan) => {
                 query.set_state(QueryState::Running);
-                let frame = query.ctx.execute_logical_plan(plan.clone()).await?;
-                let stream = frame.execute_stream().await?;
+                let run = async {
+                    let frame = query.ctx.execute_logical_plan(plan.clone()).await?;
+                    Ok(frame.execute_stream().await?)
+                };
+                let stream = without_panics("the statement", run).await?;
                 query.set_state(QueryState::Finished);
                 Ok(stream)
             }
@@ -259,6 +262,25 @@ impl QueryService {
     /// Forgets a query whose result has been delivered.
     pub fn close(&self, id: &str) {
         self.queries.invalidate(id);
+    }
+}
+
+/// Runs `work`, turning a panic into an internal error that fails only this statement.
+async fn without_panics<T>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, QuarryError>>,
+) -> Result<T, QuarryError> {
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let cause = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            tracing::error!("{what} panicked: {cause}");
+            Err(QuarryError::Internal(format!("{what} panicked: {cause}")))
+        }
     }
 }
 

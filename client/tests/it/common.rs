@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use quarry_client::connection::{ClientError, Connection};
@@ -56,25 +55,11 @@ pub async fn query(conn: &Connection, sql: &str) -> Result<Vec<RecordBatch>, Cli
 
 /// Rows as `a|b|c` text.
 pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let columns: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            out.push(
-                columns
-                    .iter()
-                    .map(|c| c.value(row).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
-    out
+    quarry_client::output::rows(batches)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.join("|"))
+        .collect()
 }
 
 /// Writes test data into `dir` with single-process DataFusion: a Parquet table of

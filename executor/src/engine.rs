@@ -1,4 +1,4 @@
-//! Prompt cancellation of tasks.
+//! Quarry's execution engine: prompt cancellation of tasks, and panics that fail their task
 //!
 //! Ballista cancels a task by aborting its future, which takes effect only when the
 //! future next yields. DataFusion operators yield when their input is not ready or
@@ -6,6 +6,9 @@
 //! a local file, say) can run on for minutes after its query was cancelled, holding its
 //! task slot. [`QuarryExecutionEngine`] wraps each leaf of a stage in [`YieldExec`],
 //! which yields once after every batch, so a cancelled task stops within one batch.
+//!
+//! A task that panics would never report its status and its job would wait forever;
+//! [`CatchPanic`] turns the panic into the task's error, which fails the query.
 
 use std::any::Any;
 use std::fmt;
@@ -13,19 +16,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use ballista_core::serde::protobuf::ShuffleWritePartition;
 use ballista_executor::execution_engine::{
     DefaultExecutionEngine, ExecutionEngine, QueryStageExecutor,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion::prelude::SessionConfig;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 
-/// Ballista's execution engine, with every stage leaf wrapped in [`YieldExec`].
+/// Ballista's execution engine, with every stage leaf wrapped in [`YieldExec`] and
+/// every task in [`CatchPanic`].
 #[derive(Default)]
 pub struct QuarryExecutionEngine {
     inner: DefaultExecutionEngine,
@@ -52,8 +58,55 @@ impl ExecutionEngine for QuarryExecutionEngine {
                 }
             })?
             .data;
-        self.inner
-            .create_query_stage_exec(job_id, stage_id, partition_id, plan, work_dir, config)
+        let stage = self.inner.create_query_stage_exec(
+            job_id,
+            stage_id,
+            partition_id,
+            plan,
+            work_dir,
+            config,
+        )?;
+        Ok(Arc::new(CatchPanic(stage)))
+    }
+}
+
+/// Runs a task, turning a panic into the task's error.
+#[derive(Debug)]
+pub struct CatchPanic(Arc<dyn QueryStageExecutor>);
+
+impl fmt::Display for CatchPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[async_trait::async_trait]
+impl QueryStageExecutor for CatchPanic {
+    async fn execute_query_stage(
+        &self,
+        input_partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<Vec<ShuffleWritePartition>> {
+        let task =
+            std::panic::AssertUnwindSafe(self.0.execute_query_stage(input_partition, context));
+        match task.catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".into());
+                tracing::error!(input_partition, "task panicked: {message}");
+                Err(DataFusionError::Execution(format!(
+                    "task panicked: {message}"
+                )))
+            }
+        }
+    }
+
+    fn collect_plan_metrics(&self) -> Vec<MetricsSet> {
+        self.0.collect_plan_metrics()
     }
 }
 
@@ -154,6 +207,81 @@ mod tests {
     use super::*;
     use datafusion::prelude::SessionContext;
     use futures::TryStreamExt;
+
+    /// A leaf whose stream panics when polled.
+    #[derive(Debug)]
+    struct PanicExec(Arc<dyn ExecutionPlan>);
+
+    impl DisplayAs for PanicExec {
+        fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "PanicExec")
+        }
+    }
+
+    impl ExecutionPlan for PanicExec {
+        fn name(&self) -> &str {
+            "PanicExec"
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn properties(&self) -> &Arc<PlanProperties> {
+            self.0.properties()
+        }
+        fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+            vec![]
+        }
+        fn with_new_children(
+            self: Arc<Self>,
+            _: Vec<Arc<dyn ExecutionPlan>>,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            Ok(self)
+        }
+        fn execute(&self, _: usize, _: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+            let schema = self.0.schema();
+            let stream = futures::stream::once(async { panic!("boom") });
+            Ok(Box::pin(
+                datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_fails_instead_of_hanging() {
+        let ctx = SessionContext::new();
+        let values = ctx
+            .sql("SELECT 1 AS a")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let work_dir = dir.path().to_str().unwrap();
+        let writer = ballista_core::execution_plans::ShuffleWriterExec::try_new(
+            "job".into(),
+            1,
+            Arc::new(PanicExec(values)),
+            work_dir.into(),
+            None,
+        )
+        .unwrap();
+        let stage = QuarryExecutionEngine::default()
+            .create_query_stage_exec(
+                "job".into(),
+                1,
+                0,
+                Arc::new(writer),
+                work_dir,
+                &SessionConfig::new(),
+            )
+            .unwrap();
+        let err = stage
+            .execute_query_stage(0, ctx.task_ctx())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("task panicked: boom"), "{err}");
+    }
 
     #[tokio::test]
     async fn passes_batches_through_and_yields_between_them() {

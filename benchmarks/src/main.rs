@@ -1,0 +1,175 @@
+//! `quarry-bench`: measures Quarry against single-process DataFusion on the same data,
+//! machine and run.
+//!
+//! `quarry-bench aggregate` writes a Parquet table of `--rows` rows, then runs a GROUP
+//! BY over it alternately on an embedded Quarry cluster (through its Flight SQL front
+//! door, as a client would) and on one DataFusion `SessionContext` with as many
+//! partitions as the cluster has task slots, checks that the answers agree, and prints
+//! median, min and max times and their ratio.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::TryStreamExt;
+use quarry_client::connection::Connection;
+use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
+
+#[derive(Parser)]
+#[command(name = "quarry-bench", about = "Quarry benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// GROUP BY over a Parquet table: Quarry (embedded, via Flight SQL) vs DataFusion.
+    Aggregate {
+        /// Rows in the table.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Timed runs per engine, after one warm-up run each.
+        #[arg(long, default_value_t = 5)]
+        iterations: usize,
+        /// Executors in the Quarry cluster.
+        #[arg(long, default_value_t = 2)]
+        executors: usize,
+        /// Where to write the data (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+const QUERY: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi \
+                     FROM t GROUP BY k ORDER BY k";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::Aggregate {
+            rows,
+            iterations,
+            executors,
+            dir,
+        } => {
+            let temp = tempfile::tempdir()?;
+            let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
+            aggregate(&dir, rows, iterations, executors).await
+        }
+    }
+}
+
+async fn aggregate(
+    dir: &Path,
+    rows: u64,
+    iterations: usize,
+    executors: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let data = dir.join("warehouse/bench/t");
+    if !data.exists() {
+        let started = Instant::now();
+        SessionContext::new()
+            .sql(&format!(
+                "COPY (SELECT value AS id, value % 1000 AS k, (value * 7919) % 100003 AS v FROM generate_series(1, {rows})) \
+                 TO '{}/part-0.parquet' STORED AS PARQUET",
+                data.display()
+            ))
+            .await?
+            .collect()
+            .await?;
+        println!(
+            "wrote {rows} rows in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let cluster =
+        EmbeddedCluster::start(EmbeddedOptions::local(dir.join("warehouse"), executors)).await?;
+    let slots = cluster.scheduler.ballista.total_task_slots().await;
+    let quarry = Connection::connect(&cluster.flight_url(), "bench", "").await?;
+    run_quarry(
+        &quarry,
+        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'bench/t/'",
+    )
+    .await?;
+
+    let local = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(slots));
+    local
+        .sql(&format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/'",
+            data.display()
+        ))
+        .await?;
+
+    let (mut quarry_times, mut local_times) = (Vec::new(), Vec::new());
+    for i in 0..=iterations {
+        let (q, q_rows) = timed(run_quarry(&quarry, QUERY)).await?;
+        let (l, l_rows) = timed(run_local(&local, QUERY)).await?;
+        if q_rows != l_rows {
+            return Err("Quarry and DataFusion disagree on the answer".into());
+        }
+        if i > 0 {
+            quarry_times.push(q);
+            local_times.push(l);
+        }
+    }
+    let (q, l) = (summary(&mut quarry_times), summary(&mut local_times));
+    println!("query: {QUERY}");
+    println!(
+        "rows: {rows}, executors: {executors}, task slots: {slots}, iterations: {iterations} (after 1 warm-up)"
+    );
+    println!("| engine | median | min | max |\n|---|---|---|---|");
+    println!(
+        "| Quarry embedded (Flight SQL) | {:.3} s | {:.3} s | {:.3} s |",
+        q.0, q.1, q.2
+    );
+    println!(
+        "| DataFusion, one process | {:.3} s | {:.3} s | {:.3} s |",
+        l.0, l.1, l.2
+    );
+    println!("ratio Quarry / DataFusion (median): {:.2}", q.0 / l.0);
+    Ok(())
+}
+
+async fn timed<T, E>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<(Duration, T), E> {
+    let started = Instant::now();
+    let out = work.await?;
+    Ok((started.elapsed(), out))
+}
+
+async fn run_quarry(
+    conn: &Connection,
+    sql: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let prepared = conn.prepare(sql).await?;
+    let batches: Vec<_> = conn.fetch(&prepared).await?.try_collect().await?;
+    text_rows(&batches)
+}
+
+async fn run_local(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    text_rows(&ctx.sql(sql).await?.collect().await?)
+}
+
+fn text_rows(
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let rows = quarry_client::output::rows(batches)?;
+    Ok(rows.into_iter().map(|row| row.join("|")).collect())
+}
+
+/// Median, min and max in seconds.
+fn summary(times: &mut [Duration]) -> (f64, f64, f64) {
+    times.sort();
+    let secs = |d: &Duration| d.as_secs_f64();
+    (
+        secs(&times[times.len() / 2]),
+        secs(&times[0]),
+        secs(&times[times.len() - 1]),
+    )
+}
