@@ -21,6 +21,19 @@ pub enum ClientError {
     Server(String),
     #[error("{0}")]
     Protocol(String),
+    #[error("cannot write the result: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// Whether the reader of our output went away (`quarry -c ... | head -1`).
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            ClientError::Output(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
+            // Arrow's CSV and JSON writers report I/O failures as text.
+            other => other.to_string().contains("Broken pipe"),
+        }
+    }
 }
 
 impl From<tonic::Status> for ClientError {

@@ -152,7 +152,9 @@ fn write_customers(path: &Path, rng: &mut StdRng) -> Result<usize, Box<dyn std::
                 id
             ),
         };
-        let signup = match rng.random_range(0..100) {
+        // Id 2 is malformed on purpose: schema inference samples the first rows, and
+        // raw columns holding bad values must come out as text, as in real exports.
+        let signup = match if id == 2 { 0 } else { rng.random_range(0..100) } {
             0 => "n/a".to_string(),
             1 => "2024-02-31".to_string(),
             _ => format!(
@@ -243,20 +245,26 @@ fn write_transactions(
         ])?;
         let (start, end) = (count * file / FILES, count * (file + 1) / FILES);
         for id in start + 1..=end {
+            // The first rows of each file carry the malformed values (see customers).
+            let early = id - start;
             let customer = if rng.random_range(0..200) == 0 {
                 CUSTOMERS + rng.random_range(1..500)
             } else {
                 rng.random_range(1..=CUSTOMERS)
             };
-            let quantity = match rng.random_range(0..200) {
+            let quantity = match if early == 2 {
+                0
+            } else {
+                rng.random_range(0..200)
+            } {
                 0 => "two".to_string(),
                 1 => String::new(),
                 _ => rng.random_range(1..6).to_string(),
             };
-            let sold_at = if rng.random_range(0..500) == 0 {
-                "2025-13-40 25:61:00".to_string()
+            let sold_at = if early == 3 || rng.random_range(0..500) == 0 {
+                "40/13/2025 25:61".to_string()
             } else {
-                timestamp(YEAR_2025_US + rng.random_range(0..YEAR_US))
+                timestamp(YEAR_2025_US + rng.random_range(0..YEAR_US) / 1_000_000 * 1_000_000)
             };
             let record = [
                 id.to_string(),

@@ -135,7 +135,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         cluster.scheduler.warehouse.root().display()
     );
     wait_for_stop_signal().await;
-    println!("Stopping.");
+    eprintln!("Stopping.");
     drop(cluster);
     Ok(ExitCode::SUCCESS)
 }

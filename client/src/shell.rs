@@ -52,15 +52,20 @@ impl Shell {
     }
 
     /// Runs `statements` in order and stops at the first failure, whose message goes to
-    /// standard error. Returns whether all succeeded.
+    /// standard error. Returns whether all succeeded. When the reader of standard output
+    /// goes away, it stops quietly, as Unix tools do.
     pub async fn run_batch(&mut self, statements: &[String]) -> bool {
         for sql in statements {
-            match self.execute(sql, false).await {
-                Ok(summary) => {
-                    if self.format == Format::Table {
-                        println!("{}", footer(&summary, self.timing));
-                    }
+            let outcome = match self.execute(sql, false).await {
+                Ok(summary) if self.format == Format::Table => {
+                    writeln!(std::io::stdout(), "{}", footer(&summary, self.timing))
+                        .map_err(ClientError::from)
                 }
+                other => other.map(|_| ()),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(e) if e.is_broken_pipe() => return true,
                 Err(e) => {
                     eprintln!("ERROR: {e}");
                     return false;
@@ -211,8 +216,7 @@ impl Shell {
         } else {
             output::table(&schema, &batches)?
         };
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{text}").map_err(|e| ClientError::Protocol(e.to_string()))?;
+        writeln!(std::io::stdout().lock(), "{text}")?;
         Ok(())
     }
 }

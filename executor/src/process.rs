@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista_core::extension::SessionConfigExt;
@@ -34,6 +35,9 @@ use quarry_catalog::codec;
 use crate::engine::QuarryExecutionEngine;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+
+/// How often to try registering with the scheduler before giving up.
+const REGISTRATION_ATTEMPTS: u64 = 8;
 
 /// gRPC message size limit for results and shuffles (Ballista's default is 16 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
@@ -188,15 +192,27 @@ pub async fn start_executor(
     tokio::spawn(async move { while stop_recv.recv().await.is_some() {} });
     let codec: BallistaCodec<LogicalPlanNode, PhysicalPlanNode> =
         BallistaCodec::new(codec::logical_codec(), codec::physical_codec());
-    executor_server::startup(
-        scheduler,
-        process_config,
+    // Ballista spawns the control service and registers at once; the scheduler dials
+    // the service back during registration and may find it not yet listening. A failed
+    // attempt registers nothing and stops its service, so trying again is safe.
+    let mut attempt = 0;
+    while let Err(e) = executor_server::startup(
+        scheduler.clone(),
+        Arc::clone(&process_config),
         Arc::clone(&executor),
-        codec,
-        stop_send,
+        codec.clone(),
+        stop_send.clone(),
         &shutdown,
     )
-    .await?;
+    .await
+    {
+        attempt += 1;
+        if attempt >= REGISTRATION_ATTEMPTS {
+            return Err(e.into());
+        }
+        tracing::debug!(attempt, "executor registration failed, retrying: {e}");
+        tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+    }
     tracing::info!(executor_id = %id, %flight_addr, grpc_port, "executor registered");
 
     Ok(ExecutorHandle {

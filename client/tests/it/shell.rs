@@ -162,3 +162,80 @@ fn table_output_and_help() {
         assert!(stdout(&help).contains(flag), "--help mentions {flag}");
     }
 }
+
+/// Kills the server if a test fails before it stops it.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_remote_clients_until_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(["serve", "--warehouse"])
+            .arg(dir.path().join("wh"))
+            .args(["--executors", "1", "--flight-port", &port])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut banner = String::new();
+    std::io::BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
+
+    let client = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--format",
+            "csv",
+            "-c",
+            "SELECT 6 * 7 AS x",
+        ])
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", stderr(&client));
+    assert_eq!(stdout(&client), "x\n42\n");
+
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "serve exits cleanly on SIGTERM: {status:?}"
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["--host", "127.0.0.1", "--port", &port, "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        "{}",
+        stderr(&refused)
+    );
+}
