@@ -22,7 +22,7 @@ const HELP: &str = "\
 Statements end with ';' and may span lines. Ctrl-C cancels the running query.
   \\q           quit
   \\?           this help
-  \\timing      toggle showing how long each statement took
+  \\timing      toggle showing how long each statement took (on at the prompt)
   \\x           toggle expanded display (one block per record)
 Files are tables: SELECT * FROM 'landing/customers.csv' (paths are relative to the warehouse).";
 
@@ -84,6 +84,7 @@ impl Shell {
             let _ = editor.load_history(path);
         }
         println!("{banner}\nType \\? for help, \\q to quit.");
+        self.timing = true;
         let mut buffer = String::new();
         loop {
             let prompt = if buffer.is_empty() {
@@ -113,7 +114,7 @@ impl Shell {
             for sql in statements {
                 let _ = editor.add_history_entry(format!("{sql};"));
                 match self.execute(&sql, true).await {
-                    Ok(summary) => println!("{}", footer(&summary, true)),
+                    Ok(summary) => println!("{}", footer(&summary, self.timing)),
                     Err(e) => eprintln!("ERROR: {e}"),
                 }
             }
