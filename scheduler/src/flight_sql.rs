@@ -19,7 +19,6 @@ use arrow_flight::{
     Action, ActionType, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus,
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
-use dashmap::DashMap;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
 use prost::Message;
@@ -32,12 +31,14 @@ use crate::service::QueryService;
 /// The custom action that reports a query's progress; its body is the statement handle.
 pub const PROGRESS_ACTION: &str = "quarry.progress";
 const CANCEL_FLIGHT_INFO: &str = "CancelFlightInfo";
+/// A session unused for this long is forgotten; its client must log in again.
+const SESSION_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
 
 /// Flight SQL over the query service.
 #[derive(Clone)]
 pub struct QuarryFlightSql {
     service: Arc<QueryService>,
-    sessions: Arc<DashMap<String, Arc<SessionContext>>>,
+    sessions: moka::sync::Cache<String, Arc<SessionContext>>,
     anonymous: Arc<tokio::sync::OnceCell<Arc<SessionContext>>>,
 }
 
@@ -45,7 +46,9 @@ impl QuarryFlightSql {
     pub fn new(service: Arc<QueryService>) -> Self {
         Self {
             service,
-            sessions: Arc::new(DashMap::new()),
+            sessions: moka::sync::Cache::builder()
+                .time_to_idle(SESSION_IDLE_TIMEOUT)
+                .build(),
             anonymous: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
@@ -58,13 +61,9 @@ impl QuarryFlightSql {
             .get("authorization")
             .and_then(|v| v.to_str().ok());
         match header.and_then(|h| h.strip_prefix("Bearer ")) {
-            Some(token) => self
-                .sessions
-                .get(token.trim())
-                .map(|s| Arc::clone(s.value()))
-                .ok_or_else(|| {
-                    Status::unauthenticated("unknown or expired session token: log in again")
-                }),
+            Some(token) => self.sessions.get(token.trim()).ok_or_else(|| {
+                Status::unauthenticated("unknown or expired session token: log in again")
+            }),
             None => Ok(Arc::clone(
                 self.anonymous
                     .get_or_init(|| async { self.service.new_session().await })
