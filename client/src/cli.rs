@@ -83,7 +83,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Interface to listen on (0.0.0.0 for every interface).
+    /// Interface to listen on (0.0.0.0 for every interface). Any login is accepted and
+    /// SQL can read any file the server can: listen beyond loopback only on a trusted
+    /// network.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: String,
 

@@ -2,6 +2,8 @@
 //! (`GetFlightInfo`), fetch its result (`DoGet` on the same connection), cancel it
 //! (`CancelFlightInfo`) and ask for its progress (`quarry.progress`).
 
+use std::sync::{Arc, Mutex};
+
 use arrow::datatypes::SchemaRef;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::sql::client::FlightSqlServiceClient;
@@ -84,7 +86,9 @@ pub struct Prepared {
 #[derive(Debug, Clone)]
 pub struct Connection {
     channel: Channel,
-    token: Option<String>,
+    user: String,
+    password: String,
+    token: Arc<Mutex<Option<String>>>,
 }
 
 impl Connection {
@@ -96,27 +100,44 @@ impl Connection {
             .connect()
             .await
             .map_err(|e| ClientError::Connect(url.into(), error_chain(&e)))?;
-        let mut client = FlightSqlServiceClient::new(channel.clone());
-        client.handshake(user, password).await?;
-        Ok(Self {
+        let conn = Self {
             channel,
-            token: client.token().cloned(),
-        })
+            user: user.to_string(),
+            password: password.to_string(),
+            token: Arc::default(),
+        };
+        conn.log_in().await?;
+        Ok(conn)
+    }
+
+    /// Logs in and keeps the session token the server returns.
+    async fn log_in(&self) -> Result<(), ClientError> {
+        let mut client = FlightSqlServiceClient::new(self.channel.clone());
+        client.handshake(&self.user, &self.password).await?;
+        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = client.token().cloned();
+        Ok(())
     }
 
     fn client(&self) -> FlightSqlServiceClient<Channel> {
         let mut client = FlightSqlServiceClient::new(self.channel.clone());
-        if let Some(token) = &self.token {
-            client.set_token(token.clone());
+        if let Some(token) = self.token.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            client.set_token(token);
         }
         client
     }
 
-    /// Parses and plans `sql` on the server.
+    /// Parses and plans `sql` on the server, logging in again if the server has
+    /// forgotten this connection's session (it idles out).
     pub async fn prepare(&self, sql: &str) -> Result<Prepared, ClientError> {
-        let info = self.client().execute(sql.to_string(), None).await?;
+        let info = match self.client().execute(sql.to_string(), None).await {
+            Err(e) if e.to_string().contains("Unauthenticated") => {
+                self.log_in().await?;
+                self.client().execute(sql.to_string(), None).await?
+            }
+            other => other?,
+        };
         let handle = statement_handle(&info)?;
-        let schema = std::sync::Arc::new(info.clone().try_decode_schema()?);
+        let schema = Arc::new(info.clone().try_decode_schema()?);
         Ok(Prepared {
             info,
             handle,

@@ -95,7 +95,7 @@ impl EmbeddedCluster {
                 ExecutorOptions {
                     scheduler: scheduler.ballista.addr.to_string(),
                     bind_host: options.bind_host.clone(),
-                    advertise_host: options.bind_host.clone(),
+                    advertise_host: advertise_host(&options.bind_host),
                     flight_port: 0,
                     grpc_port: 0,
                     task_slots: slots,
@@ -139,5 +139,15 @@ impl Drop for EmbeddedCluster {
             executor.shutdown();
         }
         self.scheduler.shutdown();
+    }
+}
+
+/// The host the in-process executors give the scheduler to reach them: loopback when
+/// the cluster listens on every interface.
+fn advertise_host(bind_host: &str) -> String {
+    match bind_host {
+        "0.0.0.0" => "127.0.0.1".into(),
+        "::" | "[::]" => "::1".into(),
+        host => host.into(),
     }
 }

@@ -3,8 +3,8 @@
 //! that take longer than a second, and Ctrl-C to cancel the running query.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -17,6 +17,8 @@ use crate::split::{is_blank, split_statements};
 
 /// How long a query runs before the progress line appears.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+/// How long Ctrl-C waits for the server to acknowledge a cancel.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 const HELP: &str = "\
 Statements end with ';' and may span lines. Ctrl-C cancels the running query.
@@ -154,36 +156,35 @@ impl Shell {
         true
     }
 
-    /// Prepares, runs and prints one statement.
+    /// Prepares, runs and prints one statement. At the prompt, Ctrl-C cancels it (also
+    /// while it is being planned) and a progress line shows after a second.
     async fn execute(&mut self, sql: &str, interactive: bool) -> Result<Summary, ClientError> {
         let started = Instant::now();
-        let prepared = self.conn.prepare(sql).await?;
         let rows = Arc::new(AtomicUsize::new(0));
-        let show_progress = interactive && std::io::stderr().is_terminal();
-        let progress = show_progress.then(|| {
-            tokio::spawn(progress_line(
-                self.conn.clone(),
-                prepared.clone(),
-                Arc::clone(&rows),
-                started,
-            ))
-        });
-        let conn = self.conn.clone();
+        let prepared: Arc<Mutex<Option<Prepared>>> = Arc::default();
+        let progress = ProgressLine::new(interactive && std::io::stderr().is_terminal());
+        let run = async {
+            let statement = self.conn.prepare(sql).await?;
+            *prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(statement.clone());
+            progress.start(&self.conn, &statement, &rows, started);
+            self.fetch_and_print(&statement, &rows, &progress).await?;
+            Ok::<_, ClientError>(statement.schema.fields().len())
+        };
         let outcome = tokio::select! {
-            result = self.fetch_and_print(&prepared, &rows) => result,
+            result = run => result,
             _ = tokio::signal::ctrl_c(), if interactive => {
-                let _ = conn.cancel(&prepared).await;
+                let running = prepared.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(statement) = running {
+                    // A server that does not answer must not hang the shell.
+                    let _ = tokio::time::timeout(CANCEL_TIMEOUT, self.conn.cancel(&statement)).await;
+                }
                 Err(ClientError::Server("query cancelled".into()))
             }
         };
-        if let Some(progress) = progress {
-            progress.abort();
-            eprint!("\r\x1b[K");
-        }
-        outcome?;
+        progress.stop();
         Ok(Summary {
+            columns: outcome?,
             rows: rows.load(Ordering::Relaxed),
-            columns: prepared.schema.fields().len(),
             elapsed: started.elapsed(),
         })
     }
@@ -192,12 +193,14 @@ impl Shell {
         &self,
         prepared: &Prepared,
         rows: &AtomicUsize,
+        progress: &ProgressLine,
     ) -> Result<(), ClientError> {
         let mut stream = self.conn.fetch(prepared).await?;
         let schema = Arc::clone(&prepared.schema);
         let stdout = std::io::BufWriter::new(std::io::stdout());
         if let Some(mut writer) = StreamWriter::new(self.format, stdout, &schema)? {
             while let Some(batch) = stream.try_next().await? {
+                progress.stop();
                 rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
                 writer.write(&batch)?;
             }
@@ -209,6 +212,7 @@ impl Shell {
             rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
             batches.push(batch);
         }
+        progress.stop();
         if schema.fields().is_empty() || self.format != Format::Table {
             return Ok(());
         }
@@ -239,28 +243,60 @@ fn footer(summary: &Summary, with_time: bool) -> String {
     }
 }
 
-/// Redraws `stages 2/3 · tasks 5/8 · 1200 rows · 3.4 s` on standard error until aborted.
-async fn progress_line(
-    conn: Connection,
-    prepared: Prepared,
-    rows: Arc<AtomicUsize>,
-    started: Instant,
-) {
-    tokio::time::sleep(PROGRESS_AFTER).await;
-    loop {
-        let mut line = String::new();
-        if let Ok(Some(job)) = conn.progress(&prepared).await.map(|p| p.job) {
-            line = format!(
-                "stages {}/{} · tasks {}/{} · ",
-                job.stages_done, job.stages_total, job.tasks_done, job.tasks_total
-            );
+/// The progress line on standard error: `stages 2/3 · tasks 5/8 · 1200 rows · 3.4 s`,
+/// redrawn from a second after the start until stopped. It is stopped, and the line
+/// cleared, before any result is printed.
+struct ProgressLine {
+    enabled: bool,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ProgressLine {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            task: Mutex::new(None),
         }
-        line.push_str(&format!(
-            "{} rows · {:.1} s  (Ctrl-C cancels)",
-            rows.load(Ordering::Relaxed),
-            started.elapsed().as_secs_f64()
-        ));
-        eprint!("\r\x1b[K{line}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    fn start(
+        &self,
+        conn: &Connection,
+        prepared: &Prepared,
+        rows: &Arc<AtomicUsize>,
+        started: Instant,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let (conn, prepared, rows) = (conn.clone(), prepared.clone(), Arc::clone(rows));
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(PROGRESS_AFTER).await;
+            loop {
+                let mut line = String::new();
+                if let Ok(Some(job)) = conn.progress(&prepared).await.map(|p| p.job) {
+                    line = format!(
+                        "stages {}/{} · tasks {}/{} · ",
+                        job.stages_done, job.stages_total, job.tasks_done, job.tasks_total
+                    );
+                }
+                line.push_str(&format!(
+                    "{} rows · {:.1} s  (Ctrl-C cancels)",
+                    rows.load(Ordering::Relaxed),
+                    started.elapsed().as_secs_f64()
+                ));
+                eprint!("\r\x1b[K{line}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        *self.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// Stops redrawing and clears the line; does nothing after the first call.
+    fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+            eprint!("\r\x1b[K");
+        }
     }
 }

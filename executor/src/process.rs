@@ -6,7 +6,7 @@
 //! binds the control service itself from the port it registers with, so that port is
 //! chosen before registration.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,12 +114,8 @@ pub async fn start_executor(
         .map_err(|e| ExecutorError::WorkDir(options.work_dir.clone(), e))?;
     let work_dir = options.work_dir.to_string_lossy().into_owned();
 
-    let flight_listener = bind(
-        &options.bind_host,
-        options.flight_port,
-        "the Flight service",
-    )
-    .await?;
+    let bind_ip = resolve(&options.bind_host).await?;
+    let flight_listener = bind(bind_ip, options.flight_port, "the Flight service").await?;
     let flight_addr = flight_listener
         .local_addr()
         .map_err(|e| ExecutorError::Bind {
@@ -128,7 +124,7 @@ pub async fn start_executor(
             source: e,
         })?;
     let grpc_port = match options.grpc_port {
-        0 => free_port(&options.bind_host).await?,
+        0 => free_port(bind_ip).await?,
         port => port,
     };
 
@@ -177,7 +173,11 @@ pub async fn start_executor(
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let process_config = Arc::new(ExecutorProcessConfig {
-        bind_host: options.bind_host.clone(),
+        // Ballista parses `host:port` itself: give it an address, bracketed for IPv6.
+        bind_host: match bind_ip {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        },
         grpc_port,
         concurrent_tasks: options.task_slots,
         grpc_max_decoding_message_size: MAX_MESSAGE_SIZE as u32,
@@ -231,22 +231,48 @@ fn session_config() -> SessionConfig {
         .with_ballista_physical_extension_codec(codec::physical_codec())
 }
 
-async fn bind(host: &str, port: u16, what: &'static str) -> Result<TcpListener, ExecutorError> {
-    let addr = format!("{host}:{port}");
-    TcpListener::bind(&addr)
+async fn bind(ip: IpAddr, port: u16, what: &'static str) -> Result<TcpListener, ExecutorError> {
+    TcpListener::bind((ip, port))
         .await
-        .map_err(|source| ExecutorError::Bind { what, addr, source })
+        .map_err(|source| ExecutorError::Bind {
+            what,
+            addr: SocketAddr::new(ip, port).to_string(),
+            source,
+        })
 }
 
 /// A port that was free a moment ago (Ballista binds the control service itself).
-async fn free_port(host: &str) -> Result<u16, ExecutorError> {
-    let listener = bind(host, 0, "the control service").await?;
+async fn free_port(ip: IpAddr) -> Result<u16, ExecutorError> {
+    let listener = bind(ip, 0, "the control service").await?;
     listener
         .local_addr()
         .map(|a| a.port())
         .map_err(|source| ExecutorError::Bind {
             what: "the control service",
-            addr: host.to_string(),
+            addr: ip.to_string(),
             source,
+        })
+}
+
+/// The address `host` (a name or an IP address) resolves to.
+async fn resolve(host: &str) -> Result<IpAddr, ExecutorError> {
+    let mut addrs =
+        tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|source| ExecutorError::Bind {
+                what: "the executor",
+                addr: host.to_string(),
+                source,
+            })?;
+    addrs
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| ExecutorError::Bind {
+            what: "the executor",
+            addr: host.to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the name resolves to no address",
+            ),
         })
 }

@@ -67,6 +67,9 @@ pub async fn start_ballista(host: &str, port: u16) -> Result<BallistaScheduler, 
         .with_port(addr.port())
         .with_scheduler_policy(TaskSchedulingPolicy::PushStaged)
         .with_task_distribution(TaskDistributionPolicy::RoundRobin)
+        // Quarry deletes a job's files once its result has been read; this is the
+        // safety net for results never read, long enough for slow readers.
+        .with_finished_job_data_clean_up_interval_seconds(3600)
         .with_grpc_server_max_decoding_message_size(MAX_MESSAGE_SIZE)
         .with_grpc_server_max_encoding_message_size(MAX_MESSAGE_SIZE);
     let mut server = BallistaServer::new(

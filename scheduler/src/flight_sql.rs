@@ -31,6 +31,8 @@ use crate::service::QueryService;
 /// The custom action that reports a query's progress; its body is the statement handle.
 pub const PROGRESS_ACTION: &str = "quarry.progress";
 const CANCEL_FLIGHT_INFO: &str = "CancelFlightInfo";
+/// Sessions kept at most; the least recently used go first, and their clients log in again.
+const MAX_SESSIONS: u64 = 10_000;
 /// A session unused for this long is forgotten; its client must log in again.
 const SESSION_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
 
@@ -48,6 +50,7 @@ impl QuarryFlightSql {
             service,
             sessions: moka::sync::Cache::builder()
                 .time_to_idle(SESSION_IDLE_TIMEOUT)
+                .max_capacity(MAX_SESSIONS)
                 .build(),
             anonymous: Arc::new(tokio::sync::OnceCell::new()),
         }

@@ -71,32 +71,31 @@ impl JobRunner {
 
     /// Waits for the job to finish and returns where its result partitions are.
     pub async fn wait(&self, job: &mut Job) -> Result<Vec<PartitionLocation>, QuarryError> {
-        let mut subscribed = true;
+        // When the scheduler's planning task dies, the update channel closes while the job
+        // stays queued; after this long the job is taken as lost.
+        const LOST_AFTER: Duration = Duration::from_secs(10);
+        let mut closed_at = None;
         loop {
-            let update = if subscribed {
-                match tokio::time::timeout(Duration::from_millis(250), job.updates.recv()).await {
+            let update = match closed_at {
+                None => match tokio::time::timeout(Duration::from_millis(250), job.updates.recv())
+                    .await
+                {
                     Ok(Some(status)) => Some(status),
                     Ok(None) => {
-                        subscribed = false;
+                        closed_at = Some(std::time::Instant::now());
                         None
                     }
                     Err(_) => None,
+                },
+                Some(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    None
                 }
-            } else {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                None
             };
             // Updates can be missed (the channel is lossy); the scheduler's state is not.
             let status = match update {
                 Some(status) => status.status,
-                None => self
-                    .ballista
-                    .server
-                    .state
-                    .task_manager
-                    .get_job_status(&job.id)
-                    .await?
-                    .and_then(|s| s.status),
+                None => self.status(&job.id).await?,
             };
             match status {
                 Some(job_status::Status::Successful(done)) => return Ok(done.partition_location),
@@ -104,15 +103,62 @@ impl JobRunner {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
                     return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
                 }
+                _ if closed_at.is_some_and(|at| at.elapsed() > LOST_AFTER) => {
+                    return Err(QuarryError::Internal(format!(
+                        "the scheduler lost job {} before it finished",
+                        job.id
+                    )));
+                }
                 _ => {}
             }
         }
     }
 
+    async fn status(&self, job_id: &str) -> Result<Option<job_status::Status>, QuarryError> {
+        let status = self
+            .ballista
+            .server
+            .state
+            .task_manager
+            .get_job_status(job_id)
+            .await?;
+        Ok(status.and_then(|s| s.status))
+    }
+
     /// Asks the scheduler to cancel the job and its running tasks.
     pub async fn cancel(&self, job_id: &str) -> Result<(), QuarryError> {
         self.ballista.server.cancel_job(job_id.to_string()).await?;
+        // A job still being planned is not among the scheduler's active jobs yet, and
+        // Ballista drops a cancel for it; repeat the cancel once it runs.
+        if matches!(
+            self.status(job_id).await?,
+            None | Some(job_status::Status::Queued(_))
+        ) {
+            let (runner, job_id) = (self.clone(), job_id.to_string());
+            tokio::spawn(async move {
+                for _ in 0..600 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    match runner.status(&job_id).await {
+                        Ok(None | Some(job_status::Status::Queued(_))) => continue,
+                        Ok(Some(job_status::Status::Running(_))) => {
+                            let _ = runner.ballista.server.cancel_job(job_id.clone()).await;
+                            return;
+                        }
+                        _ => return,
+                    }
+                }
+            });
+        }
         Ok(())
+    }
+
+    /// Deletes a finished job's shuffle and result files on the executors.
+    pub fn clean_up(&self, job_id: &str) {
+        self.ballista
+            .server
+            .state
+            .executor_manager
+            .clean_up_job_data(job_id.to_string());
     }
 
     /// Stages and tasks done so far; `None` once the job has left the running set.

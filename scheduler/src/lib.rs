@@ -7,6 +7,7 @@
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
 //! - [`job`]: running a logical plan as a Ballista job and streaming its result.
 //! - [`explain`]: `EXPLAIN ANALYZE` with per-stage metrics.
+//! - [`query`]: a query and its lifecycle.
 //! - [`service`]: the query service: prepare, execute, cancel, progress.
 //! - [`flight_sql`]: the Arrow Flight SQL front door over the query service.
 //! - [`server`]: starting all of the above on real ports.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod explain;
 pub mod flight_sql;
 pub mod job;
+pub mod query;
 pub mod server;
 pub mod service;
 pub mod session;

@@ -1,114 +1,45 @@
 //! The query service: the protocol-neutral core every front door calls.
 //!
 //! A statement is first *prepared* (parsed and planned, so errors surface before any
-//! work runs and the result schema is known), then *executed* as a stream of record
-//! batches. While it runs it can be cancelled and asked for progress by its id.
+//! work runs and the result schema is known), then *executed* once as a stream of
+//! record batches. While it runs it can be cancelled and asked for progress by its id.
+//! A running query stays known until its result stream ends or is dropped; dropping
+//! the stream early (a client that goes away) cancels its job, and the end of the
+//! stream frees the result files on the executors.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
-use futures::{FutureExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use tracing::Instrument;
 
 use crate::ballista::BallistaScheduler;
 use crate::error::QuarryError;
 use crate::explain;
-use crate::job::{JobProgress, JobRunner, fetch_results};
+use crate::job::{JobRunner, fetch_results};
+pub use crate::query::{Progress, Query, QueryState};
 use crate::session::SessionFactory;
 use crate::statement::{self, Statement};
 
-/// How long a prepared statement waits to be executed (or polled) before it is dropped.
-const IDLE_QUERY_TTL: Duration = Duration::from_secs(30 * 60);
+/// How long a prepared statement waits to be executed before it is forgotten.
+const PREPARED_TTL: Duration = Duration::from_secs(30 * 60);
 
-/// Where a query is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryState {
-    /// Prepared, not executed yet.
-    Prepared,
-    /// Running on the scheduler or the executors.
-    Running,
-    /// Its result is streaming back, or has been.
-    Finished,
-    /// Cancelled by the client.
-    Cancelled,
-}
-
-/// A query's progress, as a front door reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    pub state: QueryState,
-    #[serde(flatten)]
-    pub job: Option<JobProgress>,
-}
-
-#[derive(Debug)]
-struct Lifecycle {
-    state: QueryState,
-    job_id: Option<String>,
-}
-
-/// A prepared statement.
-pub struct Query {
-    /// The handle clients use to execute, cancel or follow it.
-    pub id: String,
-    /// The SQL text.
-    pub sql: String,
-    statement: Statement,
-    ctx: Arc<SessionContext>,
-    lifecycle: Mutex<Lifecycle>,
-}
-
-impl Query {
-    /// The schema of the result.
-    pub fn schema(&self) -> SchemaRef {
-        self.statement.schema()
-    }
-
-    /// The Ballista job running the query, once submitted.
-    pub fn job_id(&self) -> Option<String> {
-        self.lifecycle().job_id.clone()
-    }
-
-    fn lifecycle(&self) -> std::sync::MutexGuard<'_, Lifecycle> {
-        self.lifecycle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Records the job and moves to Running; false if the query was cancelled meanwhile.
-    fn started(&self, job_id: &str) -> bool {
-        let mut life = self.lifecycle();
-        life.job_id = Some(job_id.to_string());
-        if life.state == QueryState::Cancelled {
-            return false;
-        }
-        life.state = QueryState::Running;
-        true
-    }
-
-    fn set_state(&self, state: QueryState) {
-        let mut life = self.lifecycle();
-        if life.state != QueryState::Cancelled {
-            life.state = state;
-        }
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.lifecycle().state == QueryState::Cancelled
-    }
-}
+type Running = Arc<Mutex<HashMap<String, Arc<Query>>>>;
 
 /// Prepares, runs, cancels and reports on queries.
 pub struct QueryService {
     sessions: SessionFactory,
     jobs: JobRunner,
-    queries: moka::sync::Cache<String, Arc<Query>>,
+    prepared: moka::sync::Cache<String, Arc<Query>>,
+    running: Running,
 }
 
 impl QueryService {
@@ -116,9 +47,10 @@ impl QueryService {
         Self {
             sessions,
             jobs: JobRunner::new(ballista),
-            queries: moka::sync::Cache::builder()
-                .time_to_idle(IDLE_QUERY_TTL)
+            prepared: moka::sync::Cache::builder()
+                .time_to_idle(PREPARED_TTL)
                 .build(),
+            running: Running::default(),
         }
     }
 
@@ -142,101 +74,109 @@ impl QueryService {
         session: &Arc<SessionContext>,
         sql: &str,
     ) -> Result<Arc<Query>, QuarryError> {
-        let statement = statement::plan(session, sql).await?;
-        let query = Arc::new(Query {
-            id: uuid::Uuid::new_v4().to_string(),
-            sql: sql.to_string(),
-            statement,
-            ctx: Arc::clone(session),
-            lifecycle: Mutex::new(Lifecycle {
-                state: QueryState::Prepared,
-                job_id: None,
-            }),
-        });
-        self.queries.insert(query.id.clone(), Arc::clone(&query));
+        let statement = without_panics("planning", statement::plan(session, sql)).await?;
+        let query = Arc::new(Query::new(sql, statement, Arc::clone(session)));
+        self.prepared.insert(query.id.clone(), Arc::clone(&query));
         Ok(query)
     }
 
-    /// The prepared query with this id.
+    /// The prepared or running query with this id.
     pub fn query(&self, id: &str) -> Result<Arc<Query>, QuarryError> {
-        self.queries.get(id).ok_or_else(|| {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        running.or_else(|| self.prepared.get(id)).ok_or_else(|| {
             QuarryError::NotFound(format!(
-                "no query with id {id} (finished, expired or never prepared)"
+                "unknown query {id}: it has already run, or expired, or was never prepared"
             ))
         })
     }
 
-    /// Runs a prepared query and streams its result.
+    /// Runs a prepared query once and streams its result.
     pub async fn execute(
         &self,
         query: Arc<Query>,
     ) -> Result<SendableRecordBatchStream, QuarryError> {
-        if query.is_cancelled() {
-            return Err(QuarryError::Cancelled);
+        if self.prepared.remove(&query.id).is_none() {
+            return Err(QuarryError::NotFound(format!(
+                "query {} has already run, or expired: prepare it again",
+                query.id
+            )));
         }
         let span = tracing::info_span!("query", id = %query.id);
-        let _enter = span.enter();
+        self.run(query).instrument(span).await
+    }
+
+    async fn run(&self, query: Arc<Query>) -> Result<SendableRecordBatchStream, QuarryError> {
         tracing::info!(sql = %query.sql, "executing");
+        let registration = Registration::new(&self.running, &query);
         let schema = query.schema();
-        match &query.statement {
+        let plan = match &query.statement {
             Statement::Local(plan) => {
-                query.set_state(QueryState::Running);
+                if !query.start(None) {
+                    return Err(QuarryError::Cancelled);
+                }
                 let run = async {
                     let frame = query.ctx.execute_logical_plan(plan.clone()).await?;
                     Ok(frame.execute_stream().await?)
                 };
-                let stream = without_panics("the statement", run).await?;
-                query.set_state(QueryState::Finished);
-                Ok(stream)
-            }
-            Statement::Distributed(plan) => {
-                let mut job = self
-                    .jobs
-                    .submit(Arc::clone(&query.ctx), plan, &job_name(&query.sql))
-                    .await?;
-                let guard = CancelOnDrop::new(self.jobs.clone(), &query, &job.id)?;
-                let jobs = self.jobs.clone();
-                let result_schema = Arc::clone(&schema);
-                let batches = futures::stream::once(async move {
-                    let locations = jobs.wait(&mut job).await.map_err(|e| guard.error(e))?;
-                    guard.finished();
-                    Ok::<_, DataFusionError>(fetch_results(locations, result_schema))
-                })
-                .try_flatten();
-                Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
-            }
-            Statement::ExplainAnalyze(plan) => {
-                let job = self
-                    .jobs
-                    .submit(Arc::clone(&query.ctx), plan, &job_name(&query.sql))
-                    .await?;
-                let guard = CancelOnDrop::new(self.jobs.clone(), &query, &job.id)?;
-                let jobs = self.jobs.clone();
-                let inner_schema = Arc::clone(plan.schema().inner());
-                let batch = futures::stream::once(async move {
-                    let batch = explain::explain_analyze(&jobs, job, inner_schema)
-                        .await
-                        .map_err(|e| guard.error(e))?;
-                    guard.finished();
-                    Ok(batch)
+                let result = without_panics("the statement", run).await;
+                query.end(if result.is_ok() {
+                    QueryState::Finished
+                } else {
+                    QueryState::Failed
                 });
-                Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batch)))
+                return Ok(hold(schema, result?, registration));
             }
+            Statement::Distributed(plan) | Statement::ExplainAnalyze(plan) => plan,
+        };
+        let mut job = self
+            .jobs
+            .submit(Arc::clone(&query.ctx), plan, &job_name(&query.sql))
+            .await?;
+        let guard = Arc::new(JobGuard {
+            jobs: self.jobs.clone(),
+            query: Arc::clone(&query),
+            job_id: job.id.clone(),
+            job_ended: AtomicBool::new(false),
+            _registration: registration,
+        });
+        if !query.start(Some(&job.id)) {
+            return Err(QuarryError::Cancelled); // dropping the guard stops the job
         }
+        let (jobs, g) = (self.jobs.clone(), Arc::clone(&guard));
+        let inner_schema = Arc::clone(plan.schema().inner());
+        let batches = match query.statement {
+            Statement::ExplainAnalyze(_) => futures::stream::once(async move {
+                let batch = explain::explain_analyze(&jobs, job, inner_schema)
+                    .await
+                    .map_err(|e| g.failed(e))?;
+                g.succeeded();
+                Ok(batch)
+            })
+            .boxed(),
+            _ => futures::stream::once(async move {
+                let locations = jobs.wait(&mut job).await.map_err(|e| g.failed(e))?;
+                g.succeeded();
+                Ok::<_, DataFusionError>(fetch_results(locations, inner_schema))
+            })
+            .try_flatten()
+            .boxed(),
+        };
+        Ok(hold(schema, batches, guard))
     }
 
     /// Cancels a query: a prepared one will not run, a running one's job is stopped.
-    /// Returns false when the query had already finished.
+    /// Returns false when there was nothing left to cancel.
     pub async fn cancel(&self, id: &str) -> Result<bool, QuarryError> {
-        let query = self.query(id)?;
-        let job_id = {
-            let mut life = query.lifecycle();
-            match life.state {
-                QueryState::Finished => return Ok(false),
-                QueryState::Cancelled => return Ok(true),
-                QueryState::Prepared | QueryState::Running => life.state = QueryState::Cancelled,
-            }
-            life.job_id.clone()
+        let Ok(query) = self.query(id) else {
+            return Ok(false);
+        };
+        let Some(job_id) = query.cancel() else {
+            return Ok(false);
         };
         tracing::info!(query_id = id, job_id = ?job_id, "cancelling");
         if let Some(job_id) = job_id {
@@ -248,21 +188,104 @@ impl QueryService {
     /// How far a query has got.
     pub async fn progress(&self, id: &str) -> Result<Progress, QuarryError> {
         let query = self.query(id)?;
-        let (state, job_id) = {
-            let life = query.lifecycle();
-            (life.state, life.job_id.clone())
-        };
-        let job = match job_id {
+        let job = match query.job_id() {
             Some(job_id) => self.jobs.progress(&job_id).await,
             None => None,
         };
-        Ok(Progress { state, job })
+        Ok(Progress {
+            state: query.state(),
+            job,
+        })
+    }
+}
+
+/// Keeps a running query known to the service until dropped.
+struct Registration {
+    running: Running,
+    id: String,
+}
+
+impl Registration {
+    fn new(running: &Running, query: &Arc<Query>) -> Self {
+        running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(query.id.clone(), Arc::clone(query));
+        Self {
+            running: Arc::clone(running),
+            id: query.id.clone(),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// Lives as long as a job's result stream. Dropped before the job ended, it cancels
+/// the job (the client went away); dropped after, it frees the job's result files on
+/// the executors. It turns the failure of a cancelled job into `Cancelled`.
+struct JobGuard {
+    jobs: JobRunner,
+    query: Arc<Query>,
+    job_id: String,
+    job_ended: AtomicBool,
+    _registration: Registration,
+}
+
+impl JobGuard {
+    fn succeeded(&self) {
+        self.job_ended.store(true, Ordering::SeqCst);
+        self.query.end(QueryState::Finished);
     }
 
-    /// Forgets a query whose result has been delivered.
-    pub fn close(&self, id: &str) {
-        self.queries.invalidate(id);
+    fn failed(&self, e: QuarryError) -> DataFusionError {
+        self.job_ended.store(true, Ordering::SeqCst);
+        self.query.end(QueryState::Failed);
+        let e = if self.query.is_cancelled() {
+            QuarryError::Cancelled
+        } else {
+            e
+        };
+        DataFusionError::External(Box::new(e))
     }
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let (jobs, job_id) = (self.jobs.clone(), self.job_id.clone());
+        if self.job_ended.load(Ordering::SeqCst) {
+            jobs.clean_up(&job_id);
+            return;
+        }
+        self.query.cancel();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            tracing::info!(job_id = %job_id, "result stream dropped before the job finished: cancelling");
+            runtime.spawn(async move {
+                if let Err(e) = jobs.cancel(&job_id).await {
+                    tracing::warn!(job_id = %job_id, "cancel failed: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// A record-batch stream that keeps `guard` alive until the stream is dropped.
+fn hold<G: Send + Sync + 'static>(
+    schema: SchemaRef,
+    stream: impl Stream<Item = datafusion::error::Result<RecordBatch>> + Send + 'static,
+    guard: G,
+) -> SendableRecordBatchStream {
+    let stream = stream.map(move |batch| {
+        let _keep = &guard;
+        batch
+    });
+    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }
 
 /// Runs `work`, turning a panic into an internal error that fails only this statement.
@@ -288,61 +311,4 @@ async fn without_panics<T>(
 fn job_name(sql: &str) -> String {
     let line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     line.chars().take(80).collect()
-}
-
-/// Cancels a job whose result stream is dropped before the job finished (a client that
-/// disconnects or gives up), and turns the failure of a cancelled job into `Cancelled`.
-struct CancelOnDrop {
-    jobs: JobRunner,
-    query: Arc<Query>,
-    job_id: String,
-    done: std::sync::atomic::AtomicBool,
-}
-
-impl CancelOnDrop {
-    fn new(jobs: JobRunner, query: &Arc<Query>, job_id: &str) -> Result<Self, QuarryError> {
-        let guard = Self {
-            jobs,
-            query: Arc::clone(query),
-            job_id: job_id.to_string(),
-            done: false.into(),
-        };
-        if !query.started(job_id) {
-            // Cancelled between prepare and submit: the drop of `guard` stops the job.
-            return Err(QuarryError::Cancelled);
-        }
-        Ok(guard)
-    }
-
-    fn finished(&self) {
-        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.query.set_state(QueryState::Finished);
-    }
-
-    fn error(&self, e: QuarryError) -> DataFusionError {
-        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
-        let e = if self.query.is_cancelled() {
-            QuarryError::Cancelled
-        } else {
-            e
-        };
-        DataFusionError::External(Box::new(e))
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if self.done.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
-        let (jobs, job_id) = (self.jobs.clone(), self.job_id.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            tracing::info!(job_id = %job_id, "result stream dropped before the job finished: cancelling");
-            runtime.spawn(async move {
-                if let Err(e) = jobs.cancel(&job_id).await {
-                    tracing::warn!(job_id = %job_id, "cancel failed: {e}");
-                }
-            });
-        }
-    }
 }

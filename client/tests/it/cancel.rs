@@ -31,7 +31,7 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> 
 }
 
 /// Starts the endless query and waits until it has run on the executors for a while.
-async fn start_endless(t: &TestCluster) -> (Prepared, JoinHandle<Result<(), ClientError>>) {
+async fn start_endless(t: &TestCluster) -> (Prepared, String, JoinHandle<Result<(), ClientError>>) {
     quarry_client::demo::write(&t.warehouse().join("landing"), 200_000, 1).unwrap();
     // Small batches: a task can stop only between batches, and one batch of this join
     // is batch_size x 200k comparisons. The setting travels with the session's tasks.
@@ -55,12 +55,11 @@ async fn start_endless(t: &TestCluster) -> (Prepared, JoinHandle<Result<(), Clie
     .await;
     // Let the task get deep into the join.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    (prepared, fetch)
+    let query = t.cluster.scheduler.service.query(&prepared.handle).unwrap();
+    (prepared, query.job_id().unwrap(), fetch)
 }
 
-async fn wait_for_failed_job(t: &TestCluster, prepared: &Prepared) {
-    let query = t.cluster.scheduler.service.query(&prepared.handle).unwrap();
-    let job_id = query.job_id().unwrap();
+async fn wait_for_failed_job(t: &TestCluster, job_id: &str) {
     wait_until("the job is failed", Duration::from_secs(15), async || {
         let status = t
             .cluster
@@ -69,7 +68,7 @@ async fn wait_for_failed_job(t: &TestCluster, prepared: &Prepared) {
             .server
             .state
             .task_manager
-            .get_job_status(&job_id)
+            .get_job_status(job_id)
             .await
             .unwrap();
         matches!(
@@ -102,7 +101,7 @@ async fn assert_slots_come_back(t: &TestCluster) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_flight_info_stops_the_job_and_its_tasks() {
     let t = TestCluster::start(2, 1).await;
-    let (prepared, fetch) = start_endless(&t).await;
+    let (prepared, job_id, fetch) = start_endless(&t).await;
 
     t.conn.cancel(&prepared).await.unwrap();
     let result = tokio::time::timeout(Duration::from_secs(30), fetch)
@@ -111,16 +110,16 @@ async fn cancel_flight_info_stops_the_job_and_its_tasks() {
         .unwrap();
     let err = result.expect_err("a cancelled query returns an error");
     assert!(err.to_string().contains("query cancelled"), "{err}");
-    wait_for_failed_job(&t, &prepared).await;
+    wait_for_failed_job(&t, &job_id).await;
     assert_slots_come_back(&t).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_goes_away_cancels_its_job() {
     let t = TestCluster::start(2, 1).await;
-    let (prepared, fetch) = start_endless(&t).await;
+    let (_prepared, job_id, fetch) = start_endless(&t).await;
 
     fetch.abort();
-    wait_for_failed_job(&t, &prepared).await;
+    wait_for_failed_job(&t, &job_id).await;
     assert_slots_come_back(&t).await;
 }

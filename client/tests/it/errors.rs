@@ -49,6 +49,24 @@ async fn errors_name_the_problem_on_one_line() {
             "{sql}: {err:?}"
         );
     }
+    // A ticket runs once.
+    let prepared = t.conn.prepare("SELECT 1").await.unwrap();
+    futures::TryStreamExt::try_collect::<Vec<_>>(t.conn.fetch(&prepared).await.unwrap())
+        .await
+        .unwrap();
+    let again = match t.conn.fetch(&prepared).await {
+        Ok(stream) => futures::TryStreamExt::try_collect::<Vec<_>>(stream)
+            .await
+            .err()
+            .map(|e| e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    assert!(
+        again
+            .as_deref()
+            .is_some_and(|e| e.contains("has already run")),
+        "{again:?}"
+    );
     // The cluster is unharmed.
     assert_eq!(
         t.rows("SELECT sum(a) FROM 'landing/x.csv'").await,
