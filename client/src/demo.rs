@@ -78,10 +78,10 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         println!();
     }
-    println!(
-        "{}",
-        NEXT.replace("{warehouse}", &args.warehouse.display().to_string())
-    );
+    let next = NEXT
+        .replace("{quarry}", &this_binary())
+        .replace("{warehouse}", &args.warehouse.display().to_string());
+    println!("{next}");
     Ok(())
 }
 
@@ -91,8 +91,22 @@ const SHOWCASE: [&str; 2] = [
     "SELECT p.category, count(*) AS returns, round(sum(r.refund_amount), 2) AS refunded\n  FROM 'landing/returns.parquet' r\n  JOIN 'landing/transactions/*.csv' t ON r.transaction_id = t.transaction_id\n  JOIN 'landing/products.json' p ON t.product_id = p.product_id\n GROUP BY p.category ORDER BY returns DESC",
 ];
 
+/// How to run this binary from the working directory: `target/release/quarry` after
+/// `cargo run`, `quarry` when it is on the PATH.
+fn this_binary() -> String {
+    let exe = std::env::current_exe().ok();
+    let cwd = std::env::current_dir().ok();
+    match (exe, cwd) {
+        (Some(exe), Some(cwd)) => match exe.strip_prefix(&cwd) {
+            Ok(relative) => relative.display().to_string(),
+            Err(_) => "quarry".into(),
+        },
+        _ => "quarry".into(),
+    }
+}
+
 const NEXT: &str = "Open the shell and explore (paths are relative to the warehouse):
-  quarry --warehouse {warehouse}
+  {quarry} --warehouse {warehouse}
   quarry> SELECT * FROM 'landing/customers.csv' LIMIT 5;
   quarry> CREATE EXTERNAL TABLE customers STORED AS CSV LOCATION 'landing/customers.csv';
   quarry> SELECT segment, count(*) FROM customers WHERE email NOT LIKE '%@%' GROUP BY segment;
