@@ -1,15 +1,23 @@
 //! The plan codecs shared by the scheduler and the executors.
 //!
 //! Both sides must build their codecs here so that what the scheduler encodes the
-//! executors can decode. Today every node Quarry ships is a DataFusion or Ballista node
-//! (file scans are `DataSourceExec`, shuffles are Ballista's), so these are Ballista's
-//! codecs; Quarry's own scan nodes join here, tried before Ballista's.
+//! executors can decode. Most nodes Quarry ships are DataFusion's or Ballista's (file
+//! scans are `DataSourceExec`, shuffles are Ballista's); Quarry's own nodes (the Iceberg
+//! write task and the scan summary above each Iceberg scan) are encoded here, tagged so
+//! that they are told apart from Ballista's, which get everything else.
 
 use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use serde::{Deserialize, Serialize};
+
+use crate::table::scan::{IcebergScanExec, ScanSummary};
+use crate::table::write::{IcebergWriteExec, WriteSpec};
 
 /// The logical-plan codec.
 pub fn logical_codec() -> Arc<dyn LogicalExtensionCodec> {
@@ -18,5 +26,98 @@ pub fn logical_codec() -> Arc<dyn LogicalExtensionCodec> {
 
 /// The physical-plan codec used for every task sent to an executor.
 pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
-    Arc::new(BallistaPhysicalExtensionCodec::default())
+    Arc::new(QuarryPhysicalCodec::default())
+}
+
+/// Marks bytes encoded by [`QuarryPhysicalCodec`] rather than by Ballista's codec.
+const TAG: &[u8] = b"QUARRY1:";
+
+/// Quarry's nodes, as they travel.
+#[derive(Serialize, Deserialize)]
+enum Node {
+    Write(Box<WriteSpec>),
+    Scan(ScanSummary),
+}
+
+/// Encodes Quarry's nodes, and hands every other node to Ballista's codec.
+#[derive(Debug, Default)]
+pub struct QuarryPhysicalCodec {
+    ballista: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for QuarryPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(json) = buf.strip_prefix(TAG) else {
+            return self.ballista.try_decode(buf, inputs, ctx);
+        };
+        let node: Node = serde_json::from_slice(json).map_err(|e| {
+            DataFusionError::Internal(format!("cannot decode a Quarry plan node: {e}"))
+        })?;
+        let [input] = inputs else {
+            return Err(DataFusionError::Internal(
+                "a Quarry plan node has exactly one input".into(),
+            ));
+        };
+        let input = Arc::clone(input);
+        Ok(match node {
+            Node::Write(spec) => Arc::new(IcebergWriteExec::new(input, Arc::new(*spec))),
+            Node::Scan(summary) => Arc::new(IcebergScanExec::new(input, summary)),
+        })
+    }
+
+    fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Result<()> {
+        let ours = if let Some(write) = node.as_any().downcast_ref::<IcebergWriteExec>() {
+            Node::Write(Box::new(write.spec().as_ref().clone()))
+        } else if let Some(scan) = node.as_any().downcast_ref::<IcebergScanExec>() {
+            Node::Scan(scan.summary().clone())
+        } else {
+            return self.ballista.try_encode(node, buf);
+        };
+        buf.extend_from_slice(TAG);
+        serde_json::to_writer(buf, &ours).map_err(|e| {
+            DataFusionError::Internal(format!("cannot encode a Quarry plan node: {e}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    #[test]
+    fn quarry_nodes_round_trip_and_others_go_to_ballista() {
+        let schema = Arc::new(arrow::datatypes::Schema::empty());
+        let input: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(schema));
+        let summary = ScanSummary {
+            table: "gold.t".into(),
+            snapshot_id: 7,
+            files_planned: 2,
+            files_pruned: 5,
+        };
+        let node: Arc<dyn ExecutionPlan> =
+            Arc::new(IcebergScanExec::new(Arc::clone(&input), summary));
+        let codec = QuarryPhysicalCodec::default();
+        let mut buf = Vec::new();
+        codec.try_encode(node, &mut buf).unwrap();
+        let ctx = SessionContext::new().task_ctx();
+        let back = codec.try_decode(&buf, &[input], &ctx).unwrap();
+        let back = back.as_any().downcast_ref::<IcebergScanExec>().unwrap();
+        assert_eq!(back.summary().files_pruned, 5);
+        // A node neither Quarry's nor Ballista's is refused by Ballista's codec.
+        let err = codec
+            .try_encode(
+                Arc::new(EmptyExec::new(Arc::new(arrow::datatypes::Schema::empty()))),
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+        assert!(!err.to_string().is_empty());
+    }
 }

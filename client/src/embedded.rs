@@ -77,6 +77,7 @@ impl EmbeddedCluster {
                 bind_host: options.bind_host.clone(),
                 flight_port: options.flight_port,
                 ballista_port: 0,
+                namespaces: SchedulerOptions::default_namespaces(),
             },
             Arc::clone(&runtime),
         )

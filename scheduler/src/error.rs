@@ -60,6 +60,21 @@ impl From<DataFusionError> for QuarryError {
     }
 }
 
+impl From<quarry_catalog::table::TableError> for QuarryError {
+    fn from(e: quarry_catalog::table::TableError) -> Self {
+        use quarry_catalog::table::TableError;
+        match e {
+            TableError::NotFound(msg) => QuarryError::NotFound(msg),
+            TableError::DataFusion(e) => e.into(),
+            e @ (TableError::UnsupportedType { .. }
+            | TableError::Partition(_)
+            | TableError::AlreadyExists(_)
+            | TableError::Invalid(_)) => QuarryError::Plan(e.to_string()),
+            e => QuarryError::Execution(e.to_string()),
+        }
+    }
+}
+
 impl From<ballista_core::error::BallistaError> for QuarryError {
     fn from(e: ballista_core::error::BallistaError) -> Self {
         use ballista_core::error::BallistaError;

@@ -5,6 +5,8 @@
 //! - [`session`]: the DataFusion sessions queries are planned in, over a catalog shared
 //!   by all sessions.
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
+//! - [`tables`]: planning statements that create, write and list Iceberg tables.
+//! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
 //! - [`job`]: running a logical plan as a Ballista job and streaming its result.
 //! - [`explain`]: `EXPLAIN ANALYZE` with per-stage metrics.
 //! - [`query`]: a query and its lifecycle.
@@ -23,6 +25,8 @@ pub mod server;
 pub mod service;
 pub mod session;
 pub mod statement;
+pub mod tables;
+pub mod write;
 
 pub use error::QuarryError;
 pub use server::{SchedulerHandle, SchedulerOptions, start_scheduler};

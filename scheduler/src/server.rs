@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use quarry_catalog::Warehouse;
+use quarry_catalog::store::{DEFAULT_NAMESPACES, TableStore};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -15,7 +16,7 @@ use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
 use crate::service::QueryService;
-use crate::session::SessionFactory;
+use crate::session::{DEFAULT_SCHEMA, SessionFactory};
 
 /// Default Arrow Flight SQL port.
 pub const DEFAULT_FLIGHT_PORT: u16 = 32010;
@@ -33,6 +34,15 @@ pub struct SchedulerOptions {
     pub flight_port: u16,
     /// Ballista scheduler port executors register with (0: any free port).
     pub ballista_port: u16,
+    /// Namespaces created at startup if missing (besides `public`).
+    pub namespaces: Vec<String>,
+}
+
+impl SchedulerOptions {
+    /// The namespaces of the medallion layers: bronze, silver, gold.
+    pub fn default_namespaces() -> Vec<String> {
+        DEFAULT_NAMESPACES.iter().map(|s| s.to_string()).collect()
+    }
 }
 
 /// A running scheduler.
@@ -68,9 +78,14 @@ pub async fn start_scheduler(
             options.warehouse.display()
         ))
     })?;
+    let mut namespaces = options.namespaces.clone();
+    namespaces.push(DEFAULT_SCHEMA.to_string());
+    let store = TableStore::open_embedded(&warehouse, &namespaces)
+        .await
+        .map_err(|e| QuarryError::Startup(format!("cannot open the table catalog: {e}")))?;
     let ballista = start_ballista(&options.bind_host, options.ballista_port).await?;
     let service = Arc::new(QueryService::new(
-        SessionFactory::new(warehouse.clone(), runtime),
+        SessionFactory::new(warehouse.clone(), store, runtime),
         ballista.clone(),
     ));
 

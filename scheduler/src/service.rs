@@ -28,6 +28,7 @@ use crate::job::{JobRunner, fetch_results};
 pub use crate::query::{Progress, Query, QueryState};
 use crate::session::SessionFactory;
 use crate::statement::{self, Statement};
+use crate::write;
 
 /// How long a prepared statement waits to be executed before it is forgotten.
 const PREPARED_TTL: Duration = Duration::from_secs(30 * 60);
@@ -74,7 +75,11 @@ impl QueryService {
         session: &Arc<SessionContext>,
         sql: &str,
     ) -> Result<Arc<Query>, QuarryError> {
-        let statement = without_panics("planning", statement::plan(session, sql)).await?;
+        let statement = without_panics(
+            "planning",
+            statement::plan(session, self.sessions.store(), sql),
+        )
+        .await?;
         let query = Arc::new(Query::new(sql, statement, Arc::clone(session)));
         self.prepared.insert(query.id.clone(), Arc::clone(&query));
         Ok(query)
@@ -131,6 +136,23 @@ impl QueryService {
                 });
                 return Ok(hold(schema, result?, registration));
             }
+            Statement::Catalog(change) => {
+                if !query.start(None) {
+                    return Err(QuarryError::Cancelled);
+                }
+                let result =
+                    without_panics("the statement", write::apply(self.sessions.store(), change))
+                        .await;
+                query.end(if result.is_ok() {
+                    QueryState::Finished
+                } else {
+                    QueryState::Failed
+                });
+                result?;
+                let empty = futures::stream::empty();
+                return Ok(hold(schema, empty, registration));
+            }
+            Statement::Write(write) => &write.plan,
             Statement::Distributed(plan) | Statement::ExplainAnalyze(plan) => plan,
         };
         let mut job = self
@@ -149,7 +171,31 @@ impl QueryService {
         }
         let (jobs, g) = (self.jobs.clone(), Arc::clone(&guard));
         let inner_schema = Arc::clone(plan.schema().inner());
-        let batches = match query.statement {
+        let batches = match &query.statement {
+            Statement::Write(write) => {
+                let task = write::finish(
+                    jobs,
+                    self.sessions.store().clone(),
+                    Arc::clone(self.sessions.runtime()),
+                    Arc::clone(&query),
+                    job,
+                    write.as_ref().clone(),
+                );
+                futures::stream::once(async move {
+                    let result = match task.await {
+                        Ok(result) => result,
+                        Err(e) => Err(QuarryError::Internal(format!("the write task failed: {e}"))),
+                    };
+                    match result {
+                        Ok(batch) => {
+                            g.succeeded();
+                            Ok(batch)
+                        }
+                        Err(e) => Err(g.failed(e)),
+                    }
+                })
+                .boxed()
+            }
             Statement::ExplainAnalyze(_) => futures::stream::once(async move {
                 let batch = explain::explain_analyze(&jobs, job, inner_schema)
                     .await

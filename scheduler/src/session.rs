@@ -1,20 +1,20 @@
 //! The DataFusion sessions that queries are planned in.
 //!
-//! Every session sees one catalog (`quarry`, default schema `public`) shared by all
-//! clients, so a table created in one session is visible to the others at once. File
-//! paths work as table names and resolve against the warehouse. Sessions carry
-//! Ballista's settings, because their settings travel with every task.
+//! Every session sees one catalog (`quarry`): the Iceberg namespaces of the
+//! [`TableStore`] as schemas (default schema `public`), shared by all clients, so a table
+//! created in one session is visible to the others at once. File paths work as table
+//! names and resolve against the warehouse. Sessions carry Ballista's settings, because
+//! their settings travel with every task.
 
 use std::sync::Arc;
 
 use ballista_core::extension::SessionConfigExt;
-use datafusion::catalog::{
-    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
-    MemorySchemaProvider,
-};
+use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use quarry_catalog::catalog_provider::LakeCatalog;
+use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
 /// Name of Quarry's catalog.
@@ -26,24 +26,36 @@ pub const DEFAULT_SCHEMA: &str = "public";
 #[derive(Clone)]
 pub struct SessionFactory {
     warehouse: Warehouse,
+    store: TableStore,
     catalogs: Arc<dyn CatalogProviderList>,
     runtime: Arc<RuntimeEnv>,
 }
 
 impl SessionFactory {
-    /// A factory for sessions over `warehouse`.
-    pub fn new(warehouse: Warehouse, runtime: Arc<RuntimeEnv>) -> Self {
-        let catalog = MemoryCatalogProvider::new();
-        catalog
-            .register_schema(DEFAULT_SCHEMA, Arc::new(MemorySchemaProvider::new()))
-            .expect("a new memory catalog accepts a schema");
+    /// A factory for sessions over the tables of `store` and the files of `warehouse`.
+    /// The store must hold the schema [`DEFAULT_SCHEMA`].
+    pub fn new(warehouse: Warehouse, store: TableStore, runtime: Arc<RuntimeEnv>) -> Self {
         let catalogs = MemoryCatalogProviderList::new();
-        catalogs.register_catalog(CATALOG.to_string(), Arc::new(catalog));
+        catalogs.register_catalog(
+            CATALOG.to_string(),
+            Arc::new(LakeCatalog::new(store.clone())),
+        );
         Self {
             warehouse,
+            store,
             catalogs: Arc::new(catalogs),
             runtime,
         }
+    }
+
+    /// The Iceberg tables sessions see.
+    pub fn store(&self) -> &TableStore {
+        &self.store
+    }
+
+    /// The runtime (object stores, memory) sessions run in.
+    pub fn runtime(&self) -> &Arc<RuntimeEnv> {
+        &self.runtime
     }
 
     /// The warehouse sessions resolve paths in.

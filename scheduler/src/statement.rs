@@ -7,13 +7,17 @@
 //! - Queries over `information_schema` (and `SHOW TABLES`, `SHOW COLUMNS`) read the
 //!   scheduler's catalog, so they run there too.
 //!
-//! Quarry's own statements will be recognised here, before DataFusion plans them.
+//! - Statements about Iceberg tables are planned by [`crate::tables`]: writes run as jobs
+//!   and are then committed; catalog changes run on the scheduler.
 
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
+use quarry_catalog::store::TableStore;
+
 use crate::error::QuarryError;
+use crate::tables::{self, CatalogChange, Planned, Write};
 
 /// Where and how a planned statement runs.
 #[derive(Debug, Clone)]
@@ -24,6 +28,10 @@ pub enum Statement {
     ExplainAnalyze(LogicalPlan),
     /// Runs on the scheduler: DDL, session settings, catalog queries.
     Local(LogicalPlan),
+    /// Writes data files on the executors, then commits them to an Iceberg table.
+    Write(Box<Write>),
+    /// Changes the Iceberg catalog only.
+    Catalog(Box<CatalogChange>),
 }
 
 impl Statement {
@@ -34,12 +42,20 @@ impl Statement {
                 std::sync::Arc::clone(plan.schema().inner())
             }
             Statement::ExplainAnalyze(_) => crate::explain::schema(),
+            Statement::Write(_) => crate::write::count_schema(),
+            Statement::Catalog(_) => {
+                std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())
+            }
         }
     }
 }
 
 /// Parses and plans one SQL statement.
-pub async fn plan(ctx: &SessionContext, sql: &str) -> Result<Statement, QuarryError> {
+pub async fn plan(
+    ctx: &SessionContext,
+    store: &TableStore,
+    sql: &str,
+) -> Result<Statement, QuarryError> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let statement = state.sql_to_statement(sql, &dialect).map_err(|e| {
@@ -51,8 +67,17 @@ pub async fn plan(ctx: &SessionContext, sql: &str) -> Result<Statement, QuarryEr
             e => e,
         }
     })?;
+    let statement = match tables::plan(ctx, store, &statement).await? {
+        Planned::Write(write) => return Ok(Statement::Write(write)),
+        Planned::Catalog(change) => return Ok(Statement::Catalog(change)),
+        Planned::Rewritten(sql) => state.sql_to_statement(&sql, &dialect)?,
+        Planned::NotOurs => statement,
+    };
     let plan = state.statement_to_plan(statement).await?;
-    Ok(classify(plan))
+    match tables::plan_insert(plan)? {
+        Ok(write) => Ok(Statement::Write(Box::new(write))),
+        Err(plan) => Ok(classify(plan)),
+    }
 }
 
 /// Decides where a planned statement runs.
@@ -84,22 +109,47 @@ fn reads_catalog(plan: &LogicalPlan) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    async fn kind(sql: &str) -> &'static str {
-        let ctx = SessionContext::new_with_config(
-            datafusion::prelude::SessionConfig::new().with_information_schema(true),
-        );
-        ctx.sql("CREATE TABLE t (a INT)").await.unwrap();
-        match plan(&ctx, sql).await.unwrap() {
+    use datafusion::execution::runtime_env::RuntimeEnv;
+    use quarry_catalog::Warehouse;
+
+    use super::*;
+    use crate::session::{DEFAULT_SCHEMA, SessionFactory};
+
+    /// A session over a fresh warehouse with table `public.t (a INT)`.
+    async fn session() -> (SessionContext, TableStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(dir.path()).unwrap();
+        let store = TableStore::open_embedded(&warehouse, &[DEFAULT_SCHEMA.to_string()])
+            .await
+            .unwrap();
+        let factory =
+            SessionFactory::new(warehouse, store.clone(), Arc::new(RuntimeEnv::default()));
+        let ctx = factory.new_session(2);
+        let Statement::Catalog(change) =
+            plan(&ctx, &store, "CREATE TABLE t (a INT)").await.unwrap()
+        else {
+            panic!("CREATE TABLE changes the catalog");
+        };
+        crate::write::apply(&store, &change).await.unwrap();
+        (ctx, store, dir)
+    }
+
+    async fn kind(ctx: &SessionContext, store: &TableStore, sql: &str) -> &'static str {
+        match plan(ctx, store, sql).await.unwrap() {
             Statement::Distributed(_) => "distributed",
             Statement::ExplainAnalyze(_) => "explain analyze",
             Statement::Local(_) => "local",
+            Statement::Write(_) => "write",
+            Statement::Catalog(_) => "catalog",
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread")]
     async fn statements_run_where_their_data_is() {
+        let (ctx, store, _dir) = session().await;
+        let kind = |sql| kind(&ctx, &store, sql);
         assert_eq!(kind("SELECT a FROM t").await, "distributed");
         assert_eq!(kind("EXPLAIN SELECT a FROM t").await, "distributed");
         assert_eq!(
@@ -107,6 +157,8 @@ mod tests {
             "explain analyze"
         );
         assert_eq!(kind("SHOW TABLES").await, "local");
+        assert_eq!(kind("SHOW TABLES IN public").await, "local");
+        assert_eq!(kind("SHOW SCHEMAS").await, "local");
         assert_eq!(
             kind("SELECT * FROM information_schema.columns").await,
             "local"
@@ -116,12 +168,54 @@ mod tests {
             kind("SET datafusion.execution.batch_size = 100").await,
             "local"
         );
+        assert_eq!(kind("INSERT INTO t VALUES (1)").await, "write");
+        assert_eq!(kind("INSERT OVERWRITE t SELECT 2").await, "write");
+        assert_eq!(kind("CREATE TABLE u AS SELECT 1 AS x").await, "write");
+        assert_eq!(
+            kind("CREATE OR REPLACE TABLE t AS SELECT 1 AS x").await,
+            "write"
+        );
+        assert_eq!(
+            kind("CREATE TABLE IF NOT EXISTS t (b INT)").await,
+            "catalog"
+        );
+        assert_eq!(kind("DROP TABLE t PURGE").await, "catalog");
     }
 
-    #[tokio::test]
-    async fn several_statements_are_refused() {
-        let ctx = SessionContext::new();
-        let err = plan(&ctx, "SELECT 1; SELECT 2").await.unwrap_err();
-        assert!(err.to_string().contains("one statement at a time"), "{err}");
+    #[tokio::test(flavor = "multi_thread")]
+    async fn bad_statements_are_refused_before_they_run() {
+        let (ctx, store, _dir) = session().await;
+        let err = |sql: &'static str| {
+            let (ctx, store) = (&ctx, &store);
+            async move { plan(ctx, store, sql).await.unwrap_err().to_string() }
+        };
+        assert!(
+            err("SELECT 1; SELECT 2")
+                .await
+                .contains("one statement at a time")
+        );
+        assert_eq!(
+            err("CREATE TABLE t (b INT)").await,
+            "table 'public.t' already exists"
+        );
+        assert_eq!(
+            err("DROP TABLE nope").await,
+            "table 'public.nope' not found"
+        );
+        assert!(
+            err("CREATE TABLE nowhere.x AS SELECT 1")
+                .await
+                .contains("schema 'nowhere' does not exist")
+        );
+        assert!(
+            err("CREATE TABLE w AS SELECT 1::BIGINT UNSIGNED AS big")
+                .await
+                .contains("cannot hold")
+        );
+        assert!(
+            err("CREATE TABLE w PARTITION BY (day(a)) AS SELECT 1 AS a")
+                .await
+                .contains("day(a)")
+        );
     }
 }

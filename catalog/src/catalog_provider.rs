@@ -1,0 +1,194 @@
+//! DataFusion's view of the [`TableStore`]: schemas are Iceberg namespaces, tables are
+//! Iceberg tables, read from the catalog at every lookup so that a table created by
+//! any session (or any other engine) is visible at once.
+//!
+//! Each schema also holds the session-independent objects DataFusion itself creates:
+//! views and external tables (`CREATE EXTERNAL TABLE`), kept in memory on the scheduler.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::common::{DataFusionError, Result, exec_err};
+use iceberg::TableIdent;
+use parking_lot::Mutex;
+
+use crate::store::TableStore;
+use crate::table::IcebergTable;
+
+/// The `quarry` catalog: one schema per namespace.
+#[derive(Debug)]
+pub struct LakeCatalog {
+    store: TableStore,
+    overlays: Mutex<HashMap<String, Arc<MemorySchemaProvider>>>,
+}
+
+impl LakeCatalog {
+    pub fn new(store: TableStore) -> Self {
+        Self {
+            store,
+            overlays: Mutex::default(),
+        }
+    }
+
+    fn overlay(&self, schema: &str) -> Arc<MemorySchemaProvider> {
+        Arc::clone(self.overlays.lock().entry(schema.to_string()).or_default())
+    }
+}
+
+impl CatalogProvider for LakeCatalog {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema_names(&self) -> Vec<String> {
+        self.store
+            .blocking(self.store.namespaces())
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot list namespaces: {e}");
+                Vec::new()
+            })
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        match self.store.blocking(self.store.namespace_exists(name)) {
+            Ok(true) => Some(Arc::new(LakeSchema {
+                store: self.store.clone(),
+                namespace: name.to_string(),
+                overlay: self.overlay(name),
+            })),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!("cannot look up namespace {name}: {e}");
+                None
+            }
+        }
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        _schema: Arc<dyn SchemaProvider>,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        self.store
+            .blocking(self.store.create_namespace(name, false))?;
+        Ok(None)
+    }
+
+    fn deregister_schema(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        let Some(schema) = self.schema(name) else {
+            return Ok(None);
+        };
+        self.store.blocking(async {
+            if cascade {
+                for table in self.store.tables(name).await? {
+                    let ident = TableIdent::from_strs(name.split('.').chain([table.as_str()]))?;
+                    if let Some(table) = self.store.load(&ident).await? {
+                        self.store.drop_table(&table, false).await?;
+                    }
+                }
+            }
+            self.store.drop_namespace(name).await
+        })?;
+        self.overlays.lock().remove(name);
+        Ok(Some(schema))
+    }
+}
+
+/// One namespace as a DataFusion schema.
+#[derive(Debug)]
+pub struct LakeSchema {
+    store: TableStore,
+    namespace: String,
+    overlay: Arc<MemorySchemaProvider>,
+}
+
+impl LakeSchema {
+    fn ident(&self, table: &str) -> Result<TableIdent> {
+        Ok(
+            TableIdent::from_strs(self.namespace.split('.').chain([table]))
+                .map_err(crate::table::TableError::from)?,
+        )
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for LakeSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self
+            .store
+            .blocking(self.store.tables(&self.namespace))
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot list tables of {}: {e}", self.namespace);
+                Vec::new()
+            });
+        names.extend(self.overlay.table_names());
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(table) = self.overlay.table(name).await? {
+            return Ok(Some(table));
+        }
+        let Some(table) = self.store.load(&self.ident(name)?).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(IcebergTable::new(table)?)))
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        if self.table_exist(&name) {
+            return exec_err!("table '{}.{name}' already exists", self.namespace);
+        }
+        self.overlay.register_table(name, table)
+    }
+
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if self.overlay.table_exist(name) {
+            return self.overlay.deregister_table(name);
+        }
+        let ident = self.ident(name)?;
+        self.store
+            .blocking(async {
+                match self.store.load(&ident).await? {
+                    Some(table) => {
+                        self.store.drop_table(&table, false).await?;
+                        Ok(Some(
+                            Arc::new(IcebergTable::new(table)?) as Arc<dyn TableProvider>
+                        ))
+                    }
+                    None => Ok(None),
+                }
+            })
+            .map_err(|e: crate::table::TableError| DataFusionError::from(e))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        if self.overlay.table_exist(name) {
+            return true;
+        }
+        let Ok(ident) = self.ident(name) else {
+            return false;
+        };
+        matches!(
+            self.store
+                .blocking(self.store.catalog().table_exists(&ident)),
+            Ok(true)
+        )
+    }
+}

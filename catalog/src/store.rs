@@ -1,0 +1,346 @@
+//! [`TableStore`]: the Iceberg catalog that holds Quarry's tables, and the one place that
+//! changes it.
+//!
+//! The embedded default keeps the catalog in SQLite inside the warehouse
+//! (`<warehouse>/catalog.db`, iceberg-catalog-sql's layout, which pyiceberg's SQL catalog
+//! opens too) and table files under `<warehouse>/<namespace>/<table>-<id>/`. Other
+//! backends (etcd, REST) plug in behind [`Backend`]: iceberg's `Catalog` trait plus an
+//! atomic swap of a table's metadata pointer, which commits other than appends need.
+//!
+//! Commits to one table are serialized within the process; across processes the swap's
+//! compare-and-set turns a lost race into a retryable conflict.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use iceberg::io::{FileIO, FileIOBuilder, LocalFsStorageFactory};
+use iceberg::spec::TableMetadata;
+use iceberg::table::Table;
+use iceberg::{Catalog, CatalogBuilder, ErrorKind, MetadataLocation, NamespaceIdent, TableIdent};
+use iceberg_catalog_sql::{
+    SQL_CATALOG_PROP_BIND_STYLE, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE, SqlBindStyle,
+    SqlCatalogBuilder,
+};
+use parking_lot::Mutex;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::Warehouse;
+use crate::table::TableError;
+
+/// The name tables are filed under in the catalog database. pyiceberg must open the
+/// database with the same catalog name to see them.
+pub const CATALOG_NAME: &str = "quarry";
+
+/// The namespaces created at first start unless configured otherwise.
+pub const DEFAULT_NAMESPACES: [&str; 3] = ["bronze", "silver", "gold"];
+
+/// A catalog backend: iceberg's catalog operations and an atomic pointer swap.
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// The backend as an iceberg catalog.
+    fn catalog(&self) -> &dyn Catalog;
+
+    /// Points `table` at `new_location` if it still points at `expected`; a lost race is
+    /// a retryable `CatalogCommitConflicts` error.
+    async fn swap(
+        &self,
+        table: &TableIdent,
+        expected: &str,
+        new_location: &str,
+    ) -> iceberg::Result<()>;
+}
+
+/// iceberg-catalog-sql on a SQLite file, with the swap done on the same database.
+struct SqliteBackend {
+    catalog: iceberg_catalog_sql::SqlCatalog,
+    pool: SqlitePool,
+}
+
+impl fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteBackend").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn catalog(&self) -> &dyn Catalog {
+        &self.catalog
+    }
+
+    async fn swap(
+        &self,
+        table: &TableIdent,
+        expected: &str,
+        new_location: &str,
+    ) -> iceberg::Result<()> {
+        // The same statement iceberg-catalog-sql's own commits run.
+        let result = sqlx::query(
+            "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ?
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+               AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)
+               AND metadata_location = ?",
+        )
+        .bind(new_location)
+        .bind(expected)
+        .bind(CATALOG_NAME)
+        .bind(table.namespace().join("."))
+        .bind(table.name())
+        .bind(expected)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| iceberg::Error::new(ErrorKind::Unexpected, e.to_string()))?;
+        if result.rows_affected() == 0 {
+            return Err(iceberg::Error::new(
+                ErrorKind::CatalogCommitConflicts,
+                format!("table {table} changed while committing"),
+            )
+            .with_retryable(true));
+        }
+        Ok(())
+    }
+}
+
+/// The catalog of Quarry's Iceberg tables; see the module docs.
+#[derive(Clone)]
+pub struct TableStore {
+    backend: Arc<dyn Backend>,
+    root: String,
+    file_io: FileIO,
+    runtime: Handle,
+    locks: Arc<Mutex<HashMap<TableIdent, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl fmt::Debug for TableStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableStore {
+    /// Opens (creating on first use) the SQLite catalog inside `warehouse`, and creates
+    /// `namespaces` that do not exist yet. Must be called within a Tokio runtime.
+    pub async fn open_embedded(
+        warehouse: &Warehouse,
+        namespaces: &[String],
+    ) -> Result<Self, TableError> {
+        let db = warehouse.root().join("catalog.db");
+        let root = format!("file://{}", warehouse.root().display());
+        let props = HashMap::from([
+            (
+                SQL_CATALOG_PROP_URI.to_string(),
+                format!("sqlite:{}?mode=rwc", db.display()),
+            ),
+            (SQL_CATALOG_PROP_WAREHOUSE.to_string(), root.clone()),
+            (
+                SQL_CATALOG_PROP_BIND_STYLE.to_string(),
+                SqlBindStyle::QMark.to_string(),
+            ),
+        ]);
+        let factory = Arc::new(LocalFsStorageFactory);
+        let catalog = SqlCatalogBuilder::default()
+            .with_storage_factory(Arc::clone(&factory) as _)
+            .load(CATALOG_NAME, props)
+            .await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&db)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(std::time::Duration::from_secs(30)),
+            )
+            .await?;
+        let store = Self {
+            backend: Arc::new(SqliteBackend { catalog, pool }),
+            root,
+            file_io: FileIOBuilder::new(factory).build(),
+            runtime: Handle::current(),
+            locks: Arc::default(),
+        };
+        for namespace in namespaces {
+            store.create_namespace(namespace, true).await?;
+        }
+        Ok(store)
+    }
+
+    /// The catalog itself.
+    pub fn catalog(&self) -> &dyn Catalog {
+        self.backend.catalog()
+    }
+
+    /// Reads and writes table metadata files.
+    pub fn file_io(&self) -> &FileIO {
+        &self.file_io
+    }
+
+    /// The top-level namespaces, sorted.
+    pub async fn namespaces(&self) -> Result<Vec<String>, TableError> {
+        let mut names: Vec<String> = self
+            .catalog()
+            .list_namespaces(None)
+            .await?
+            .into_iter()
+            .map(|ns| ns.join("."))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Whether the namespace exists.
+    pub async fn namespace_exists(&self, name: &str) -> Result<bool, TableError> {
+        Ok(self.catalog().namespace_exists(&namespace(name)?).await?)
+    }
+
+    /// Creates a namespace; with `if_not_exists` an existing one is no error.
+    pub async fn create_namespace(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+    ) -> Result<(), TableError> {
+        let ident = namespace(name)?;
+        if self.catalog().namespace_exists(&ident).await? {
+            return match if_not_exists {
+                true => Ok(()),
+                false => Err(TableError::AlreadyExists(format!(
+                    "schema '{name}' already exists"
+                ))),
+            };
+        }
+        self.catalog()
+            .create_namespace(&ident, HashMap::new())
+            .await?;
+        Ok(())
+    }
+
+    /// Drops an empty namespace.
+    pub async fn drop_namespace(&self, name: &str) -> Result<(), TableError> {
+        let ident = namespace(name)?;
+        if !self.catalog().list_tables(&ident).await?.is_empty() {
+            return Err(TableError::Invalid(format!(
+                "schema '{name}' is not empty: drop its tables first, or use DROP SCHEMA {name} CASCADE"
+            )));
+        }
+        self.catalog().drop_namespace(&ident).await?;
+        Ok(())
+    }
+
+    /// The tables of a namespace, sorted.
+    pub async fn tables(&self, namespace_name: &str) -> Result<Vec<String>, TableError> {
+        let ident = namespace(namespace_name)?;
+        if !self.catalog().namespace_exists(&ident).await? {
+            return Ok(Vec::new());
+        }
+        let mut names: Vec<String> = self
+            .catalog()
+            .list_tables(&ident)
+            .await?
+            .into_iter()
+            .map(|t| t.name().to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The table's current metadata, or `None` if there is no such table.
+    pub async fn load(&self, table: &TableIdent) -> Result<Option<Table>, TableError> {
+        if !self.catalog().table_exists(table).await? {
+            return Ok(None);
+        }
+        match self.catalog().load_table(table).await {
+            Ok(table) => Ok(Some(table)),
+            Err(e) if e.kind() == ErrorKind::TableNotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A fresh location for a new table: unique, so that a table dropped and created
+    /// again never shares files with its predecessor.
+    pub fn new_location(&self, table: &TableIdent) -> String {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        format!(
+            "{}/{}/{}-{}",
+            self.root,
+            table.namespace().join("/"),
+            table.name(),
+            &id[..8]
+        )
+    }
+
+    /// Serializes commits to `table` within this process.
+    pub async fn lock(&self, table: &TableIdent) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = Arc::clone(self.locks.lock().entry(table.clone()).or_default());
+        lock.lock_owned().await
+    }
+
+    /// Writes `metadata` as the table's next metadata file and points the catalog at it,
+    /// if the table still has `base`'s metadata.
+    pub async fn swap(&self, base: &Table, metadata: TableMetadata) -> Result<Table, TableError> {
+        let expected = base.metadata_location_result()?;
+        let previous = MetadataLocation::from_str(expected)?;
+        // The next version beside the current one; a replacement table starts its own.
+        let location = if metadata.location() == base.metadata().location() {
+            previous.with_next_version().with_new_metadata(&metadata)
+        } else {
+            MetadataLocation::new_with_metadata(metadata.location(), &metadata)
+        };
+        metadata.write_to(&self.file_io, &location).await?;
+        let location = location.to_string();
+        if let Err(e) = self
+            .backend
+            .swap(base.identifier(), expected, &location)
+            .await
+        {
+            let _ = self.file_io.delete(&location).await;
+            return Err(e.into());
+        }
+        Ok(Table::builder()
+            .identifier(base.identifier().clone())
+            .metadata_location(location)
+            .metadata(metadata)
+            .file_io(self.file_io.clone())
+            .runtime(iceberg::Runtime::try_current()?)
+            .build()?)
+    }
+
+    /// Removes a table from the catalog; with `purge`, deletes every file under its
+    /// location too.
+    pub async fn drop_table(&self, table: &Table, purge: bool) -> Result<(), TableError> {
+        self.catalog().drop_table(table.identifier()).await?;
+        if purge {
+            self.delete_prefix(table.metadata().location()).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every file under a directory URI.
+    pub async fn delete_prefix(&self, uri: &str) -> Result<(), TableError> {
+        Ok(self.file_io.delete_prefix(uri).await?)
+    }
+
+    /// Runs catalog I/O from synchronous code (DataFusion's catalog traits).
+    pub fn blocking<T: Send>(&self, work: impl Future<Output = T> + Send) -> T {
+        match Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(work))
+            }
+            _ => std::thread::scope(|s| {
+                s.spawn(|| self.runtime.block_on(work))
+                    .join()
+                    .expect("catalog I/O does not panic")
+            }),
+        }
+    }
+}
+
+/// A namespace identifier from its SQL name.
+fn namespace(name: &str) -> Result<NamespaceIdent, TableError> {
+    Ok(NamespaceIdent::from_strs(name.split('.'))?)
+}

@@ -1,0 +1,441 @@
+//! Commits: the data files a write produced become one new snapshot of the table, or
+//! nothing at all.
+//!
+//! - [`append`]: `INSERT INTO` adds files.
+//! - [`overwrite`]: `INSERT OVERWRITE` replaces every live file with the new ones.
+//! - [`create`]: `CREATE TABLE` (with `AS SELECT`: and its first snapshot).
+//! - [`replace`]: `CREATE OR REPLACE TABLE`: a new table swapped in for the old one.
+//!
+//! Each commit writes its manifests and manifest list, then new table metadata, and swaps
+//! the catalog's pointer to it if the table has not changed meanwhile
+//! ([`TableStore::swap`]). Commits to one table are serialized in this process
+//! ([`TableStore::lock`]); a race with another process loses the swap, and is retried
+//! on the new metadata. A commit that is not retried deletes what it wrote.
+
+use std::collections::HashMap;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iceberg::spec::{
+    DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestListWriter,
+    ManifestWriterBuilder, Operation, PartitionSpec, Schema, Snapshot, SnapshotSummaryCollector,
+    Summary, TableMetadata, TableMetadataBuilder, UNASSIGNED_SEQUENCE_NUMBER,
+};
+use iceberg::table::Table;
+use iceberg::{ErrorKind, TableCreation, TableIdent};
+
+use super::TableError;
+use crate::store::TableStore;
+
+/// Table properties every Quarry table is created with.
+fn table_properties() -> HashMap<String, String> {
+    HashMap::from([
+        ("write.format.default".to_string(), "parquet".to_string()),
+        (
+            "write.parquet.compression-codec".to_string(),
+            "zstd".to_string(),
+        ),
+        // Another process's commit costs a retry, never a lost append.
+        ("commit.retry.num-retries".to_string(), "20".to_string()),
+    ])
+}
+
+/// Appends `files` to the table as one snapshot. `table_uuid` is the table the files
+/// were written for: if it was replaced meanwhile, nothing is committed.
+pub async fn append(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    files: Vec<DataFile>,
+) -> Result<Table, TableError> {
+    let _lock = store.lock(ident).await;
+    commit_retrying(store, ident, table_uuid, &files, Operation::Append).await
+}
+
+/// Replaces every live data file of the table with `files`, as one snapshot.
+pub async fn overwrite(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    files: Vec<DataFile>,
+) -> Result<Table, TableError> {
+    let _lock = store.lock(ident).await;
+    commit_retrying(store, ident, table_uuid, &files, Operation::Overwrite).await
+}
+
+/// Commits against the table's current metadata; a lost race with another process
+/// reloads the table and tries again.
+async fn commit_retrying(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    files: &[DataFile],
+    operation: Operation,
+) -> Result<Table, TableError> {
+    let mut attempt = 0u32;
+    loop {
+        let base = current(store, ident, table_uuid).await?;
+        if files.is_empty() && operation == Operation::Append {
+            return Ok(base);
+        }
+        let staged = stage_snapshot(store, &base, files.to_vec(), operation.clone()).await?;
+        match store.swap(&base, staged.metadata.clone()).await {
+            Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
+                staged.discard(store).await;
+                attempt += 1;
+                let backoff = Duration::from_millis(25 << attempt.min(6));
+                tracing::debug!(table = %ident, attempt, "commit conflict, retrying");
+                tokio::time::sleep(backoff).await;
+            }
+            Err(e) => {
+                staged.discard(store).await;
+                return Err(e);
+            }
+            Ok(table) => return Ok(table),
+        }
+    }
+}
+
+/// How often a commit that lost a race is retried.
+const MAX_RETRIES: u32 = 30;
+
+/// Creates the table at `location` (where its files were written) and, if there are
+/// any, commits `files` as its first snapshot. If that commit fails, the table is
+/// dropped again.
+pub async fn create(
+    store: &TableStore,
+    ident: &TableIdent,
+    location: &str,
+    schema: Schema,
+    partition_spec: &PartitionSpec,
+    files: Vec<DataFile>,
+) -> Result<Table, TableError> {
+    let _lock = store.lock(ident).await;
+    let table = match store
+        .catalog()
+        .create_table(
+            ident.namespace(),
+            creation(ident, location, schema.clone(), partition_spec),
+        )
+        .await
+    {
+        Ok(table) => table,
+        Err(e) if e.kind() == ErrorKind::TableAlreadyExists => {
+            return Err(TableError::AlreadyExists(format!(
+                "table '{ident}' already exists"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let committed = async {
+        check_layout(&table, &schema, partition_spec)?;
+        if files.is_empty() {
+            return Ok(table.clone());
+        }
+        let staged = stage_snapshot(store, &table, files, Operation::Append).await?;
+        store.swap(&table, staged.metadata).await
+    }
+    .await;
+    if committed.is_err()
+        && let Err(e) = store.catalog().drop_table(ident).await
+    {
+        tracing::warn!("cannot drop {ident} after its first commit failed: {e}");
+    }
+    committed
+}
+
+/// Replaces the table `old` with a new one at `location` holding `files`: readers see
+/// the old table or the new, never neither. The old table's files are deleted after.
+pub async fn replace(
+    store: &TableStore,
+    old: &Table,
+    location: &str,
+    schema: Schema,
+    partition_spec: &PartitionSpec,
+    files: Vec<DataFile>,
+) -> Result<Table, TableError> {
+    let ident = old.identifier();
+    let _lock = store.lock(ident).await;
+    let base = current(store, ident, old.metadata().uuid()).await?;
+    let metadata = TableMetadataBuilder::from_table_creation(creation(
+        ident,
+        location,
+        schema.clone(),
+        partition_spec,
+    ))?
+    .build()?
+    .metadata;
+    let fresh = Table::builder()
+        .identifier(ident.clone())
+        .metadata(metadata)
+        .file_io(store.file_io().clone())
+        .runtime(iceberg::Runtime::try_current()?)
+        .build()?;
+    check_layout(&fresh, &schema, partition_spec)?;
+    let metadata = match files.is_empty() {
+        true => fresh.metadata().clone(),
+        false => {
+            stage_snapshot(store, &fresh, files, Operation::Append)
+                .await?
+                .metadata
+        }
+    };
+    let table = store.swap(&base, metadata).await?;
+    if let Err(e) = store.delete_prefix(base.metadata().location()).await {
+        tracing::warn!("cannot delete the files of the replaced table {ident}: {e}");
+    }
+    Ok(table)
+}
+
+fn creation(
+    ident: &TableIdent,
+    location: &str,
+    schema: Schema,
+    partition_spec: &PartitionSpec,
+) -> TableCreation {
+    TableCreation::builder()
+        .name(ident.name().to_string())
+        .location(location.to_string())
+        .schema(schema)
+        .partition_spec(partition_spec.clone().into_unbound())
+        .properties(table_properties())
+        .format_version(FormatVersion::V2)
+        .build()
+}
+
+/// The table as it is now, provided it is still the table with `uuid`.
+async fn current(
+    store: &TableStore,
+    ident: &TableIdent,
+    uuid: uuid::Uuid,
+) -> Result<Table, TableError> {
+    match store.load(ident).await? {
+        Some(table) if table.metadata().uuid() == uuid => Ok(table),
+        Some(_) => Err(TableError::Invalid(format!(
+            "table '{ident}' was replaced while this statement ran; nothing was written"
+        ))),
+        None => Err(TableError::NotFound(format!(
+            "table '{ident}' was dropped while this statement ran; nothing was written"
+        ))),
+    }
+}
+
+/// Files are written with the schema and partition spec the statement planned; the
+/// created table must have the same field ids.
+fn check_layout(table: &Table, schema: &Schema, spec: &PartitionSpec) -> Result<(), TableError> {
+    let metadata = table.metadata();
+    let same_fields = metadata.current_schema().as_struct() == schema.as_struct();
+    let same_spec = metadata.default_partition_spec().fields() == spec.fields();
+    if same_fields && same_spec {
+        Ok(())
+    } else {
+        Err(TableError::Invalid(format!(
+            "internal: table {} was created with other field ids than its files were written with",
+            table.identifier()
+        )))
+    }
+}
+
+/// New metadata with one more snapshot, and the manifest files written for it.
+struct Staged {
+    metadata: TableMetadata,
+    files: Vec<String>,
+}
+
+impl Staged {
+    /// Deletes the manifests of a snapshot that was not committed.
+    async fn discard(self, store: &TableStore) {
+        for file in self.files {
+            if let Err(e) = store.file_io().delete(&file).await {
+                tracing::warn!("cannot delete {file}: {e}");
+            }
+        }
+    }
+}
+
+/// Writes the manifests of a new snapshot of `base` that adds `added`: on top of the
+/// live files (append), or in place of them (overwrite: they are recorded as deleted).
+async fn stage_snapshot(
+    store: &TableStore,
+    base: &Table,
+    added: Vec<DataFile>,
+    operation: Operation,
+) -> Result<Staged, TableError> {
+    let metadata = base.metadata();
+    if metadata.format_version() != FormatVersion::V2 {
+        return Err(TableError::Invalid(format!(
+            "table {} has format version {}; Quarry writes version 2 tables",
+            base.identifier(),
+            metadata.format_version()
+        )));
+    }
+    let io = store.file_io();
+    let snapshot_id = new_snapshot_id(metadata);
+    let sequence_number = metadata.next_sequence_number();
+    let commit_id = uuid::Uuid::new_v4();
+    let dir = format!("{}/metadata", metadata.location().trim_end_matches('/'));
+    let schema = Arc::clone(metadata.current_schema());
+    let spec = Arc::clone(metadata.default_partition_spec());
+    let parent = metadata.current_snapshot();
+    let mut summary = SnapshotSummaryCollector::default();
+    let mut manifests = Vec::new();
+    let mut written = Vec::new();
+    let mut manifest_path = || {
+        let path = format!("{dir}/{commit_id}-m{}.avro", written.len());
+        written.push(path.clone());
+        path
+    };
+
+    if !added.is_empty() {
+        let mut writer = ManifestWriterBuilder::new(
+            io.new_output(manifest_path())?,
+            Some(snapshot_id),
+            Arc::clone(&schema),
+            spec.as_ref().clone(),
+        )
+        .build_v2_data();
+        for file in added {
+            summary.add_file(&file, Arc::clone(&schema), Arc::clone(&spec));
+            writer.add_file(file, UNASSIGNED_SEQUENCE_NUMBER)?;
+        }
+        manifests.push(writer.write_manifest_file().await?);
+    }
+    if let Some(parent) = parent {
+        let list = base.manifest_list_reader(parent).load().await?;
+        for manifest in list.entries() {
+            let live = manifest.has_added_files() || manifest.has_existing_files();
+            match (&operation, &manifest.content) {
+                (Operation::Overwrite, ManifestContentType::Data) if live => {
+                    // Every live file of the old snapshot is deleted by this one.
+                    let old = manifest.load_manifest(io).await?;
+                    let mut writer = ManifestWriterBuilder::new(
+                        io.new_output(manifest_path())?,
+                        Some(snapshot_id),
+                        Arc::clone(old.metadata().schema()),
+                        old.metadata().partition_spec().clone(),
+                    )
+                    .build_v2_data();
+                    for entry in old.entries().iter().filter(|e| e.is_alive()) {
+                        let sequence = entry.sequence_number().unwrap_or(sequence_number);
+                        summary.remove_file(
+                            entry.data_file(),
+                            Arc::clone(&schema),
+                            Arc::clone(&spec),
+                        );
+                        writer.add_delete_file(
+                            entry.data_file().clone(),
+                            sequence,
+                            Some(entry.file_sequence_number.unwrap_or(sequence)),
+                        )?;
+                    }
+                    manifests.push(writer.write_manifest_file().await?);
+                }
+                // An overwrite replaces all rows: old deletes no longer apply.
+                (Operation::Overwrite, _) => {}
+                _ => manifests.push(manifest.clone()),
+            }
+        }
+    }
+
+    let list_path = format!("{dir}/snap-{snapshot_id}-0-{commit_id}.avro");
+    written.push(list_path.clone());
+    let mut list = ManifestListWriter::v2(
+        io.new_output(&list_path)?.writer().await?,
+        snapshot_id,
+        parent.map(|p| p.snapshot_id()),
+        sequence_number,
+    );
+    list.add_manifests(manifests.into_iter())?;
+    list.close().await?;
+
+    let mut properties = summary.build();
+    properties.extend(totals(parent.map(|p| p.summary()), &properties, &operation));
+    properties.insert("engine".into(), "quarry".into());
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(parent.map(|p| p.snapshot_id()))
+        .with_sequence_number(sequence_number)
+        .with_timestamp_ms(chrono_now_ms())
+        .with_manifest_list(list_path)
+        .with_summary(Summary {
+            operation,
+            additional_properties: properties,
+        })
+        .with_schema_id(metadata.current_schema_id())
+        .build();
+    let metadata = metadata
+        .clone()
+        .into_builder(base.metadata_location().map(str::to_string))
+        .set_branch_snapshot(snapshot, MAIN_BRANCH)?
+        .build()?
+        .metadata;
+    Ok(Staged {
+        metadata,
+        files: written,
+    })
+}
+
+/// The `total-*` figures of a snapshot summary, from its parent's and this change's.
+fn totals(
+    parent: Option<&Summary>,
+    change: &HashMap<String, String>,
+    operation: &Operation,
+) -> HashMap<String, String> {
+    let number = |map: &HashMap<String, String>, key: &str| -> u64 {
+        map.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    let empty = HashMap::new();
+    let before = match (operation, parent) {
+        (Operation::Overwrite, _) | (_, None) => &empty,
+        (_, Some(parent)) => &parent.additional_properties,
+    };
+    [
+        ("total-data-files", "added-data-files", "deleted-data-files"),
+        ("total-records", "added-records", "deleted-records"),
+        ("total-files-size", "added-files-size", "removed-files-size"),
+        (
+            "total-delete-files",
+            "added-delete-files",
+            "removed-delete-files",
+        ),
+        (
+            "total-position-deletes",
+            "added-position-deletes",
+            "removed-position-deletes",
+        ),
+        (
+            "total-equality-deletes",
+            "added-equality-deletes",
+            "removed-equality-deletes",
+        ),
+    ]
+    .into_iter()
+    .map(|(total, added, removed)| {
+        let value = match operation {
+            Operation::Overwrite => number(change, added),
+            _ => (number(before, total) + number(change, added))
+                .saturating_sub(number(change, removed)),
+        };
+        (total.to_string(), value.to_string())
+    })
+    .collect()
+}
+
+/// A snapshot id not used by the table yet, as iceberg's own commits pick them.
+fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
+    loop {
+        let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
+        let id = ((a ^ b) as i64).wrapping_abs();
+        if id > 0 && metadata.snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

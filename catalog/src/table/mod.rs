@@ -1,0 +1,78 @@
+//! Iceberg tables: how Quarry reads, writes and commits them.
+//!
+//! - [`types`]: column types between Arrow and Iceberg.
+//! - [`partition`]: the `PARTITION BY` clause and the partition spec it becomes.
+//! - [`predicate`]: query filters as an Iceberg predicate, for pruning.
+//! - [`scan`]: scan planning into DataFusion's Parquet scan.
+//! - [`provider`]: the `TableProvider`.
+//! - [`stats`]: data-file statistics, from Parquet footers and for DataFusion's planner.
+//! - [`write`]: the write task that runs on the executors.
+//! - [`commit`]: the snapshot commits that make a write visible.
+//! - [`cleanup`]: removing the files of failed writes.
+
+pub mod cleanup;
+pub mod commit;
+pub mod partition;
+pub mod predicate;
+pub mod provider;
+pub mod scan;
+pub mod stats;
+pub mod types;
+pub mod write;
+
+pub use provider::IcebergTable;
+
+use datafusion::common::DataFusionError;
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use object_store::path::Path;
+
+/// What can go wrong with an Iceberg table, worded for the user who asked.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A column type Iceberg cannot hold.
+    #[error("column '{column}' has type {data_type}, which an Iceberg table cannot hold: {hint}")]
+    UnsupportedType {
+        column: String,
+        data_type: String,
+        hint: String,
+    },
+    /// A bad `PARTITION BY` clause.
+    #[error("{0}")]
+    Partition(String),
+    /// A table or schema that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A table or schema that already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Anything else the user asked for that cannot be done.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Iceberg: {0}")]
+    Iceberg(#[from] iceberg::Error),
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    #[error("catalog database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+}
+
+impl From<TableError> for DataFusionError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::DataFusion(e) => e,
+            e @ (TableError::Iceberg(_) | TableError::ObjectStore(_) | TableError::Database(_)) => {
+                DataFusionError::External(Box::new(e))
+            }
+            e => DataFusionError::Plan(e.to_string()),
+        }
+    }
+}
+
+/// The object store and the path in it of a file or directory URI.
+pub(crate) fn store_path(uri: &str) -> Result<(ObjectStoreUrl, Path), TableError> {
+    let url = ListingTableUrl::parse(uri)?;
+    Ok((url.object_store(), url.prefix().clone()))
+}

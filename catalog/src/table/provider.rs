@@ -1,0 +1,123 @@
+//! [`IcebergTable`]: an Iceberg table as a DataFusion `TableProvider`.
+//!
+//! It holds the table as loaded when the query was planned, so a query reads one
+//! snapshot however long it runs. Writes go through `insert_into`, which the scheduler
+//! arms with the statement's [`WriteSpec`] before planning (see `for_write`).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use iceberg::table::Table;
+
+use super::scan::plan_scan;
+use super::write::{IcebergWriteExec, WriteSpec};
+use super::{TableError, types};
+
+/// An Iceberg table, or one about to be created by `CREATE TABLE ... AS`.
+#[derive(Debug, Clone)]
+pub struct IcebergTable {
+    schema: SchemaRef,
+    table: Option<Table>,
+    write: Option<Arc<WriteSpec>>,
+}
+
+impl IcebergTable {
+    /// The table as it is now.
+    pub fn new(table: Table) -> Result<Self, TableError> {
+        Ok(Self {
+            schema: types::query_schema(table.metadata().current_schema())?,
+            table: Some(table),
+            write: None,
+        })
+    }
+
+    /// A table that does not exist yet, as the target of a write.
+    pub fn pending(spec: Arc<WriteSpec>) -> Result<Self, TableError> {
+        Ok(Self {
+            schema: types::query_schema(&spec.schema)?,
+            table: None,
+            write: Some(spec),
+        })
+    }
+
+    /// This table as the target of the write `spec` describes.
+    pub fn for_write(mut self, spec: Arc<WriteSpec>) -> Self {
+        self.write = Some(spec);
+        self
+    }
+
+    /// The table's metadata, unless it is yet to be created.
+    pub fn table(&self) -> Option<&Table> {
+        self.table.as_ref()
+    }
+}
+
+#[async_trait]
+impl TableProvider for IcebergTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Used for pruning; DataFusion still filters the rows.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match &self.table {
+            Some(table) => plan_scan(state, table, &self.schema, projection, filters, limit).await,
+            None => {
+                let schema = match projection {
+                    Some(p) => Arc::new(self.schema.project(p)?),
+                    None => Arc::clone(&self.schema),
+                };
+                Ok(Arc::new(EmptyExec::new(schema)))
+            }
+        }
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if insert_op == InsertOp::Replace {
+            return Err(DataFusionError::Plan(
+                "REPLACE INTO is not supported for Iceberg tables; use INSERT OVERWRITE".into(),
+            ));
+        }
+        let Some(spec) = &self.write else {
+            return Err(DataFusionError::Internal(
+                "a write to an Iceberg table was planned without its write spec".into(),
+            ));
+        };
+        Ok(Arc::new(IcebergWriteExec::new(input, Arc::clone(spec))))
+    }
+}

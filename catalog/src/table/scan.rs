@@ -1,0 +1,357 @@
+//! Scans of Iceberg tables, planned on the scheduler.
+//!
+//! Iceberg's `plan_files` picks the data files of the current snapshot that the query's
+//! filters may match (partition values and column bounds). They become DataFusion's own
+//! Parquet scan (`DataSourceExec` over `ParquetSource`), which serializes to executors
+//! with the default codecs: files spread over all task slots, large ones split by byte
+//! range, each carrying its row count and column bounds from the manifests so that
+//! DataFusion's planner sizes joins well and the Parquet reader prunes further.
+//!
+//! [`IcebergScanExec`] sits on top: it names the table and snapshot in plans and reports
+//! how many data files planning kept and pruned as metrics, so `EXPLAIN ANALYZE` shows it.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::catalog::Session;
+use datafusion::common::config::{ConfigOptions, TableParquetOptions};
+use datafusion::common::stats::{ColumnStatistics, Precision, Statistics};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileGroupPartitioner, FileScanConfigBuilder, ParquetSource,
+};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter_pushdown::{FilterDescription, FilterPushdownPhase};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use futures::TryStreamExt;
+use iceberg::spec::{DataContentType, DataFile, Datum, PrimitiveLiteral, PrimitiveType};
+use iceberg::table::Table;
+use serde::{Deserialize, Serialize};
+
+use super::predicate::to_predicate;
+use super::{TableError, store_path};
+
+/// Plans a scan of the table's current snapshot.
+pub async fn plan_scan(
+    state: &dyn Session,
+    table: &Table,
+    schema: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+    filters: &[Expr],
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let projected = match projection {
+        Some(p) => Arc::new(schema.project(p)?),
+        None => Arc::clone(schema),
+    };
+    let name = table.identifier().to_string();
+    let Some(snapshot) = table.metadata().current_snapshot() else {
+        return Ok(Arc::new(EmptyExec::new(projected)));
+    };
+    let mut builder = table.scan().select_all();
+    if let Some(predicate) = to_predicate(filters) {
+        builder = builder.with_filter(predicate);
+    }
+    let tasks: Vec<_> = builder
+        .build()
+        .map_err(TableError::from)?
+        .plan_files()
+        .await
+        .map_err(TableError::from)?
+        .try_collect()
+        .await
+        .map_err(TableError::from)?;
+    if tasks.iter().any(|t| !t.deletes.is_empty()) {
+        return Err(TableError::Invalid(format!(
+            "table {name} has row-level deletes (delete files), which Quarry cannot apply yet; \
+             it refuses to read the table rather than return deleted rows"
+        ))
+        .into());
+    }
+    let data_files = live_data_files(table).await?;
+    let (url, _) = store_path(table.metadata().location())?;
+    let mut files = Vec::with_capacity(tasks.len());
+    for task in &tasks {
+        let (_, path) = store_path(&task.data_file_path)?;
+        let mut file = PartitionedFile::new(path.to_string(), task.file_size_in_bytes);
+        if let Some(data_file) = data_files.get(&task.data_file_path) {
+            file = file.with_statistics(Arc::new(file_statistics(data_file, table, schema)));
+        }
+        files.push(file);
+    }
+    let planned = files.len();
+    let total: usize = snapshot
+        .summary()
+        .additional_properties
+        .get("total-data-files")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(data_files.len());
+    let statistics = match files
+        .iter()
+        .map(|f| f.statistics.as_deref())
+        .collect::<Option<Vec<_>>>()
+    {
+        Some(stats) => Statistics::try_merge_iter(stats, schema)?,
+        None => Statistics::new_unknown(schema),
+    };
+    let options = state.config_options();
+    let groups = spread(files, options);
+    let parquet_options = TableParquetOptions {
+        global: options.execution.parquet.clone(),
+        ..Default::default()
+    };
+    // DataFusion pushes the query's filters into this source itself.
+    let source = ParquetSource::new(Arc::clone(schema)).with_table_parquet_options(parquet_options);
+    let config = FileScanConfigBuilder::new(url, Arc::new(source))
+        .with_file_groups(groups)
+        .with_statistics(statistics)
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
+    let scan = DataSourceExec::from_data_source(config);
+    Ok(Arc::new(IcebergScanExec::new(
+        scan,
+        ScanSummary {
+            table: name,
+            snapshot_id: snapshot.snapshot_id(),
+            files_planned: planned,
+            files_pruned: total.saturating_sub(planned),
+        },
+    )))
+}
+
+/// Spreads files over the session's task slots: by byte range when they are large
+/// enough to split, else whole files, largest first onto the emptiest group.
+fn spread(files: Vec<PartitionedFile>, options: &ConfigOptions) -> Vec<FileGroup> {
+    let slots = options.execution.target_partitions.max(1);
+    let one = [FileGroup::new(files)];
+    if let Some(groups) = FileGroupPartitioner::new()
+        .with_target_partitions(slots)
+        .with_repartition_file_min_size(options.optimizer.repartition_file_min_size)
+        .repartition_file_groups(&one)
+    {
+        return groups;
+    }
+    let [one] = one;
+    let mut files = one.into_inner();
+    files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+    let count = slots.min(files.len()).max(1);
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); count];
+    for file in files {
+        let emptiest = groups
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("at least one group");
+        emptiest.0 += file.object_meta.size;
+        emptiest.1.push(file);
+    }
+    groups
+        .into_iter()
+        .map(|(_, files)| FileGroup::new(files))
+        .collect()
+}
+
+/// The live data files of the current snapshot by path, from its manifests.
+async fn live_data_files(table: &Table) -> Result<HashMap<String, DataFile>, TableError> {
+    let mut files = HashMap::new();
+    let Some(snapshot) = table.metadata().current_snapshot() else {
+        return Ok(files);
+    };
+    let list = table.manifest_list_reader(snapshot).load().await?;
+    for manifest in list.entries() {
+        for entry in manifest.load_manifest(table.file_io()).await?.entries() {
+            if entry.is_alive() && entry.content_type() == DataContentType::Data {
+                let file = entry.data_file().clone();
+                files.insert(file.file_path().to_string(), file);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// A data file's row count, size and column statistics as DataFusion's `Statistics`.
+fn file_statistics(file: &DataFile, table: &Table, schema: &SchemaRef) -> Statistics {
+    let iceberg_schema = table.metadata().current_schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let Some(id) = iceberg_schema.field_id_by_name(field.name()) else {
+                return ColumnStatistics::new_unknown();
+            };
+            let bound = |bounds: &HashMap<i32, Datum>| {
+                bounds
+                    .get(&id)
+                    .and_then(|d| scalar(d, field.data_type()))
+                    .map(Precision::Exact)
+                    .unwrap_or(Precision::Absent)
+            };
+            ColumnStatistics {
+                null_count: file
+                    .null_value_counts()
+                    .get(&id)
+                    .map(|n| Precision::Exact(*n as usize))
+                    .unwrap_or(Precision::Absent),
+                min_value: bound(file.lower_bounds()),
+                max_value: bound(file.upper_bounds()),
+                byte_size: file
+                    .column_sizes()
+                    .get(&id)
+                    .map(|n| Precision::Inexact(*n as usize))
+                    .unwrap_or(Precision::Absent),
+                ..ColumnStatistics::new_unknown()
+            }
+        })
+        .collect();
+    Statistics {
+        num_rows: Precision::Exact(file.record_count() as usize),
+        total_byte_size: Precision::Inexact(file.file_size_in_bytes() as usize),
+        column_statistics: columns,
+    }
+}
+
+/// An Iceberg bound as a DataFusion value of the column's type.
+fn scalar(datum: &Datum, data_type: &DataType) -> Option<ScalarValue> {
+    use PrimitiveLiteral as L;
+    let tz = |t: &DataType| match t {
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => Some(tz.clone()),
+        _ => None,
+    };
+    Some(match (datum.data_type(), datum.literal()) {
+        (PrimitiveType::Boolean, L::Boolean(v)) => ScalarValue::Boolean(Some(*v)),
+        (PrimitiveType::Int, L::Int(v)) => ScalarValue::Int32(Some(*v)),
+        (PrimitiveType::Long, L::Long(v)) => ScalarValue::Int64(Some(*v)),
+        (PrimitiveType::Float, L::Float(v)) => ScalarValue::Float32(Some(v.0)),
+        (PrimitiveType::Double, L::Double(v)) => ScalarValue::Float64(Some(v.0)),
+        (PrimitiveType::Date, L::Int(v)) => ScalarValue::Date32(Some(*v)),
+        (PrimitiveType::Time, L::Long(v)) => ScalarValue::Time64Microsecond(Some(*v)),
+        (PrimitiveType::Timestamp | PrimitiveType::Timestamptz, L::Long(v)) => {
+            ScalarValue::TimestampMicrosecond(Some(*v), tz(data_type)?)
+        }
+        (PrimitiveType::String, L::String(v)) => ScalarValue::Utf8(Some(v.clone())),
+        (PrimitiveType::Decimal { precision, scale }, L::Int128(v)) => {
+            ScalarValue::Decimal128(Some(*v), *precision as u8, *scale as i8)
+        }
+        _ => return None,
+    })
+    .filter(|v| &v.data_type() == data_type)
+}
+
+/// What planning decided about a scan, shown in plans and metrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanSummary {
+    pub table: String,
+    pub snapshot_id: i64,
+    pub files_planned: usize,
+    pub files_pruned: usize,
+}
+
+/// The scan of one Iceberg table: the Parquet scan below it does the reading.
+#[derive(Debug)]
+pub struct IcebergScanExec {
+    input: Arc<dyn ExecutionPlan>,
+    summary: ScanSummary,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl IcebergScanExec {
+    pub fn new(input: Arc<dyn ExecutionPlan>, summary: ScanSummary) -> Self {
+        Self {
+            input,
+            summary,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    pub fn summary(&self) -> &ScanSummary {
+        &self.summary
+    }
+}
+
+impl DisplayAs for IcebergScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let s = &self.summary;
+        write!(
+            f,
+            "IcebergScanExec: table={}, snapshot={}, data_files={} of {}",
+            s.table,
+            s.snapshot_id,
+            s.files_planned,
+            s.files_planned + s.files_pruned
+        )
+    }
+}
+
+impl ExecutionPlan for IcebergScanExec {
+    fn name(&self) -> &str {
+        "IcebergScanExec"
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("IcebergScanExec has one input".into()))?;
+        Ok(Arc::new(Self::new(input, self.summary.clone())))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition == 0 {
+            // Planning's totals, counted once per scan.
+            MetricBuilder::new(&self.metrics)
+                .global_counter("data_files_planned")
+                .add(self.summary.files_planned);
+            MetricBuilder::new(&self.metrics)
+                .global_counter("data_files_pruned")
+                .add(self.summary.files_pruned);
+        }
+        self.input.execute(partition, context)
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn partition_statistics(&self, partition: Option<usize>) -> Result<Statistics> {
+        self.input.partition_statistics(partition)
+    }
+
+    fn gather_filters_for_pushdown(
+        &self,
+        _phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        FilterDescription::from_children(parent_filters, &self.children())
+    }
+}

@@ -1,0 +1,464 @@
+//! The write task: [`IcebergWriteExec`] writes its input as Parquet data files of a table.
+//!
+//! Each output partition of the plan is one task on an executor. The task writes its
+//! rows into files under the table's location (one or more per partition value, rolled
+//! at the target file size) with Iceberg field ids in their schemas, and returns one
+//! row per file: the file's Iceberg `DataFile` as JSON (record count, sizes, value and
+//! null counts, bounds, partition values). Nothing is committed here: the scheduler
+//! gathers the rows of all tasks and commits them as one snapshot.
+//!
+//! Every file of one statement lives under `data/<write id>/`, so the files of a failed
+//! or cancelled statement are found and removed by one prefix.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties,
+};
+use futures::StreamExt;
+use iceberg::arrow::RecordBatchPartitionSplitter;
+use iceberg::spec::{DataFile, FormatVersion, PartitionSpec, Schema, Struct};
+use object_store::ObjectStore;
+use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::async_writer::ParquetObjectWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use super::stats::{WrittenFile, data_file};
+use super::{TableError, store_path, types};
+
+/// What a write task needs to know about its table. It travels to the executors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteSpec {
+    /// The table's name, for plans and errors.
+    pub table: String,
+    /// The table's location (a URI).
+    pub location: String,
+    /// Unique per statement: the directory its files go in.
+    pub write_id: String,
+    /// The table schema the files are written with.
+    pub schema: Schema,
+    /// The partition spec rows are split by.
+    pub partition_spec: PartitionSpec,
+    /// The table's format version, for the data-file metadata.
+    pub format_version: FormatVersion,
+    /// Files roll over at about this many bytes.
+    pub target_file_size: u64,
+}
+
+/// Files roll over at this size unless the table says otherwise, as in Iceberg's Java library.
+const DEFAULT_TARGET_FILE_SIZE: u64 = 512 * 1024 * 1024;
+
+impl WriteSpec {
+    /// A new statement's write into `table` (shown as `name`) with this layout.
+    pub fn new(
+        name: String,
+        location: String,
+        schema: Schema,
+        partition_spec: PartitionSpec,
+        properties: &HashMap<String, String>,
+    ) -> Self {
+        Self {
+            table: name,
+            location,
+            write_id: uuid::Uuid::new_v4().simple().to_string(),
+            schema,
+            partition_spec,
+            format_version: FormatVersion::V2,
+            target_file_size: properties
+                .get("write.target-file-size-bytes")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_TARGET_FILE_SIZE),
+        }
+    }
+
+    /// A new statement's write into an existing table.
+    pub fn for_table(table: &iceberg::table::Table) -> Self {
+        let metadata = table.metadata();
+        let mut spec = Self::new(
+            table.identifier().to_string(),
+            metadata.location().to_string(),
+            metadata.current_schema().as_ref().clone(),
+            metadata.default_partition_spec().as_ref().clone(),
+            metadata.properties(),
+        );
+        spec.format_version = metadata.format_version();
+        spec
+    }
+
+    /// The directory (URI) that holds every file this statement writes.
+    pub fn data_prefix(&self) -> String {
+        format!(
+            "{}/data/{}",
+            self.location.trim_end_matches('/'),
+            self.write_id
+        )
+    }
+
+    /// Decodes the data files the tasks of this write returned.
+    pub fn data_files(&self, batches: &[RecordBatch]) -> Result<Vec<DataFile>, TableError> {
+        let partition_type = self.partition_spec.partition_type(&self.schema)?;
+        let mut files = Vec::new();
+        for batch in batches {
+            let column = batch
+                .column_by_name(DATA_FILE_COLUMN)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| TableError::Invalid("write task returned no data files".into()))?;
+            for json in column.iter().flatten() {
+                files.push(iceberg::spec::deserialize_data_file_from_json(
+                    json,
+                    self.partition_spec.spec_id(),
+                    &partition_type,
+                    &self.schema,
+                )?);
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// The column of a write task's output that holds one data file's metadata as JSON.
+pub const DATA_FILE_COLUMN: &str = "data_file";
+
+static OUTPUT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(ArrowSchema::new(vec![Field::new(
+        DATA_FILE_COLUMN,
+        DataType::Utf8,
+        false,
+    )]))
+});
+
+/// Writes each input partition as data files of one table; see the module docs.
+#[derive(Debug)]
+pub struct IcebergWriteExec {
+    input: Arc<dyn ExecutionPlan>,
+    spec: Arc<WriteSpec>,
+    properties: Arc<PlanProperties>,
+}
+
+impl IcebergWriteExec {
+    /// A write of `input` into the table `spec` describes.
+    pub fn new(input: Arc<dyn ExecutionPlan>, spec: Arc<WriteSpec>) -> Self {
+        let partitions = input.output_partitioning().partition_count();
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&OUTPUT_SCHEMA)),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Self {
+            input,
+            spec,
+            properties: Arc::new(properties),
+        }
+    }
+
+    /// The table and statement this write belongs to.
+    pub fn spec(&self) -> &Arc<WriteSpec> {
+        &self.spec
+    }
+
+    /// The rows being written.
+    pub fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+}
+
+impl DisplayAs for IcebergWriteExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "IcebergWriteExec: table={}, files={}",
+            self.spec.table,
+            self.spec.data_prefix()
+        )
+    }
+}
+
+impl ExecutionPlan for IcebergWriteExec {
+    fn name(&self) -> &str {
+        "IcebergWriteExec"
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("IcebergWriteExec has one input".into()))?;
+        Ok(Arc::new(Self::new(input, Arc::clone(&self.spec))))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, Arc::clone(&context))?;
+        let (url, _) = store_path(&self.spec.location)?;
+        let store = context.runtime_env().object_store(&url)?;
+        let spec = Arc::clone(&self.spec);
+        let task = async move {
+            let files = write_partition(&spec, partition, input, store).await?;
+            let json = files
+                .into_iter()
+                .map(|f| {
+                    let partition_type = spec.partition_spec.partition_type(&spec.schema)?;
+                    iceberg::spec::serialize_data_file_to_json(
+                        f,
+                        &partition_type,
+                        spec.format_version,
+                    )
+                })
+                .collect::<Result<Vec<_>, iceberg::Error>>()
+                .map_err(TableError::from)?;
+            let column: ArrayRef = Arc::new(StringArray::from(json));
+            Ok(RecordBatch::try_new(
+                Arc::clone(&OUTPUT_SCHEMA),
+                vec![column],
+            )?)
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&OUTPUT_SCHEMA),
+            futures::stream::once(task),
+        )))
+    }
+}
+
+/// Writes one input partition and returns the files it wrote.
+async fn write_partition(
+    spec: &WriteSpec,
+    partition: usize,
+    mut input: SendableRecordBatchStream,
+    store: Arc<dyn ObjectStore>,
+) -> Result<Vec<DataFile>> {
+    let schema = types::arrow_schema(&spec.schema)?;
+    let splitter = if spec.partition_spec.is_unpartitioned() {
+        None
+    } else {
+        Some(
+            RecordBatchPartitionSplitter::try_new_with_computed_values(
+                Arc::new(spec.schema.clone()),
+                Arc::new(spec.partition_spec.clone()),
+            )
+            .map_err(TableError::from)?,
+        )
+    };
+    let mut files = Files {
+        spec,
+        partition,
+        store,
+        schema: Arc::clone(&schema),
+        open: HashMap::new(),
+        written: Vec::new(),
+        sequence: 0,
+    };
+    while let Some(batch) = input.next().await {
+        let batch = conform(&batch?, &schema, &spec.table)?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        match &splitter {
+            None => files.write(String::new(), Struct::empty(), &batch).await?,
+            Some(splitter) => {
+                for (key, rows) in splitter.split(&batch).map_err(TableError::from)? {
+                    let path = partition_path(spec, key.data())?;
+                    files.write(path, key.data().clone(), &rows).await?;
+                }
+            }
+        }
+    }
+    files.finish().await
+}
+
+/// The directory of a partition, `name=value/...` as other engines name it, with the
+/// characters that are not safe in object keys percent-encoded.
+fn partition_path(spec: &WriteSpec, values: &Struct) -> Result<String> {
+    let partition_type = spec
+        .partition_spec
+        .partition_type(&spec.schema)
+        .map_err(TableError::from)?;
+    let segments = spec
+        .partition_spec
+        .fields()
+        .iter()
+        .zip(partition_type.fields())
+        .zip(values.iter())
+        .map(|((field, typed), value)| {
+            let human = field.transform.to_human_string(&typed.field_type, value);
+            format!("{}={}", escape(&field.name), escape(&human))
+        })
+        .collect::<Vec<_>>();
+    Ok(segments.join("/"))
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// The open files of one write task, one per partition value.
+struct Files<'a> {
+    spec: &'a WriteSpec,
+    partition: usize,
+    store: Arc<dyn ObjectStore>,
+    schema: SchemaRef,
+    open: HashMap<String, OpenFile>,
+    written: Vec<DataFile>,
+    sequence: usize,
+}
+
+struct OpenFile {
+    uri: String,
+    partition: Struct,
+    writer: AsyncArrowWriter<ParquetObjectWriter>,
+}
+
+impl Files<'_> {
+    async fn write(&mut self, path: String, partition: Struct, batch: &RecordBatch) -> Result<()> {
+        if !self.open.contains_key(&path) {
+            let file = self.create(&path, partition)?;
+            self.open.insert(path.clone(), file);
+        }
+        let file = self.open.get_mut(&path).expect("opened above");
+        file.writer.write(batch).await?;
+        let size = file.writer.bytes_written() + file.writer.in_progress_size();
+        if size as u64 >= self.spec.target_file_size {
+            let file = self.open.remove(&path).expect("open");
+            self.close(file).await?;
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, partition_path: &str, partition: Struct) -> Result<OpenFile> {
+        self.sequence += 1;
+        let dir = if partition_path.is_empty() {
+            self.spec.data_prefix()
+        } else {
+            format!("{}/{partition_path}", self.spec.data_prefix())
+        };
+        let short_id: String = self.spec.write_id.chars().take(8).collect();
+        let uri = format!(
+            "{dir}/{short_id}-{:05}-{:05}.parquet",
+            self.partition, self.sequence
+        );
+        let (_, path) = store_path(&uri)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let writer = AsyncArrowWriter::try_new(
+            ParquetObjectWriter::new(Arc::clone(&self.store), path),
+            Arc::clone(&self.schema),
+            Some(props),
+        )?;
+        Ok(OpenFile {
+            uri,
+            partition,
+            writer,
+        })
+    }
+
+    async fn close(&mut self, mut file: OpenFile) -> Result<()> {
+        let footer = file.writer.finish().await?;
+        let size = file.writer.bytes_written() as u64;
+        self.written.push(data_file(
+            WrittenFile {
+                path: file.uri,
+                size,
+                partition: file.partition,
+                spec_id: self.spec.partition_spec.spec_id(),
+                schema: &self.spec.schema,
+            },
+            &footer,
+        )?);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<Vec<DataFile>> {
+        let open: Vec<_> = self.open.drain().map(|(_, f)| f).collect();
+        for file in open {
+            self.close(file).await?;
+        }
+        Ok(self.written)
+    }
+}
+
+/// The batch with the table's column types, field ids and nullability. Casts fail on
+/// values that do not fit rather than writing nulls.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<RecordBatch> {
+    if batch.num_columns() != schema.fields().len() {
+        return Err(DataFusionError::Plan(format!(
+            "table {table} has {} columns but the query produces {}",
+            schema.fields().len(),
+            batch.num_columns()
+        )));
+    }
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if !field.is_nullable() && column.null_count() > 0 {
+                return Err(DataFusionError::Execution(format!(
+                    "column '{}' of {table} is NOT NULL, but the query produced NULL values",
+                    field.name()
+                )));
+            }
+            let column = if column.data_type() == field.data_type() {
+                Arc::clone(column)
+            } else {
+                cast_with_options(column, field.data_type(), &options)?
+            };
+            if let DataType::Decimal128(precision, _) = field.data_type() {
+                column
+                    .as_primitive::<arrow::datatypes::Decimal128Type>()
+                    .validate_decimal_precision(*precision)?;
+            }
+            Ok(column)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}

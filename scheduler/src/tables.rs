@@ -1,0 +1,327 @@
+//! Planning the statements that create, change and list Iceberg tables.
+//!
+//! DataFusion parses every statement. Those it cannot plan for Iceberg are planned here:
+//! `CREATE [OR REPLACE] TABLE .. [PARTITION BY ..] [AS ..]`, `DROP TABLE .. [PURGE]`,
+//! `SHOW SCHEMAS` and `SHOW TABLES [IN ns] [LIKE ..]`. `INSERT` and `INSERT OVERWRITE`
+//! are planned by DataFusion and then armed with the statement's [`WriteSpec`].
+//!
+//! Planning has no side effects: a [`Write`] or a [`CatalogChange`] is what will happen
+//! when the statement runs.
+
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::TableReference;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::planner::object_name_to_table_reference;
+use datafusion::sql::sqlparser::ast::{
+    CreateTable, ObjectName, ObjectType, ShowStatementFilter, ShowStatementOptions,
+    Statement as SqlStatement,
+};
+use iceberg::TableIdent;
+use iceberg::spec::{PartitionSpec, Schema};
+use iceberg::table::Table;
+use quarry_catalog::store::TableStore;
+use quarry_catalog::table::IcebergTable;
+use quarry_catalog::table::partition::{parse_partition_by, partition_spec};
+use quarry_catalog::table::types::iceberg_schema;
+use quarry_catalog::table::write::WriteSpec;
+
+use crate::error::QuarryError;
+use crate::session::CATALOG;
+
+/// A statement that writes data files on the executors, then commits them.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// The job: a DataFusion insert whose target writes Iceberg files.
+    pub plan: LogicalPlan,
+    /// Where the files go and how they are laid out.
+    pub spec: Arc<WriteSpec>,
+    /// How they become part of the table.
+    pub commit: Commit,
+}
+
+/// How a write's files become part of its table.
+#[derive(Debug, Clone)]
+pub enum Commit {
+    /// `INSERT INTO`: added to the table with this uuid.
+    Append { ident: TableIdent, uuid: uuid::Uuid },
+    /// `INSERT OVERWRITE`: they replace all rows of the table with this uuid.
+    Overwrite { ident: TableIdent, uuid: uuid::Uuid },
+    /// `CREATE TABLE .. AS`: a new table.
+    Create { ident: TableIdent },
+    /// `CREATE OR REPLACE TABLE .. AS` of an existing table.
+    Replace { old: Box<Table> },
+}
+
+/// A change to the catalog alone.
+#[derive(Debug, Clone)]
+pub enum CatalogChange {
+    /// `CREATE TABLE t (columns)`.
+    CreateTable(Box<NewTable>),
+    /// `DROP TABLE`: the tables that exist, and whether their files go too.
+    DropTables { tables: Vec<Table>, purge: bool },
+    /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
+    None,
+}
+
+/// A table to create without data, replacing `replace` if given.
+#[derive(Debug, Clone)]
+pub struct NewTable {
+    pub ident: TableIdent,
+    pub schema: Schema,
+    pub spec: PartitionSpec,
+    pub replace: Option<Table>,
+}
+
+/// What the planner makes of a statement.
+pub enum Planned {
+    Write(Box<Write>),
+    Catalog(Box<CatalogChange>),
+    /// Plan this SQL instead (a `SHOW` rewritten as a catalog query).
+    Rewritten(String),
+    /// Not an Iceberg statement: DataFusion plans it.
+    NotOurs,
+}
+
+/// Plans `statement` if it is one of the statements this module handles.
+pub async fn plan(
+    ctx: &SessionContext,
+    store: &TableStore,
+    statement: &DFStatement,
+) -> Result<Planned, QuarryError> {
+    let DFStatement::Statement(statement) = statement else {
+        return Ok(Planned::NotOurs);
+    };
+    match statement.as_ref() {
+        SqlStatement::CreateTable(create) => plan_create(ctx, store, create).await,
+        SqlStatement::Drop {
+            object_type: ObjectType::Table,
+            if_exists,
+            names,
+            purge,
+            ..
+        } => plan_drop(ctx, store, names, *if_exists, *purge).await,
+        SqlStatement::ShowSchemas { show_options, .. }
+        | SqlStatement::ShowDatabases { show_options, .. } => Ok(Planned::Rewritten(format!(
+            "SELECT schema_name FROM information_schema.schemata \
+             WHERE catalog_name = '{CATALOG}'{} ORDER BY schema_name",
+            like_filter("schema_name", show_options)?
+        ))),
+        SqlStatement::ShowTables { show_options, .. }
+            if show_options.show_in.is_some() || show_options.filter_position.is_some() =>
+        {
+            let schema = match &show_options.show_in {
+                Some(show_in) => match &show_in.parent_name {
+                    Some(name) => format!(" AND table_schema = '{}'", quote(&name.to_string())),
+                    None => String::new(),
+                },
+                None => String::new(),
+            };
+            Ok(Planned::Rewritten(format!(
+                "SELECT table_catalog, table_schema, table_name, table_type \
+                 FROM information_schema.tables WHERE table_catalog = '{CATALOG}'{schema}{} \
+                 ORDER BY table_schema, table_name",
+                like_filter("table_name", show_options)?
+            )))
+        }
+        _ => Ok(Planned::NotOurs),
+    }
+}
+
+/// `AND column LIKE '...'` for a `SHOW ... LIKE` filter.
+fn like_filter(column: &str, options: &ShowStatementOptions) -> Result<String, QuarryError> {
+    use datafusion::sql::sqlparser::ast::ShowStatementFilterPosition as P;
+    match &options.filter_position {
+        None => Ok(String::new()),
+        Some(P::Infix(ShowStatementFilter::Like(p)) | P::Suffix(ShowStatementFilter::Like(p))) => {
+            Ok(format!(" AND {column} LIKE '{}'", quote(p)))
+        }
+        Some(_) => Err(QuarryError::Plan("SHOW supports only a LIKE filter".into())),
+    }
+}
+
+fn quote(text: &str) -> String {
+    text.replace('\'', "''")
+}
+
+/// `CREATE [OR REPLACE] TABLE`.
+async fn plan_create(
+    ctx: &SessionContext,
+    store: &TableStore,
+    create: &CreateTable,
+) -> Result<Planned, QuarryError> {
+    if create.external || create.temporary {
+        return Ok(Planned::NotOurs);
+    }
+    let mut create = create.clone();
+    let partition_by = create
+        .partition_by
+        .take()
+        .map(|expr| parse_partition_by(&expr))
+        .transpose()?
+        .unwrap_or_default();
+    let state = ctx.state();
+    // DataFusion reads the column list or plans the query.
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::CreateTable(
+            create.clone(),
+        ))))
+        .await?;
+    let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(table)) = plan else {
+        return Ok(Planned::NotOurs);
+    };
+    let ident = iceberg_ident(ctx, &table.name)?;
+    let existing = store.load(&ident).await?;
+    if existing.is_some() && !table.or_replace {
+        return match table.if_not_exists {
+            true => Ok(Planned::Catalog(Box::new(CatalogChange::None))),
+            false => Err(QuarryError::Plan(format!("table '{ident}' already exists"))),
+        };
+    }
+    if !store.namespace_exists(&ident.namespace().join(".")).await? {
+        return Err(QuarryError::NotFound(format!(
+            "schema '{}' does not exist: CREATE SCHEMA {0} first",
+            ident.namespace().join(".")
+        )));
+    }
+    let arrow = table.input.schema().as_arrow().clone();
+    let with_query = create.query.is_some();
+    // Columns of a query's result may hold NULLs later on; a column list says itself.
+    let arrow = match with_query {
+        true => nullable(&arrow),
+        false => arrow,
+    };
+    let schema = iceberg_schema(&arrow)?;
+    let spec = partition_spec(&partition_by, &schema)?
+        .bind(Arc::new(schema.clone()))
+        .map_err(quarry_catalog::table::TableError::from)?;
+    if !with_query {
+        return Ok(Planned::Catalog(Box::new(CatalogChange::CreateTable(
+            Box::new(NewTable {
+                ident,
+                schema,
+                spec,
+                replace: existing,
+            }),
+        ))));
+    }
+    let spec = Arc::new(WriteSpec::new(
+        ident.to_string(),
+        store.new_location(&ident),
+        schema,
+        spec,
+        &Default::default(),
+    ));
+    let target = IcebergTable::pending(Arc::clone(&spec))?;
+    let plan = insert_plan(&table.name, Arc::new(target), InsertOp::Append, table.input)?;
+    let commit = match existing {
+        Some(old) => Commit::Replace { old: Box::new(old) },
+        None => Commit::Create { ident },
+    };
+    Ok(Planned::Write(Box::new(Write { plan, spec, commit })))
+}
+
+/// The same schema with every column nullable.
+fn nullable(schema: &datafusion::arrow::datatypes::Schema) -> datafusion::arrow::datatypes::Schema {
+    datafusion::arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// `DROP TABLE [IF EXISTS] t, .. [PURGE]` of Iceberg tables. Names that are views or
+/// external tables are left to DataFusion.
+async fn plan_drop(
+    ctx: &SessionContext,
+    store: &TableStore,
+    names: &[ObjectName],
+    if_exists: bool,
+    purge: bool,
+) -> Result<Planned, QuarryError> {
+    let mut tables = Vec::new();
+    for name in names {
+        let reference = object_name_to_table_reference(name.clone(), true)?;
+        let ident = iceberg_ident(ctx, &reference)?;
+        match store.load(&ident).await? {
+            Some(table) => tables.push(table),
+            None if ctx.table_exist(reference.clone())? => return Ok(Planned::NotOurs),
+            None if if_exists => {}
+            None => return Err(QuarryError::NotFound(format!("table '{ident}' not found"))),
+        }
+    }
+    Ok(Planned::Catalog(Box::new(CatalogChange::DropTables {
+        tables,
+        purge,
+    })))
+}
+
+/// Arms an `INSERT` or `INSERT OVERWRITE` into an Iceberg table with its write; other
+/// plans are returned as they are.
+pub fn plan_insert(plan: LogicalPlan) -> Result<Result<Write, LogicalPlan>, QuarryError> {
+    let LogicalPlan::Dml(dml) = &plan else {
+        return Ok(Err(plan));
+    };
+    let WriteOp::Insert(op) = dml.op else {
+        return Ok(Err(plan));
+    };
+    let provider = source_as_provider(&dml.target)?;
+    let Some(target) = provider.as_any().downcast_ref::<IcebergTable>() else {
+        return Ok(Err(plan));
+    };
+    let Some(table) = target.table() else {
+        return Ok(Err(plan));
+    };
+    let spec = Arc::new(WriteSpec::for_table(table));
+    let ident = table.identifier().clone();
+    let uuid = table.metadata().uuid();
+    let commit = match op {
+        InsertOp::Append => Commit::Append { ident, uuid },
+        InsertOp::Overwrite => Commit::Overwrite { ident, uuid },
+        InsertOp::Replace => {
+            return Err(QuarryError::Plan(
+                "REPLACE INTO is not supported for Iceberg tables; use INSERT OVERWRITE".into(),
+            ));
+        }
+    };
+    let armed = target.clone().for_write(Arc::clone(&spec));
+    let plan = insert_plan(&dml.table_name, Arc::new(armed), op, Arc::clone(&dml.input))?;
+    Ok(Ok(Write { plan, spec, commit }))
+}
+
+fn insert_plan(
+    name: &TableReference,
+    target: Arc<dyn TableProvider>,
+    op: InsertOp,
+    input: Arc<LogicalPlan>,
+) -> Result<LogicalPlan, QuarryError> {
+    Ok(LogicalPlan::Dml(DmlStatement::new(
+        name.clone(),
+        provider_as_source(target),
+        WriteOp::Insert(op),
+        input,
+    )))
+}
+
+/// The Iceberg identifier of a table name in Quarry's catalog.
+fn iceberg_ident(ctx: &SessionContext, name: &TableReference) -> Result<TableIdent, QuarryError> {
+    let options = ctx.state().config_options().catalog.clone();
+    let resolved = name
+        .clone()
+        .resolve(&options.default_catalog, &options.default_schema);
+    if resolved.catalog.as_ref() != CATALOG {
+        return Err(QuarryError::Plan(format!(
+            "tables live in catalog '{CATALOG}', not '{}'",
+            resolved.catalog
+        )));
+    }
+    TableIdent::from_strs([resolved.schema.as_ref(), resolved.table.as_ref()])
+        .map_err(|e| QuarryError::Plan(e.to_string()))
+}

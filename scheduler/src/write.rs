@@ -1,0 +1,188 @@
+//! Running writes and catalog changes.
+//!
+//! A [`Write`] runs as a Ballista job whose tasks write data files and return their
+//! metadata. When every task has succeeded the scheduler commits the files as one
+//! snapshot; if the job fails, is cancelled, or the commit fails, it deletes every file
+//! the statement wrote (its files share one directory) and the table stays as it was.
+//! The commit and the clean-up run in their own task, so a client that goes away
+//! mid-statement leaves no half-done work behind.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use futures::TryStreamExt;
+use quarry_catalog::store::TableStore;
+use quarry_catalog::table::TableError;
+use quarry_catalog::table::cleanup::remove_files;
+use quarry_catalog::table::commit;
+use quarry_catalog::table::write::DATA_FILE_COLUMN;
+
+use crate::error::QuarryError;
+use crate::job::{Job, JobRunner, fetch_results};
+use crate::query::Query;
+use crate::tables::{CatalogChange, Commit, Write};
+
+/// The result of a write: how many rows it wrote.
+pub fn count_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(
+        "count",
+        DataType::UInt64,
+        false,
+    )]))
+}
+
+/// Waits for the write's job, then commits or cleans up. Runs to the end even if the
+/// caller stops waiting.
+pub fn finish(
+    jobs: JobRunner,
+    store: TableStore,
+    runtime: Arc<RuntimeEnv>,
+    query: Arc<Query>,
+    mut job: Job,
+    write: Write,
+) -> tokio::task::JoinHandle<Result<RecordBatch, QuarryError>> {
+    tokio::spawn(async move {
+        let outcome = async {
+            let locations = jobs.wait(&mut job).await?;
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                DATA_FILE_COLUMN,
+                DataType::Utf8,
+                false,
+            )]));
+            let batches: Vec<RecordBatch> = fetch_results(locations, schema).try_collect().await?;
+            jobs.clean_up(&job.id);
+            if query.is_cancelled() {
+                return Err(QuarryError::Cancelled);
+            }
+            let files = write.spec.data_files(&batches)?;
+            let rows: u64 = files.iter().map(|f| f.record_count()).sum();
+            let paths: HashSet<String> = files.iter().map(|f| f.file_path().to_string()).collect();
+            commit_files(&store, &write, files).await?;
+            Ok((rows, paths))
+        }
+        .await;
+        match outcome {
+            Ok((rows, paths)) => {
+                // Files of task attempts that were retried are not part of the snapshot.
+                sweep(&runtime, &write.spec.data_prefix(), paths, Duration::ZERO).await;
+                Ok(RecordBatch::try_new(
+                    count_schema(),
+                    vec![Arc::new(UInt64Array::from(vec![rows]))],
+                )
+                .map_err(|e| QuarryError::Internal(e.to_string()))?)
+            }
+            Err(e) => {
+                tracing::info!(table = %write.spec.table, "write failed, removing its files: {e}");
+                // A new table's directory is its own; an existing table's is shared.
+                let dir = match write.commit {
+                    Commit::Create { .. } | Commit::Replace { .. } => write.spec.location.clone(),
+                    _ => write.spec.data_prefix(),
+                };
+                sweep(&runtime, &dir, HashSet::new(), Duration::ZERO).await;
+                // Tasks of a failed job may still be finishing a file: sweep again later.
+                tokio::spawn(async move {
+                    for delay in [2, 10, 60] {
+                        sweep(&runtime, &dir, HashSet::new(), Duration::from_secs(delay)).await;
+                    }
+                });
+                Err(e)
+            }
+        }
+    })
+}
+
+async fn commit_files(
+    store: &TableStore,
+    write: &Write,
+    files: Vec<iceberg::spec::DataFile>,
+) -> Result<(), TableError> {
+    let spec = &write.spec;
+    match &write.commit {
+        Commit::Append { ident, uuid } => {
+            commit::append(store, ident, *uuid, files).await?;
+        }
+        Commit::Overwrite { ident, uuid } => {
+            commit::overwrite(store, ident, *uuid, files).await?;
+        }
+        Commit::Create { ident } => {
+            commit::create(
+                store,
+                ident,
+                &spec.location,
+                spec.schema.clone(),
+                &spec.partition_spec,
+                files,
+            )
+            .await?;
+        }
+        Commit::Replace { old } => {
+            commit::replace(
+                store,
+                old,
+                &spec.location,
+                spec.schema.clone(),
+                &spec.partition_spec,
+                files,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// After `delay`, deletes the files under `dir` (a URI) that are not in `keep`.
+async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Duration) {
+    tokio::time::sleep(delay).await;
+    let result = async {
+        let url = ObjectStoreUrl::parse(object_store_root(dir))?;
+        let store = runtime.object_store(&url)?;
+        remove_files(store.as_ref(), dir, &keep).await
+    }
+    .await;
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} files under {dir}"),
+        Err(e) => tracing::warn!("cannot remove the files under {dir}: {e}"),
+    }
+}
+
+/// `scheme://authority` of a URI.
+fn object_store_root(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split('/').next().unwrap_or("");
+            format!("{scheme}://{authority}")
+        }
+        None => "file://".to_string(),
+    }
+}
+
+/// Applies a catalog change.
+pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), QuarryError> {
+    match change {
+        CatalogChange::None => {}
+        CatalogChange::CreateTable(new) => {
+            let location = store.new_location(&new.ident);
+            let (schema, spec) = (new.schema.clone(), &new.spec);
+            match &new.replace {
+                Some(old) => {
+                    commit::replace(store, old, &location, schema, spec, vec![]).await?;
+                }
+                None => {
+                    commit::create(store, &new.ident, &location, schema, spec, vec![]).await?;
+                }
+            }
+        }
+        CatalogChange::DropTables { tables, purge } => {
+            for table in tables {
+                store.drop_table(table, *purge).await?;
+            }
+        }
+    }
+    Ok(())
+}
