@@ -85,17 +85,8 @@ impl CatalogProvider for LakeCatalog {
         let Some(schema) = self.schema(name) else {
             return Ok(None);
         };
-        self.store.blocking(async {
-            if cascade {
-                for table in self.store.tables(name).await? {
-                    let ident = TableIdent::from_strs(name.split('.').chain([table.as_str()]))?;
-                    if let Some(table) = self.store.load(&ident).await? {
-                        self.store.drop_table(&table, false).await?;
-                    }
-                }
-            }
-            self.store.drop_namespace(name).await
-        })?;
+        self.store
+            .blocking(self.store.drop_namespace(name, cascade))?;
         self.overlays.lock().remove(name);
         Ok(Some(schema))
     }

@@ -220,13 +220,18 @@ impl TableStore {
         Ok(())
     }
 
-    /// Drops an empty namespace.
-    pub async fn drop_namespace(&self, name: &str) -> Result<(), TableError> {
+    /// Drops a namespace; with `cascade` its tables first (their files stay), else only
+    /// if it is empty.
+    pub async fn drop_namespace(&self, name: &str, cascade: bool) -> Result<(), TableError> {
         let ident = namespace(name)?;
-        if !self.catalog().list_tables(&ident).await?.is_empty() {
+        let tables = self.catalog().list_tables(&ident).await?;
+        if !tables.is_empty() && !cascade {
             return Err(TableError::Invalid(format!(
                 "schema '{name}' is not empty: drop its tables first, or use DROP SCHEMA {name} CASCADE"
             )));
+        }
+        for table in tables {
+            self.catalog().drop_table(&table).await?;
         }
         self.catalog().drop_namespace(&ident).await?;
         Ok(())

@@ -55,6 +55,11 @@ impl QueryService {
         }
     }
 
+    /// The Iceberg tables queries read and write.
+    pub fn tables(&self) -> &quarry_catalog::store::TableStore {
+        self.sessions.store()
+    }
+
     /// The Ballista scheduler queries run on.
     pub fn ballista(&self) -> &BallistaScheduler {
         self.jobs.ballista()

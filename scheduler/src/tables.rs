@@ -2,7 +2,7 @@
 //!
 //! DataFusion parses every statement. Those it cannot plan for Iceberg are planned here:
 //! `CREATE [OR REPLACE] TABLE .. [PARTITION BY ..] [AS ..]`, `DROP TABLE .. [PURGE]`,
-//! `SHOW SCHEMAS` and `SHOW TABLES [IN ns] [LIKE ..]`. `INSERT` and `INSERT OVERWRITE`
+//! `DROP SCHEMA .. [CASCADE]`, `SHOW SCHEMAS` and `SHOW TABLES [IN ns] [LIKE ..]`. `INSERT` and `INSERT OVERWRITE`
 //! are planned by DataFusion and then armed with the statement's [`WriteSpec`].
 //!
 //! Planning has no side effects: a [`Write`] or a [`CatalogChange`] is what will happen
@@ -65,6 +65,8 @@ pub enum CatalogChange {
     CreateTable(Box<NewTable>),
     /// `DROP TABLE`: the tables that exist, and whether their files go too.
     DropTables { tables: Vec<Table>, purge: bool },
+    /// `DROP SCHEMA`: with `cascade`, their tables too.
+    DropSchemas { schemas: Vec<String>, cascade: bool },
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }
@@ -106,6 +108,27 @@ pub async fn plan(
             purge,
             ..
         } => plan_drop(ctx, store, names, *if_exists, *purge).await,
+        SqlStatement::Drop {
+            object_type: ObjectType::Schema,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => {
+            let mut schemas = Vec::new();
+            for name in names {
+                let name = name.to_string();
+                if store.namespace_exists(&name).await? {
+                    schemas.push(name);
+                } else if !if_exists {
+                    return Err(QuarryError::NotFound(format!("schema '{name}' not found")));
+                }
+            }
+            Ok(Planned::Catalog(Box::new(CatalogChange::DropSchemas {
+                schemas,
+                cascade: *cascade,
+            })))
+        }
         SqlStatement::ShowSchemas { show_options, .. }
         | SqlStatement::ShowDatabases { show_options, .. } => Ok(Planned::Rewritten(format!(
             "SELECT schema_name FROM information_schema.schemata \
@@ -266,6 +289,23 @@ async fn plan_drop(
 /// Arms an `INSERT` or `INSERT OVERWRITE` into an Iceberg table with its write; other
 /// plans are returned as they are.
 pub fn plan_insert(plan: LogicalPlan) -> Result<Result<Write, LogicalPlan>, QuarryError> {
+    match &plan {
+        // EXPLAIN shows the write it would run; EXPLAIN ANALYZE would run it uncommitted.
+        LogicalPlan::Explain(explain) => {
+            if let Ok(write) = plan_insert(explain.plan.as_ref().clone())? {
+                let mut explain = explain.clone();
+                explain.plan = Arc::new(write.plan);
+                return Ok(Err(LogicalPlan::Explain(explain)));
+            }
+            return Ok(Err(plan));
+        }
+        LogicalPlan::Analyze(analyze) if matches!(analyze.input.as_ref(), LogicalPlan::Dml(_)) => {
+            return Err(QuarryError::Plan(
+                "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN".into(),
+            ));
+        }
+        _ => {}
+    }
     let LogicalPlan::Dml(dml) = &plan else {
         return Ok(Err(plan));
     };

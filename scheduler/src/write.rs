@@ -78,18 +78,7 @@ pub fn finish(
             }
             Err(e) => {
                 tracing::info!(table = %write.spec.table, "write failed, removing its files: {e}");
-                // A new table's directory is its own; an existing table's is shared.
-                let dir = match write.commit {
-                    Commit::Create { .. } | Commit::Replace { .. } => write.spec.location.clone(),
-                    _ => write.spec.data_prefix(),
-                };
-                sweep(&runtime, &dir, HashSet::new(), Duration::ZERO).await;
-                // Tasks of a failed job may still be finishing a file: sweep again later.
-                tokio::spawn(async move {
-                    for delay in [2, 10, 60] {
-                        sweep(&runtime, &dir, HashSet::new(), Duration::from_secs(delay)).await;
-                    }
-                });
+                abandon(&runtime, &write).await;
                 Err(e)
             }
         }
@@ -135,6 +124,48 @@ async fn commit_files(
     Ok(())
 }
 
+/// How long the marker of a failed write stays.
+const MARKER_LIFETIME: Duration = Duration::from_secs(10);
+
+/// Removes what a failed write wrote. Tasks still running see the marker and stop.
+async fn abandon(runtime: &Arc<RuntimeEnv>, write: &Write) {
+    let spec = &write.spec;
+    let marker = spec.abandoned_marker();
+    let placed = async {
+        let url = ObjectStoreUrl::parse(object_store_root(&marker))?;
+        let (_, path) = quarry_catalog::table::store_path(&marker)?;
+        object_store::ObjectStoreExt::put(
+            runtime.object_store(&url)?.as_ref(),
+            &path,
+            Vec::new().into(),
+        )
+        .await?;
+        Ok::<_, TableError>(())
+    }
+    .await;
+    if let Err(e) = placed {
+        tracing::warn!("cannot mark the write to {} abandoned: {e}", spec.table);
+    }
+    sweep(
+        runtime,
+        &spec.data_prefix(),
+        HashSet::from([marker]),
+        Duration::ZERO,
+    )
+    .await;
+    // A new table's directory is its own (metadata too); an existing table's is shared.
+    let dir = match write.commit {
+        Commit::Create { .. } | Commit::Replace { .. } => spec.location.clone(),
+        _ => spec.data_prefix(),
+    };
+    let runtime = Arc::clone(runtime);
+    tokio::spawn(async move {
+        // The marker goes last. A task the cancel missed checks it as it starts, within
+        // moments of the failure.
+        sweep(&runtime, &dir, HashSet::new(), MARKER_LIFETIME).await;
+    });
+}
+
 /// After `delay`, deletes the files under `dir` (a URI) that are not in `keep`.
 async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Duration) {
     tokio::time::sleep(delay).await;
@@ -176,6 +207,11 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
                 None => {
                     commit::create(store, &new.ident, &location, schema, spec, vec![]).await?;
                 }
+            }
+        }
+        CatalogChange::DropSchemas { schemas, cascade } => {
+            for schema in schemas {
+                store.drop_namespace(schema, *cascade).await?;
             }
         }
         CatalogChange::DropTables { tables, purge } => {

@@ -72,7 +72,7 @@ impl From<TableError> for DataFusionError {
 }
 
 /// The object store and the path in it of a file or directory URI.
-pub(crate) fn store_path(uri: &str) -> Result<(ObjectStoreUrl, Path), TableError> {
+pub fn store_path(uri: &str) -> Result<(ObjectStoreUrl, Path), TableError> {
     let url = ListingTableUrl::parse(uri)?;
     Ok((url.object_store(), url.prefix().clone()))
 }

@@ -8,7 +8,12 @@
 //! gathers the rows of all tasks and commits them as one snapshot.
 //!
 //! Every file of one statement lives under `data/<write id>/`, so the files of a failed
-//! or cancelled statement are found and removed by one prefix.
+//! or cancelled statement are found and removed by one prefix. A task can outlive its
+//! failed job (a cancel can miss a task that is just starting), so before removing the
+//! files the scheduler leaves a marker in that directory ([`WriteSpec::abandoned_marker`]):
+//! a task checks for it when it starts and after each file it writes, and then stops,
+//! deleting that file itself. Either the task sees the marker, or its file was there
+//! before the marker and the scheduler's sweep finds it.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -30,7 +35,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use iceberg::arrow::RecordBatchPartitionSplitter;
 use iceberg::spec::{DataFile, FormatVersion, PartitionSpec, Schema, Struct};
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::ParquetObjectWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -108,6 +113,11 @@ impl WriteSpec {
         )
     }
 
+    /// The marker whose presence tells tasks that the statement failed (a URI).
+    pub fn abandoned_marker(&self) -> String {
+        format!("{}/{ABANDONED}", self.data_prefix())
+    }
+
     /// Decodes the data files the tasks of this write returned.
     pub fn data_files(&self, batches: &[RecordBatch]) -> Result<Vec<DataFile>, TableError> {
         let partition_type = self.partition_spec.partition_type(&self.schema)?;
@@ -129,6 +139,9 @@ impl WriteSpec {
         Ok(files)
     }
 }
+
+/// The name of the marker file of a failed write.
+pub const ABANDONED: &str = "_ABANDONED";
 
 /// The column of a write task's output that holds one data file's metadata as JSON.
 pub const DATA_FILE_COLUMN: &str = "data_file";
@@ -277,15 +290,18 @@ async fn write_partition(
             .map_err(TableError::from)?,
         )
     };
+    let (_, marker) = store_path(&spec.abandoned_marker())?;
     let mut files = Files {
         spec,
         partition,
+        marker,
         store,
         schema: Arc::clone(&schema),
         open: HashMap::new(),
         written: Vec::new(),
         sequence: 0,
     };
+    not_abandoned(&files.store, &files.marker, &spec.table).await?;
     while let Some(batch) = input.next().await {
         let batch = conform(&batch?, &schema, &spec.table)?;
         if batch.num_rows() == 0 {
@@ -302,6 +318,21 @@ async fn write_partition(
         }
     }
     files.finish().await
+}
+
+/// Fails if the statement this write belongs to has failed (its marker exists).
+async fn not_abandoned(
+    store: &Arc<dyn ObjectStore>,
+    marker: &object_store::path::Path,
+    table: &str,
+) -> Result<()> {
+    match store.head(marker).await {
+        Ok(_) => Err(DataFusionError::Execution(format!(
+            "the write to {table} was abandoned"
+        ))),
+        Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(TableError::from(e).into()),
+    }
 }
 
 /// The directory of a partition, `name=value/...` as other engines name it, with the
@@ -340,6 +371,7 @@ fn escape(text: &str) -> String {
 struct Files<'a> {
     spec: &'a WriteSpec,
     partition: usize,
+    marker: object_store::path::Path,
     store: Arc<dyn ObjectStore>,
     schema: SchemaRef,
     open: HashMap<String, OpenFile>,
@@ -400,6 +432,11 @@ impl Files<'_> {
     async fn close(&mut self, mut file: OpenFile) -> Result<()> {
         let footer = file.writer.finish().await?;
         let size = file.writer.bytes_written() as u64;
+        if let Err(e) = not_abandoned(&self.store, &self.marker, &self.spec.table).await {
+            let (_, path) = store_path(&file.uri)?;
+            let _ = self.store.delete(&path).await;
+            return Err(e);
+        }
         self.written.push(data_file(
             WrittenFile {
                 path: file.uri,

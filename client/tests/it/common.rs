@@ -1,9 +1,12 @@
 //! Test helpers: a cluster over a temporary warehouse, queries through Flight SQL, and
 //! results as comparable text rows.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use ballista_core::serde::protobuf::task_status;
+use ballista_scheduler::state::execution_stage::ExecutionStage;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use quarry_client::connection::{ClientError, Connection};
@@ -46,6 +49,39 @@ impl TestCluster {
             Err(e) => panic!("{sql}: {e}"),
         }
     }
+}
+
+/// How many tasks a successful stage of a job ran, and on which executors.
+pub async fn stage_executors(
+    t: &TestCluster,
+    job_id: &str,
+    stage: usize,
+) -> (usize, HashSet<String>) {
+    let graph = t
+        .cluster
+        .scheduler
+        .ballista
+        .jobs
+        .get_execution_graph(job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let stage = match graph.stages().get(&stage) {
+        Some(ExecutionStage::Successful(stage)) => stage,
+        other => panic!(
+            "stage {stage} did not succeed: {:?}",
+            other.map(|s| s.variant_name())
+        ),
+    };
+    let executors = stage
+        .task_infos
+        .iter()
+        .filter_map(|task| match &task.task_status {
+            task_status::Status::Successful(done) => Some(done.executor_id.clone()),
+            _ => None,
+        })
+        .collect();
+    (stage.partitions, executors)
 }
 
 pub async fn query(conn: &Connection, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {

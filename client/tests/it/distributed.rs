@@ -3,12 +3,10 @@
 
 use std::collections::HashSet;
 
-use ballista_core::serde::protobuf::task_status;
-use ballista_scheduler::state::execution_stage::ExecutionStage;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
-use crate::common::{TestCluster, rows, test_tables, write_test_data};
+use crate::common::{TestCluster, rows, stage_executors, test_tables, write_test_data};
 
 const QUERIES: &[&str] = &[
     // aggregates
@@ -101,33 +99,9 @@ async fn scans_of_a_large_file_split_across_every_executor() {
         .unwrap();
     assert_eq!(rows(&batches).len(), 7);
 
-    let job_id = query.job_id().unwrap();
-    let graph = t
-        .cluster
-        .scheduler
-        .ballista
-        .jobs
-        .get_execution_graph(&job_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let scan = match graph.stages().get(&1) {
-        Some(ExecutionStage::Successful(stage)) => stage,
-        other => panic!(
-            "stage 1 did not succeed: {:?}",
-            other.map(|s| s.variant_name())
-        ),
-    };
+    let (tasks, executors) = stage_executors(&t, &query.job_id().unwrap(), 1).await;
     // One CSV file of about 25 MB is read as byte ranges by one task per slot.
-    assert_eq!(scan.partitions, 4, "scan tasks");
-    let executors: HashSet<&str> = scan
-        .task_infos
-        .iter()
-        .filter_map(|task| match &task.task_status {
-            task_status::Status::Successful(done) => Some(done.executor_id.as_str()),
-            _ => None,
-        })
-        .collect();
-    let all: HashSet<&str> = t.cluster.executors.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(tasks, 4, "scan tasks");
+    let all: HashSet<String> = t.cluster.executors.iter().map(|e| e.id.clone()).collect();
     assert_eq!(executors, all, "every executor ran part of the scan");
 }

@@ -6,3 +6,4 @@ mod common;
 mod distributed;
 mod errors;
 mod shell;
+mod tables;
