@@ -6,6 +6,11 @@
 //! door, as a client would) and on one DataFusion `SessionContext` with as many
 //! partitions as the cluster has task slots, checks that the answers agree, and prints
 //! median, min and max times and their ratio.
+//!
+//! `quarry-bench tables` measures Iceberg tables: a `CREATE TABLE ... AS` of `--rows`
+//! rows (rows per second, against DataFusion writing the same rows to Parquet in one
+//! process), and a selective query on a table partitioned by day, with the filter in a
+//! form Iceberg prunes files by and in one it cannot (a function of the column).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,6 +45,21 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// CTAS into an Iceberg table, and a selective query with and without pruning.
+    Tables {
+        /// Rows in the table.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Timed runs of each query, after one warm-up run each.
+        #[arg(long, default_value_t = 5)]
+        iterations: usize,
+        /// Executors in the Quarry cluster.
+        #[arg(long, default_value_t = 2)]
+        executors: usize,
+        /// Where to write the data (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 const QUERY: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi \
@@ -58,7 +78,124 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
             aggregate(&dir, rows, iterations, executors).await
         }
+        Command::Tables {
+            rows,
+            iterations,
+            executors,
+            dir,
+        } => {
+            let temp = tempfile::tempdir()?;
+            let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
+            tables(&dir, rows, iterations, executors).await
+        }
     }
+}
+
+/// The selective query, with a filter Iceberg prunes by and with one it cannot use.
+const PRUNED: &str = "SELECT count(*), sum(v) FROM bench.events \
+    WHERE ts >= TIMESTAMP '2024-03-05 00:00:00' AND ts < TIMESTAMP '2024-03-06 00:00:00'";
+const UNPRUNED: &str = "SELECT count(*), sum(v) FROM bench.events \
+    WHERE date_trunc('day', ts) = TIMESTAMP '2024-03-05 00:00:00'";
+
+async fn tables(
+    dir: &Path,
+    rows: u64,
+    iterations: usize,
+    executors: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let source = dir.join("warehouse/bench-source");
+    let local = SessionContext::new();
+    let select = format!(
+        "SELECT value AS id, value % 1000 AS k, (value * 7919) % 100003 AS v, \
+         to_timestamp_seconds(1704067200 + (value % 366) * 86400 + value % 86400) AS ts \
+         FROM generate_series(1, {rows})"
+    );
+    if !source.exists() {
+        local
+            .sql(&format!(
+                "COPY ({select}) TO '{}/part-0.parquet' STORED AS PARQUET",
+                source.display()
+            ))
+            .await?
+            .collect()
+            .await?;
+    }
+    // The baseline: DataFusion in one process writing the same rows as Parquet.
+    local
+        .sql(&format!(
+            "CREATE EXTERNAL TABLE src STORED AS PARQUET LOCATION '{}/'",
+            source.display()
+        ))
+        .await?;
+    let copy_dir = dir.join("datafusion-copy");
+    let (copy_time, _) = timed(run_local(
+        &local,
+        &format!(
+            "COPY (SELECT * FROM src) TO '{}/' STORED AS PARQUET",
+            copy_dir.display()
+        ),
+    ))
+    .await?;
+    let cluster =
+        EmbeddedCluster::start(EmbeddedOptions::local(dir.join("warehouse"), executors)).await?;
+    let quarry = Connection::connect(&cluster.flight_url(), "bench", "").await?;
+    run_quarry(&quarry, "CREATE SCHEMA IF NOT EXISTS bench").await?;
+    let (ctas_time, written) = timed(run_quarry(
+        &quarry,
+        "CREATE OR REPLACE TABLE bench.events_flat AS SELECT * FROM 'bench-source/'",
+    ))
+    .await?;
+    let (partitioned_time, _) = timed(run_quarry(
+        &quarry,
+        "CREATE OR REPLACE TABLE bench.events PARTITION BY (day(ts)) AS SELECT * FROM 'bench-source/'",
+    ))
+    .await?;
+    println!("rows: {rows}, executors: {executors}, written: {written:?}");
+    println!("| write | time | rows/s |\n|---|---|---|");
+    for (what, time) in [
+        ("DataFusion, one process: COPY TO Parquet", copy_time),
+        ("Quarry: CREATE TABLE AS (unpartitioned)", ctas_time),
+        (
+            "Quarry: CREATE TABLE AS PARTITION BY (day(ts)), 366 days",
+            partitioned_time,
+        ),
+    ] {
+        println!(
+            "| {what} | {:.2} s | {:.0} |",
+            time.as_secs_f64(),
+            rows as f64 / time.as_secs_f64()
+        );
+    }
+    println!(
+        "ratio Quarry CTAS / DataFusion COPY (time): {:.2}",
+        ctas_time.as_secs_f64() / copy_time.as_secs_f64()
+    );
+
+    let (mut pruned, mut unpruned) = (Vec::new(), Vec::new());
+    for i in 0..=iterations {
+        let (p, p_rows) = timed(run_quarry(&quarry, PRUNED)).await?;
+        let (u, u_rows) = timed(run_quarry(&quarry, UNPRUNED)).await?;
+        if p_rows != u_rows {
+            return Err("the pruned and unpruned queries disagree".into());
+        }
+        if i > 0 {
+            pruned.push(p);
+            unpruned.push(u);
+        }
+    }
+    let (p, u) = (summary(&mut pruned), summary(&mut unpruned));
+    println!("\nselective query, one day of 366 ({iterations} runs after 1 warm-up):");
+    println!("| filter | median | min | max |\n|---|---|---|---|");
+    println!(
+        "| `ts >= day AND ts < next day` (files pruned) | {:.3} s | {:.3} s | {:.3} s |",
+        p.0, p.1, p.2
+    );
+    println!(
+        "| `date_trunc('day', ts) = day` (no pruning) | {:.3} s | {:.3} s | {:.3} s |",
+        u.0, u.1, u.2
+    );
+    println!("ratio pruned / unpruned (median): {:.3}", p.0 / u.0);
+    Ok(())
 }
 
 async fn aggregate(

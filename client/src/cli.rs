@@ -74,7 +74,8 @@ pub struct ClusterArgs {
 pub enum Command {
     /// Run the embedded cluster as a server for Flight SQL clients until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
-    /// Write the demo retail dataset (CSV, JSON, Parquet) under the warehouse's landing/.
+    /// Write the demo retail dataset (CSV, JSON, Parquet) under the warehouse's landing/,
+    /// build bronze, silver and gold Iceberg tables from it, and query gold.
     Demo(DemoArgs),
 }
 

@@ -2,16 +2,20 @@
 //! products as JSON lines, sales transactions as several CSV files, returns as Parquet.
 //! Like real raw data it has duplicate rows, missing values and malformed ones (bad
 //! emails, impossible dates, quantities spelled out in words, unknown customers).
-//! `quarry demo` then runs two queries over the files on an embedded cluster.
+//! `quarry demo` then builds the medallion on an embedded cluster
+//! (`examples/medallion.sql`: bronze tables from the files, silver tables typed,
+//! deduplicated and filtered, gold aggregates) and runs a query over gold.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
 use parquet::arrow::ArrowWriter;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -21,6 +25,7 @@ use crate::connection::Connection;
 use crate::embedded::{EmbeddedCluster, EmbeddedOptions};
 use crate::output::Format;
 use crate::shell::Shell;
+use crate::split::script_statements;
 
 const CITIES: [&str; 10] = [
     "Lisbon", "Porto", "Madrid", "Berlin", "Paris", "Lyon", "Milan", "Vienna", "Prague", "Warsaw",
@@ -55,8 +60,8 @@ pub struct Written {
     pub returns: usize,
 }
 
-/// Writes the dataset, runs two queries over it on an embedded cluster, and prints
-/// what to try next.
+/// Writes the dataset, builds the medallion from it on an embedded cluster, runs a
+/// query over gold, and prints what to try next.
 pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let landing = args.warehouse.join("landing");
     let written = write(&landing, args.transactions, args.seed)?;
@@ -70,14 +75,30 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let cluster = EmbeddedCluster::start(EmbeddedOptions::local(&args.warehouse, 2)).await?;
     let conn = Connection::connect(&cluster.flight_url(), "demo", "").await?;
-    let mut shell = Shell::new(conn, Format::Table);
-    for sql in SHOWCASE {
-        println!("quarry> {sql};");
-        if !shell.run_batch(&[sql.to_string()]).await {
-            return Err("a demo query failed".into());
-        }
-        println!();
+    println!("Building the medallion (examples/medallion.sql):");
+    for sql in script_statements(MEDALLION) {
+        let table = created_table(&sql).unwrap_or("?");
+        let started = Instant::now();
+        let prepared = conn.prepare(&sql).await?;
+        let batches: Vec<RecordBatch> = conn.fetch(&prepared).await?.try_collect().await?;
+        let rows = crate::output::rows(&batches)?;
+        let count = rows
+            .first()
+            .and_then(|r| r.first())
+            .cloned()
+            .unwrap_or_default();
+        println!(
+            "  {table:<28} {count:>9} rows  {:>6.2} s",
+            started.elapsed().as_secs_f64()
+        );
     }
+    println!();
+    let mut shell = Shell::new(conn, Format::Table);
+    println!("quarry> {GOLD_QUERY};");
+    if !shell.run_batch(&[GOLD_QUERY.to_string()]).await {
+        return Err("the demo query failed".into());
+    }
+    println!();
     let next = NEXT
         .replace("{quarry}", &this_binary())
         .replace("{warehouse}", &args.warehouse.display().to_string());
@@ -85,11 +106,18 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Queries the demo runs over the raw files.
-const SHOWCASE: [&str; 2] = [
-    "SELECT store, count(*) AS sales, round(sum(unit_price), 2) AS revenue\n  FROM 'landing/transactions/*.csv'\n GROUP BY store ORDER BY revenue DESC",
-    "SELECT p.category, count(*) AS returns, round(sum(r.refund_amount), 2) AS refunded\n  FROM 'landing/returns.parquet' r\n  JOIN 'landing/transactions/*.csv' t ON r.transaction_id = t.transaction_id\n  JOIN 'landing/products.json' p ON t.product_id = p.product_id\n GROUP BY p.category ORDER BY returns DESC",
-];
+/// The medallion the demo builds.
+const MEDALLION: &str = include_str!("../../examples/medallion.sql");
+
+/// The query the demo runs over gold.
+const GOLD_QUERY: &str = "SELECT store, sum(orders) AS orders, round(sum(revenue), 2) AS revenue\n  FROM gold.daily_sales\n WHERE day >= DATE '2025-07-01'\n GROUP BY store ORDER BY revenue DESC";
+
+/// The table a `CREATE ... TABLE name AS` statement creates.
+fn created_table(sql: &str) -> Option<&str> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let at = words.iter().position(|w| w.eq_ignore_ascii_case("TABLE"))?;
+    words.get(at + 1).copied()
+}
 
 /// How to run this binary from the working directory: `target/release/quarry` after
 /// `cargo run`, `quarry` when it is on the PATH.
@@ -107,10 +135,12 @@ fn this_binary() -> String {
 
 const NEXT: &str = "Open the shell and explore (paths are relative to the warehouse):
   {quarry} --warehouse {warehouse}
+  quarry> SHOW TABLES IN gold;
+  quarry> SELECT segment, sum(customers), sum(revenue) FROM gold.customer_segments GROUP BY segment;
+  quarry> SELECT count(*) FROM bronze.customers WHERE email NOT LIKE '%@%';
   quarry> SELECT * FROM 'landing/customers.csv' LIMIT 5;
-  quarry> CREATE EXTERNAL TABLE customers STORED AS CSV LOCATION 'landing/customers.csv';
-  quarry> SELECT segment, count(*) FROM customers WHERE email NOT LIKE '%@%' GROUP BY segment;
-  quarry> EXPLAIN ANALYZE SELECT store, count(*) FROM 'landing/transactions/*.csv' GROUP BY store;";
+  quarry> EXPLAIN ANALYZE SELECT store, sum(revenue) FROM gold.daily_sales
+          WHERE day BETWEEN DATE '2025-03-01' AND DATE '2025-03-31' GROUP BY store;";
 
 /// Writes the four sources under `landing` from a seeded generator.
 pub fn write(

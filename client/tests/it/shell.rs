@@ -103,11 +103,15 @@ fn scripts_and_the_demo_dataset() {
         &["demo", "--warehouse", "wh", "--transactions", "5000"],
     );
     assert!(demo.status.success(), "{}", stderr(&demo));
-    assert!(
-        stdout(&demo).contains("transactions/*.csv"),
-        "{}",
-        stdout(&demo)
-    );
+    for built in [
+        "transactions/*.csv",
+        "bronze.transactions",
+        "silver.customers",
+        "gold.daily_sales",
+        "madrid-03",
+    ] {
+        assert!(stdout(&demo).contains(built), "{built}: {}", stdout(&demo));
+    }
 
     let script = dir.path().join("report.sql");
     std::fs::write(
