@@ -171,19 +171,12 @@ async fn tables(
         ctas_time.as_secs_f64() / copy_time.as_secs_f64()
     );
 
-    let (mut pruned, mut unpruned) = (Vec::new(), Vec::new());
-    for i in 0..=iterations {
-        let (p, p_rows) = timed(run_quarry(&quarry, PRUNED)).await?;
-        let (u, u_rows) = timed(run_quarry(&quarry, UNPRUNED)).await?;
-        if p_rows != u_rows {
-            return Err("the pruned and unpruned queries disagree".into());
-        }
-        if i > 0 {
-            pruned.push(p);
-            unpruned.push(u);
-        }
-    }
-    let (p, u) = (summary(&mut pruned), summary(&mut unpruned));
+    let (p, u) = alternate(
+        iterations,
+        async || run_quarry(&quarry, PRUNED).await,
+        async || run_quarry(&quarry, UNPRUNED).await,
+    )
+    .await?;
     println!("\nselective query, one day of 366 ({iterations} runs after 1 warm-up):");
     println!("| filter | median | min | max |\n|---|---|---|---|");
     println!(
@@ -239,19 +232,12 @@ async fn aggregate(
         ))
         .await?;
 
-    let (mut quarry_times, mut local_times) = (Vec::new(), Vec::new());
-    for i in 0..=iterations {
-        let (q, q_rows) = timed(run_quarry(&quarry, QUERY)).await?;
-        let (l, l_rows) = timed(run_local(&local, QUERY)).await?;
-        if q_rows != l_rows {
-            return Err("Quarry and DataFusion disagree on the answer".into());
-        }
-        if i > 0 {
-            quarry_times.push(q);
-            local_times.push(l);
-        }
-    }
-    let (q, l) = (summary(&mut quarry_times), summary(&mut local_times));
+    let (q, l) = alternate(
+        iterations,
+        async || run_quarry(&quarry, QUERY).await,
+        async || run_local(&local, QUERY).await,
+    )
+    .await?;
     println!("query: {QUERY}");
     println!(
         "rows: {rows}, executors: {executors}, task slots: {slots}, iterations: {iterations} (after 1 warm-up)"
@@ -267,6 +253,29 @@ async fn aggregate(
     );
     println!("ratio Quarry / DataFusion (median): {:.2}", q.0 / l.0);
     Ok(())
+}
+
+/// Runs `a` and `b` alternately, one warm-up run each and then `iterations` timed runs,
+/// checks that they always give the same rows, and returns the median, min and max
+/// seconds of each.
+async fn alternate(
+    iterations: usize,
+    mut a: impl AsyncFnMut() -> Result<Vec<String>, Box<dyn std::error::Error>>,
+    mut b: impl AsyncFnMut() -> Result<Vec<String>, Box<dyn std::error::Error>>,
+) -> Result<((f64, f64, f64), (f64, f64, f64)), Box<dyn std::error::Error>> {
+    let (mut a_times, mut b_times) = (Vec::new(), Vec::new());
+    for i in 0..=iterations {
+        let (a_time, a_rows) = timed(a()).await?;
+        let (b_time, b_rows) = timed(b()).await?;
+        if a_rows != b_rows {
+            return Err(format!("the answers differ: {a_rows:?} vs {b_rows:?}").into());
+        }
+        if i > 0 {
+            a_times.push(a_time);
+            b_times.push(b_time);
+        }
+    }
+    Ok((summary(&mut a_times), summary(&mut b_times)))
 }
 
 async fn timed<T, E>(

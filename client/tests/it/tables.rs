@@ -425,3 +425,59 @@ async fn other_engines_read_what_quarry_writes() {
     assert_eq!(engine("pyiceberg"), quarry, "pyiceberg sees other rows");
     assert_eq!(engine("duckdb"), quarry, "DuckDB sees other rows");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_insert_changes_nothing() {
+    let t = TestCluster::start(2, 2).await;
+    quarry_client::demo::write(&t.warehouse().join("landing"), 100_000, 1).unwrap();
+    t.rows("CREATE TABLE silver.pairs AS SELECT 1 AS a, 2 AS b")
+        .await;
+    let snapshot = metadata_location(&t, "silver.pairs").await;
+    let files = data_files(&t.warehouse().join("silver"));
+    // Rows trickle out of a nested-loop join for a long time.
+    t.rows("SET datafusion.execution.batch_size = 512").await;
+    let prepared = t
+        .conn
+        .prepare(
+            "INSERT INTO silver.pairs SELECT a.transaction_id, b.transaction_id \
+             FROM 'landing/transactions/*.csv' a CROSS JOIN 'landing/transactions/*.csv' b \
+             WHERE a.unit_price + b.unit_price < 20",
+        )
+        .await
+        .unwrap();
+    let (conn, handle) = (t.conn.clone(), prepared.clone());
+    let fetch = tokio::spawn(async move {
+        let stream = conn.fetch(&handle).await?;
+        futures::TryStreamExt::try_collect::<Vec<_>>(stream).await?;
+        Ok::<_, quarry_client::connection::ClientError>(())
+    });
+    let started = std::time::Instant::now();
+    while t
+        .cluster
+        .executors
+        .iter()
+        .map(|e| e.active_tasks())
+        .sum::<usize>()
+        == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the INSERT never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    t.conn.cancel(&prepared).await.unwrap();
+    let err = fetch.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert_eq!(metadata_location(&t, "silver.pairs").await, snapshot);
+    assert_eq!(t.rows("SELECT a, b FROM silver.pairs").await, ["1|2"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while data_files(&t.warehouse().join("silver")) != files {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled INSERT left files behind"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
