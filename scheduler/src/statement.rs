@@ -71,6 +71,7 @@ pub async fn plan(
         Planned::Write(write) => return Ok(Statement::Write(write)),
         Planned::Catalog(change) => return Ok(Statement::Catalog(change)),
         Planned::Rewritten(sql) => state.sql_to_statement(&sql, &dialect)?,
+        Planned::Explained(plan) => return Ok(Statement::Distributed(plan)),
         Planned::NotOurs => statement,
     };
     let plan = state.statement_to_plan(statement).await?;
@@ -180,6 +181,11 @@ mod tests {
             "catalog"
         );
         assert_eq!(kind("DROP TABLE t PURGE").await, "catalog");
+        assert_eq!(
+            kind("EXPLAIN CREATE TABLE u AS SELECT 1 AS x").await,
+            "distributed"
+        );
+        assert_eq!(kind("DROP TABLE IF EXISTS nowhere.t").await, "catalog");
     }
 
     #[tokio::test(flavor = "multi_thread")]

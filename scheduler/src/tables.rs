@@ -13,7 +13,9 @@ use std::sync::Arc;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::logical_expr::{
+    DdlStatement, DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp,
+};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
@@ -86,6 +88,8 @@ pub enum Planned {
     Catalog(Box<CatalogChange>),
     /// Plan this SQL instead (a `SHOW` rewritten as a catalog query).
     Rewritten(String),
+    /// `EXPLAIN` of a write: the plan to show.
+    Explained(LogicalPlan),
     /// Not an Iceberg statement: DataFusion plans it.
     NotOurs,
 }
@@ -96,8 +100,26 @@ pub async fn plan(
     store: &TableStore,
     statement: &DFStatement,
 ) -> Result<Planned, QuarryError> {
-    let DFStatement::Statement(statement) = statement else {
-        return Ok(Planned::NotOurs);
+    let statement = match statement {
+        DFStatement::Statement(statement) => statement,
+        DFStatement::Explain(explain) => {
+            return match Box::pin(plan(ctx, store, &explain.statement)).await? {
+                Planned::Write(_) if explain.analyze => Err(QuarryError::Plan(
+                    "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN"
+                        .into(),
+                )),
+                Planned::Write(write) => Ok(Planned::Explained(
+                    LogicalPlanBuilder::from(write.plan)
+                        .explain(explain.verbose, false)?
+                        .build()?,
+                )),
+                Planned::Catalog(_) => Err(QuarryError::Plan(
+                    "EXPLAIN shows queries and writes, not catalog changes".into(),
+                )),
+                _ => Ok(Planned::NotOurs),
+            };
+        }
+        _ => return Ok(Planned::NotOurs),
     };
     match statement.as_ref() {
         SqlStatement::CreateTable(create) => plan_create(ctx, store, create).await,
@@ -273,6 +295,15 @@ async fn plan_drop(
     for name in names {
         let reference = object_name_to_table_reference(name.clone(), true)?;
         let ident = iceberg_ident(ctx, &reference)?;
+        let namespace = ident.namespace().join(".");
+        if !store.namespace_exists(&namespace).await? {
+            if if_exists {
+                continue;
+            }
+            return Err(QuarryError::NotFound(format!(
+                "schema '{namespace}' not found"
+            )));
+        }
         match store.load(&ident).await? {
             Some(table) => tables.push(table),
             None if ctx.table_exist(reference.clone())? => return Ok(Planned::NotOurs),
