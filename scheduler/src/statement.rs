@@ -71,7 +71,7 @@ pub async fn plan(
         Planned::Write(write) => return Ok(Statement::Write(write)),
         Planned::Catalog(change) => return Ok(Statement::Catalog(change)),
         Planned::Rewritten(sql) => state.sql_to_statement(&sql, &dialect)?,
-        Planned::Explained(plan) => return Ok(Statement::Distributed(plan)),
+        Planned::Explained(plan) => return Ok(Statement::Distributed(*plan)),
         Planned::NotOurs => statement,
     };
     let plan = state.statement_to_plan(statement).await?;

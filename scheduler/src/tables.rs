@@ -89,7 +89,7 @@ pub enum Planned {
     /// Plan this SQL instead (a `SHOW` rewritten as a catalog query).
     Rewritten(String),
     /// `EXPLAIN` of a write: the plan to show.
-    Explained(LogicalPlan),
+    Explained(Box<LogicalPlan>),
     /// Not an Iceberg statement: DataFusion plans it.
     NotOurs,
 }
@@ -108,11 +108,11 @@ pub async fn plan(
                     "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN"
                         .into(),
                 )),
-                Planned::Write(write) => Ok(Planned::Explained(
+                Planned::Write(write) => Ok(Planned::Explained(Box::new(
                     LogicalPlanBuilder::from(write.plan)
                         .explain(explain.verbose, false)?
                         .build()?,
-                )),
+                ))),
                 Planned::Catalog(_) => Err(QuarryError::Plan(
                     "EXPLAIN shows queries and writes, not catalog changes".into(),
                 )),
