@@ -166,7 +166,7 @@ impl SchemaProvider for LakeSchema {
                     None => Ok(None),
                 }
             })
-            .map_err(|e: crate::table::TableError| DataFusionError::from(e))
+            .map_err(DataFusionError::from)
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -176,10 +176,9 @@ impl SchemaProvider for LakeSchema {
         let Ok(ident) = self.ident(name) else {
             return false;
         };
-        matches!(
-            self.store
-                .blocking(self.store.catalog().table_exists(&ident)),
-            Ok(true)
-        )
+        let exists = self
+            .store
+            .blocking(async { Ok(self.store.catalog().table_exists(&ident).await?) });
+        matches!(exists, Ok(true))
     }
 }

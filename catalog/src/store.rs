@@ -256,9 +256,6 @@ impl TableStore {
 
     /// The table's current metadata, or `None` if there is no such table.
     pub async fn load(&self, table: &TableIdent) -> Result<Option<Table>, TableError> {
-        if !self.catalog().table_exists(table).await? {
-            return Ok(None);
-        }
         match self.catalog().load_table(table).await {
             Ok(table) => Ok(Some(table)),
             Err(e) if e.kind() == ErrorKind::TableNotFound => Ok(None),
@@ -331,7 +328,10 @@ impl TableStore {
     }
 
     /// Runs catalog I/O from synchronous code (DataFusion's catalog traits).
-    pub fn blocking<T: Send>(&self, work: impl Future<Output = T> + Send) -> T {
+    pub fn blocking<T: Send>(
+        &self,
+        work: impl Future<Output = Result<T, TableError>> + Send,
+    ) -> Result<T, TableError> {
         match Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| handle.block_on(work))
@@ -339,7 +339,7 @@ impl TableStore {
             _ => std::thread::scope(|s| {
                 s.spawn(|| self.runtime.block_on(work))
                     .join()
-                    .expect("catalog I/O does not panic")
+                    .unwrap_or_else(|_| Err(TableError::Invalid("catalog I/O panicked".into())))
             }),
         }
     }

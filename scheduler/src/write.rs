@@ -13,14 +13,13 @@ use std::time::Duration;
 
 use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::TryStreamExt;
 use quarry_catalog::store::TableStore;
-use quarry_catalog::table::TableError;
 use quarry_catalog::table::cleanup::remove_files;
 use quarry_catalog::table::commit;
 use quarry_catalog::table::write::DATA_FILE_COLUMN;
+use quarry_catalog::table::{TableError, store_path};
 
 use crate::error::QuarryError;
 use crate::job::{Job, JobRunner, fetch_results};
@@ -132,8 +131,7 @@ async fn abandon(runtime: &Arc<RuntimeEnv>, write: &Write) {
     let spec = &write.spec;
     let marker = spec.abandoned_marker();
     let placed = async {
-        let url = ObjectStoreUrl::parse(object_store_root(&marker))?;
-        let (_, path) = quarry_catalog::table::store_path(&marker)?;
+        let (url, path) = store_path(&marker)?;
         object_store::ObjectStoreExt::put(
             runtime.object_store(&url)?.as_ref(),
             &path,
@@ -170,7 +168,7 @@ async fn abandon(runtime: &Arc<RuntimeEnv>, write: &Write) {
 async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Duration) {
     tokio::time::sleep(delay).await;
     let result = async {
-        let url = ObjectStoreUrl::parse(object_store_root(dir))?;
+        let (url, _) = store_path(dir)?;
         let store = runtime.object_store(&url)?;
         remove_files(store.as_ref(), dir, &keep).await
     }
@@ -179,17 +177,6 @@ async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Du
         Ok(0) => {}
         Ok(n) => tracing::info!("removed {n} files under {dir}"),
         Err(e) => tracing::warn!("cannot remove the files under {dir}: {e}"),
-    }
-}
-
-/// `scheme://authority` of a URI.
-fn object_store_root(uri: &str) -> String {
-    match uri.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split('/').next().unwrap_or("");
-            format!("{scheme}://{authority}")
-        }
-        None => "file://".to_string(),
     }
 }
 

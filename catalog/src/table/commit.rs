@@ -49,7 +49,6 @@ pub async fn append(
     table_uuid: uuid::Uuid,
     files: Vec<DataFile>,
 ) -> Result<Table, TableError> {
-    let _lock = store.lock(ident).await;
     commit_retrying(store, ident, table_uuid, &files, Operation::Append).await
 }
 
@@ -60,7 +59,6 @@ pub async fn overwrite(
     table_uuid: uuid::Uuid,
     files: Vec<DataFile>,
 ) -> Result<Table, TableError> {
-    let _lock = store.lock(ident).await;
     commit_retrying(store, ident, table_uuid, &files, Operation::Overwrite).await
 }
 
@@ -73,6 +71,7 @@ async fn commit_retrying(
     files: &[DataFile],
     operation: Operation,
 ) -> Result<Table, TableError> {
+    let _lock = store.lock(ident).await;
     let mut attempt = 0u32;
     loop {
         let base = current(store, ident, table_uuid).await?;

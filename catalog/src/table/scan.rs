@@ -147,12 +147,10 @@ fn spread(files: Vec<PartitionedFile>, options: &ConfigOptions) -> Vec<FileGroup
     let count = slots.min(files.len()).max(1);
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); count];
     for file in files {
-        let emptiest = groups
-            .iter_mut()
-            .min_by_key(|(size, _)| *size)
-            .expect("at least one group");
-        emptiest.0 += file.object_meta.size;
-        emptiest.1.push(file);
+        if let Some(emptiest) = groups.iter_mut().min_by_key(|(size, _)| *size) {
+            emptiest.0 += file.object_meta.size;
+            emptiest.1.push(file);
+        }
     }
     groups
         .into_iter()

@@ -34,7 +34,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 use iceberg::arrow::RecordBatchPartitionSplitter;
-use iceberg::spec::{DataFile, FormatVersion, PartitionSpec, Schema, Struct};
+use iceberg::spec::{DataFile, FormatVersion, PartitionSpec, Schema, Struct, StructType};
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::ParquetObjectWriter;
@@ -246,10 +246,13 @@ impl ExecutionPlan for IcebergWriteExec {
         let spec = Arc::clone(&self.spec);
         let task = async move {
             let files = write_partition(&spec, partition, input, store).await?;
+            let partition_type = spec
+                .partition_spec
+                .partition_type(&spec.schema)
+                .map_err(TableError::from)?;
             let json = files
                 .into_iter()
                 .map(|f| {
-                    let partition_type = spec.partition_spec.partition_type(&spec.schema)?;
                     iceberg::spec::serialize_data_file_to_json(
                         f,
                         &partition_type,
@@ -282,13 +285,16 @@ async fn write_partition(
     let splitter = if spec.partition_spec.is_unpartitioned() {
         None
     } else {
-        Some(
-            RecordBatchPartitionSplitter::try_new_with_computed_values(
-                Arc::new(spec.schema.clone()),
-                Arc::new(spec.partition_spec.clone()),
-            )
-            .map_err(TableError::from)?,
+        let splitter = RecordBatchPartitionSplitter::try_new_with_computed_values(
+            Arc::new(spec.schema.clone()),
+            Arc::new(spec.partition_spec.clone()),
         )
+        .map_err(TableError::from)?;
+        let partition_type = spec
+            .partition_spec
+            .partition_type(&spec.schema)
+            .map_err(TableError::from)?;
+        Some((splitter, partition_type))
     };
     let (_, marker) = store_path(&spec.abandoned_marker())?;
     let mut files = Files {
@@ -309,9 +315,9 @@ async fn write_partition(
         }
         match &splitter {
             None => files.write(String::new(), Struct::empty(), &batch).await?,
-            Some(splitter) => {
+            Some((splitter, partition_type)) => {
                 for (key, rows) in splitter.split(&batch).map_err(TableError::from)? {
-                    let path = partition_path(spec, key.data())?;
+                    let path = partition_path(&spec.partition_spec, partition_type, key.data());
                     files.write(path, key.data().clone(), &rows).await?;
                 }
             }
@@ -337,13 +343,8 @@ async fn not_abandoned(
 
 /// The directory of a partition, `name=value/...` as other engines name it, with the
 /// characters that are not safe in object keys percent-encoded.
-fn partition_path(spec: &WriteSpec, values: &Struct) -> Result<String> {
-    let partition_type = spec
-        .partition_spec
-        .partition_type(&spec.schema)
-        .map_err(TableError::from)?;
+fn partition_path(spec: &PartitionSpec, partition_type: &StructType, values: &Struct) -> String {
     let segments = spec
-        .partition_spec
         .fields()
         .iter()
         .zip(partition_type.fields())
@@ -353,7 +354,7 @@ fn partition_path(spec: &WriteSpec, values: &Struct) -> Result<String> {
             format!("{}={}", escape(&field.name), escape(&human))
         })
         .collect::<Vec<_>>();
-    Ok(segments.join("/"))
+    segments.join("/")
 }
 
 fn escape(text: &str) -> String {
@@ -387,18 +388,18 @@ struct OpenFile {
 
 impl Files<'_> {
     async fn write(&mut self, path: String, partition: Struct, batch: &RecordBatch) -> Result<()> {
-        if !self.open.contains_key(&path) {
-            let file = self.create(&path, partition)?;
-            self.open.insert(path.clone(), file);
-        }
-        let file = self.open.get_mut(&path).expect("opened above");
+        let mut file = match self.open.remove(&path) {
+            Some(file) => file,
+            None => self.create(&path, partition)?,
+        };
         file.writer.write(batch).await?;
         let size = file.writer.bytes_written() + file.writer.in_progress_size();
         if size as u64 >= self.spec.target_file_size {
-            let file = self.open.remove(&path).expect("open");
-            self.close(file).await?;
+            self.close(file).await
+        } else {
+            self.open.insert(path, file);
+            Ok(())
         }
-        Ok(())
     }
 
     fn create(&mut self, partition_path: &str, partition: Struct) -> Result<OpenFile> {
