@@ -1,0 +1,3 @@
+//! End-to-end tests of `quarry-bench`: real engine processes on 127.0.0.1.
+
+mod tpch;
