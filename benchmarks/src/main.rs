@@ -23,35 +23,9 @@ enum Command {
     /// TPC-H: Quarry vs DataFusion, Ballista and DuckDB, with a report.
     Tpch(Box<tpch::TpchArgs>),
     /// GROUP BY over a Parquet table: Quarry (embedded, via Flight SQL) vs DataFusion.
-    Aggregate {
-        /// Rows in the table.
-        #[arg(long, default_value_t = 10_000_000)]
-        rows: u64,
-        /// Timed runs per engine, after one warm-up run each.
-        #[arg(long, default_value_t = 5)]
-        iterations: usize,
-        /// Executors in the Quarry cluster.
-        #[arg(long, default_value_t = 2)]
-        executors: usize,
-        /// Where to write the data (default: a temporary directory).
-        #[arg(long)]
-        dir: Option<std::path::PathBuf>,
-    },
+    Aggregate(micro::MicroArgs),
     /// CTAS into an Iceberg table, and a selective query with and without pruning.
-    Tables {
-        /// Rows in the table.
-        #[arg(long, default_value_t = 10_000_000)]
-        rows: u64,
-        /// Timed runs of each query, after one warm-up run each.
-        #[arg(long, default_value_t = 5)]
-        iterations: usize,
-        /// Executors in the Quarry cluster.
-        #[arg(long, default_value_t = 2)]
-        executors: usize,
-        /// Where to write the data (default: a temporary directory).
-        #[arg(long)]
-        dir: Option<std::path::PathBuf>,
-    },
+    Tables(micro::MicroArgs),
     /// One engine of a TPC-H run, driven through stdin and stdout by `tpch`.
     #[command(hide = true)]
     TpchEngine(tpch::worker::EngineArgs),
@@ -73,25 +47,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Tpch(args) => tpch::run(*args).await,
         Command::TpchEngine(args) => tpch::worker::serve(args).await,
-        Command::Aggregate {
-            rows,
-            iterations,
-            executors,
-            dir,
-        } => {
-            let temp = tempfile::tempdir()?;
-            let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
-            micro::aggregate(&dir, rows, iterations, executors).await
-        }
-        Command::Tables {
-            rows,
-            iterations,
-            executors,
-            dir,
-        } => {
-            let temp = tempfile::tempdir()?;
-            let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
-            micro::tables(&dir, rows, iterations, executors).await
-        }
+        Command::Aggregate(args) => micro::aggregate(args).await,
+        Command::Tables(args) => micro::tables(args).await,
     }
 }

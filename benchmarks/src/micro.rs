@@ -12,13 +12,43 @@
 //! selective query on a table partitioned by day, with the filter in a form Iceberg
 //! prunes files by and in one it cannot (a function of the column).
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use quarry_client::connection::Connection;
 use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
+
+/// The arguments of `aggregate` and `tables`.
+#[derive(clap::Args)]
+pub struct MicroArgs {
+    /// Rows in the table.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub rows: u64,
+    /// Timed runs of each query, after one warm-up run each.
+    #[arg(long, default_value_t = 5)]
+    pub iterations: usize,
+    /// Executors in the Quarry cluster.
+    #[arg(long, default_value_t = 2)]
+    pub executors: usize,
+    /// Where to write the data (default: a temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+impl MicroArgs {
+    /// The data directory: `dir`, or a temporary directory removed when the guard drops.
+    fn work_dir(&self) -> std::io::Result<(PathBuf, Option<tempfile::TempDir>)> {
+        match &self.dir {
+            Some(dir) => Ok((dir.clone(), None)),
+            None => {
+                let temp = tempfile::tempdir()?;
+                Ok((temp.path().to_path_buf(), Some(temp)))
+            }
+        }
+    }
+}
 
 const QUERY: &str = "SELECT k, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi \
                      FROM t GROUP BY k ORDER BY k";
@@ -29,12 +59,9 @@ const PRUNED: &str = "SELECT count(*), sum(v) FROM bench.events \
 const UNPRUNED: &str = "SELECT count(*), sum(v) FROM bench.events \
     WHERE date_trunc('day', ts) = TIMESTAMP '2024-03-05 00:00:00'";
 
-pub async fn tables(
-    dir: &Path,
-    rows: u64,
-    iterations: usize,
-    executors: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn tables(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let (dir, _temp) = args.work_dir()?;
+    let (dir, rows, iterations, executors) = (&dir, args.rows, args.iterations, args.executors);
     let source = dir.join("warehouse/bench-source");
     let local = SessionContext::new();
     let select = format!(
@@ -111,24 +138,15 @@ pub async fn tables(
     .await?;
     println!("\nselective query, one day of 366 ({iterations} runs after 1 warm-up):");
     println!("| filter | median | min | max |\n|---|---|---|---|");
-    println!(
-        "| `ts >= day AND ts < next day` (files pruned) | {:.3} s | {:.3} s | {:.3} s |",
-        p.0, p.1, p.2
-    );
-    println!(
-        "| `date_trunc('day', ts) = day` (no pruning) | {:.3} s | {:.3} s | {:.3} s |",
-        u.0, u.1, u.2
-    );
+    print_row("`ts >= day AND ts < next day` (files pruned)", p);
+    print_row("`date_trunc('day', ts) = day` (no pruning)", u);
     println!("ratio pruned / unpruned (median): {:.3}", p.0 / u.0);
     Ok(())
 }
 
-pub async fn aggregate(
-    dir: &Path,
-    rows: u64,
-    iterations: usize,
-    executors: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn aggregate(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let (dir, _temp) = args.work_dir()?;
+    let (dir, rows, iterations, executors) = (&dir, args.rows, args.iterations, args.executors);
     let data = dir.join("warehouse/bench/t");
     if !data.exists() {
         let started = Instant::now();
@@ -175,14 +193,8 @@ pub async fn aggregate(
         "rows: {rows}, executors: {executors}, task slots: {slots}, iterations: {iterations} (after 1 warm-up)"
     );
     println!("| engine | median | min | max |\n|---|---|---|---|");
-    println!(
-        "| Quarry embedded (Flight SQL) | {:.3} s | {:.3} s | {:.3} s |",
-        q.0, q.1, q.2
-    );
-    println!(
-        "| DataFusion, one process | {:.3} s | {:.3} s | {:.3} s |",
-        l.0, l.1, l.2
-    );
+    print_row("Quarry embedded (Flight SQL)", q);
+    print_row("DataFusion, one process", l);
     println!("ratio Quarry / DataFusion (median): {:.2}", q.0 / l.0);
     Ok(())
 }
@@ -239,6 +251,11 @@ fn text_rows(
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let rows = quarry_client::output::rows(batches)?;
     Ok(rows.into_iter().map(|row| row.join("|")).collect())
+}
+
+/// A table row: what, then median, min and max seconds.
+fn print_row(what: &str, (median, min, max): (f64, f64, f64)) {
+    println!("| {what} | {median:.3} s | {min:.3} s | {max:.3} s |");
 }
 
 /// Median, min and max in seconds.

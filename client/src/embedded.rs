@@ -34,6 +34,18 @@ impl EmbeddedOptions {
             flight_port: 0,
         }
     }
+
+    /// Task slots each executor gets: `slots`, or the machine's cores shared among the
+    /// executors when `slots` is 0.
+    pub fn slots_per_executor(&self) -> usize {
+        match self.slots {
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                cores.div_ceil(self.executors.max(1))
+            }
+            n => n,
+        }
+    }
 }
 
 /// A running embedded cluster. Stops when dropped.
@@ -83,13 +95,7 @@ impl EmbeddedCluster {
         )
         .await?;
         let executors_n = options.executors.max(1);
-        let slots = match options.slots {
-            0 => {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                cores.div_ceil(executors_n)
-            }
-            n => n,
-        };
+        let slots = options.slots_per_executor();
         let mut executors = Vec::with_capacity(executors_n);
         for i in 0..executors_n {
             let executor = start_executor(

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use engine::{EngineProcess, EngineSpec};
+use quarry_client::embedded::EmbeddedOptions;
 use report::{ConcurrencyRun, EngineSummary, QueryReport, Report, ScalingRun, Settings, geomean};
 use rounds::{Bench, Results, Slot};
 
@@ -330,7 +331,7 @@ fn summary(slot: &Slot, results: &Results, executors: usize) -> EngineSummary {
         "Quarry" => format!(
             "embedded cluster (scheduler and {executors} executors, {} task slots, in one \
              process), queried through Flight SQL, on Iceberg tables",
-            cores.div_ceil(executors) * executors
+            EmbeddedOptions::local("", executors).slots_per_executor() * executors
         ),
         "DataFusion" => format!(
             "one SessionContext with its defaults ({cores} partitions) on the Parquet files"
@@ -459,8 +460,9 @@ fn write(report: &Report, out: &Path) -> Result<(), Box<dyn std::error::Error>> 
         }
     };
     let md = out.join(format!("{stem}.md"));
-    std::fs::write(&md, report.markdown(chart))?;
-    println!("{}", report.markdown(chart));
+    let text = report.markdown(chart);
+    std::fs::write(&md, &text)?;
+    println!("{text}");
     eprintln!("report: {} and {}", md.display(), json.display());
     Ok(())
 }
