@@ -110,19 +110,28 @@ impl QueryService {
         &self,
         query: Arc<Query>,
     ) -> Result<SendableRecordBatchStream, QuarryError> {
-        if self.prepared.remove(&query.id).is_none() {
-            return Err(QuarryError::NotFound(format!(
+        let gone = || {
+            QuarryError::NotFound(format!(
                 "query {} has already run, or expired: prepare it again",
                 query.id
-            )));
+            ))
+        };
+        // Known as running before it leaves `prepared`: a lookup in between (progress,
+        // cancel, from another thread) always finds it.
+        let registration = Registration::new(&self.running, &query).ok_or_else(gone)?;
+        if self.prepared.remove(&query.id).is_none() {
+            return Err(gone());
         }
         let span = tracing::info_span!("query", id = %query.id);
-        self.run(query).instrument(span).await
+        self.run(query, registration).instrument(span).await
     }
 
-    async fn run(&self, query: Arc<Query>) -> Result<SendableRecordBatchStream, QuarryError> {
+    async fn run(
+        &self,
+        query: Arc<Query>,
+        registration: Registration,
+    ) -> Result<SendableRecordBatchStream, QuarryError> {
         tracing::info!(sql = %query.sql, "executing");
-        let registration = Registration::new(&self.running, &query);
         let schema = query.schema();
         let plan = match &query.statement {
             Statement::Local(plan) => {
@@ -257,15 +266,17 @@ struct Registration {
 }
 
 impl Registration {
-    fn new(running: &Running, query: &Arc<Query>) -> Self {
-        running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(query.id.clone(), Arc::clone(query));
-        Self {
+    /// Registers `query`, unless it is running already (a second execution of it).
+    fn new(running: &Running, query: &Arc<Query>) -> Option<Self> {
+        let mut map = running.lock().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(&query.id) {
+            return None;
+        }
+        map.insert(query.id.clone(), Arc::clone(query));
+        Some(Self {
             running: Arc::clone(running),
             id: query.id.clone(),
-        }
+        })
     }
 }
 
