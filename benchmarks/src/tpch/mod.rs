@@ -60,8 +60,10 @@ pub struct TpchArgs {
     /// TPC-H scale factor (1 is about 1 GB of raw data).
     #[arg(long, default_value_t = 1.0)]
     pub sf: f64,
-    /// Warm runs of each query on each engine, after one cold run.
-    #[arg(long, default_value_t = 3)]
+    /// Warm runs of each query on each engine, after one cold run (at least 1: the
+    /// report's medians are of warm runs).
+    #[arg(long, default_value_t = 3,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub iterations: usize,
     /// Engines to run, comma-separated.
     #[arg(
@@ -409,7 +411,8 @@ fn finish(report: &mut Report, results: Results) {
         .map(|n| (n.clone(), geomean(&medians(n))))
         .collect();
     for engine in &mut report.engines {
-        engine.total_seconds = medians(&engine.name).iter().sum();
+        // A fold from +0.0: an empty f64 sum is -0.0, printed "-0.00".
+        engine.total_seconds = medians(&engine.name).iter().fold(0.0, |a, b| a + b);
         engine.geomean_seconds = means[&engine.name];
     }
     if let Some(quarry) = means.get("Quarry") {
