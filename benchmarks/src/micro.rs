@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use datafusion::prelude::{SessionConfig, SessionContext};
-use futures::TryStreamExt;
 use quarry_client::connection::Connection;
 use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 
@@ -234,8 +233,7 @@ async fn run_quarry(
     conn: &Connection,
     sql: &str,
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let prepared = conn.prepare(sql).await?;
-    let batches: Vec<_> = conn.fetch(&prepared).await?.try_collect().await?;
+    let batches = conn.query(sql).await?;
     text_rows(&batches)
 }
 

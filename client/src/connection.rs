@@ -1,18 +1,34 @@
-//! A Flight SQL connection to a Quarry scheduler: log in, prepare a statement
-//! (`GetFlightInfo`), fetch its result (`DoGet` on the same connection), cancel it
-//! (`CancelFlightInfo`) and ask for its progress (`quarry.progress`).
+//! A Flight SQL connection to a Quarry scheduler: log in, prepare a statement (a Flight
+//! SQL prepared statement), run it and fetch its result (`GetFlightInfo`, then `DoGet` on
+//! the same connection), cancel it (`CancelFlightInfo`), ask for its progress
+//! (`quarry.progress`), and list schemas, tables and columns (`GetDbSchemas`,
+//! `GetTables`).
 
 use std::sync::{Arc, Mutex};
 
-use arrow::datatypes::SchemaRef;
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use arrow_flight::{Action, CancelFlightInfoRequest, FlightInfo};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, Any, CommandGetDbSchemas, CommandGetTables,
+    CommandPreparedStatementQuery, ProstMessageExt, TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, CancelFlightInfoRequest, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage,
+    Ticket,
+};
+use bytes::Bytes;
 use futures::TryStreamExt;
 use prost::Message;
 use quarry_scheduler::Progress;
-use quarry_scheduler::flight_sql::{PROGRESS_ACTION, statement_handle};
+use quarry_scheduler::flight_sql::PROGRESS_ACTION;
 use tonic::transport::{Channel, Endpoint};
+
+/// The Flight SQL actions that create and close a prepared statement.
+const CREATE_PREPARED_STATEMENT: &str = "CreatePreparedStatement";
+const CLOSE_PREPARED_STATEMENT: &str = "ClosePreparedStatement";
 
 /// Errors talking to the scheduler, with the server's message when it sent one.
 #[derive(Debug, thiserror::Error)]
@@ -74,12 +90,23 @@ fn server_message(text: &str) -> String {
     }
 }
 
-/// A prepared statement on the server.
+/// A prepared statement on the server. It can run any number of times; while it runs,
+/// its handle names the running query (for cancel and progress).
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub info: FlightInfo,
     pub handle: String,
+    /// The schema of its result; empty for statements that are not queries.
     pub schema: SchemaRef,
+    /// Its parameters, `$1..$n`.
+    pub parameters: SchemaRef,
+}
+
+/// A table as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    pub schema: String,
+    pub name: String,
+    pub table_type: String,
 }
 
 /// A logged-in connection. Cheap to clone: clones share the gRPC channel and session.
@@ -126,59 +153,240 @@ impl Connection {
         client
     }
 
+    /// Runs an action and returns the body of its first result.
+    async fn action(&self, name: &str, body: Vec<u8>) -> Result<Bytes, ClientError> {
+        let mut results = self.client().do_action(Action::new(name, body)).await?;
+        let first = results.try_next().await?;
+        while results.try_next().await?.is_some() {}
+        Ok(first.map(|r| r.body).unwrap_or_default())
+    }
+
     /// Parses and plans `sql` on the server, logging in again if the server has
     /// forgotten this connection's session (it idles out).
     pub async fn prepare(&self, sql: &str) -> Result<Prepared, ClientError> {
-        let info = match self.client().execute(sql.to_string(), None).await {
-            Err(e) if e.to_string().contains("Unauthenticated") => {
+        let request = ActionCreatePreparedStatementRequest {
+            query: sql.to_string(),
+            transaction_id: None,
+        };
+        let body = request.as_any().encode_to_vec();
+        let reply = match self.action(CREATE_PREPARED_STATEMENT, body.clone()).await {
+            Err(ClientError::Server(e)) if e.contains("log in again") => {
                 self.log_in().await?;
-                self.client().execute(sql.to_string(), None).await?
+                self.action(CREATE_PREPARED_STATEMENT, body).await?
             }
             other => other?,
         };
-        let handle = statement_handle(&info)?;
-        let schema = Arc::new(info.clone().try_decode_schema()?);
+        let result: ActionCreatePreparedStatementResult = Any::decode(reply)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?
+            .unpack()?
+            .ok_or_else(|| ClientError::Protocol("not a prepared statement".into()))?;
         Ok(Prepared {
-            info,
-            handle,
-            schema,
+            handle: String::from_utf8_lossy(&result.prepared_statement_handle).into_owned(),
+            schema: ipc_schema(result.dataset_schema)?,
+            parameters: ipc_schema(result.parameter_schema)?,
         })
     }
 
-    /// Runs a prepared statement and streams its result.
-    pub async fn fetch(&self, prepared: &Prepared) -> Result<FlightRecordBatchStream, ClientError> {
-        let ticket = prepared
-            .info
+    /// Runs a prepared statement and streams its result, with the result's schema. A
+    /// change (DDL, `INSERT`, CTAS) has run when this returns; a query runs as it streams.
+    pub async fn fetch(
+        &self,
+        prepared: &Prepared,
+    ) -> Result<(SchemaRef, FlightRecordBatchStream), ClientError> {
+        let command = CommandPreparedStatementQuery {
+            prepared_statement_handle: prepared.handle.clone().into(),
+        };
+        let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
+        let mut client = self.client();
+        let mut request = tonic::Request::new(descriptor);
+        if let Some(token) = client.token() {
+            let bearer = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| ClientError::Protocol("bad session token".into()))?;
+            request.metadata_mut().insert("authorization", bearer);
+        }
+        let info = client
+            .inner_mut()
+            .get_flight_info(request)
+            .await?
+            .into_inner();
+        let schema = Arc::new(info.clone().try_decode_schema()?);
+        let ticket = info
             .endpoint
             .first()
             .and_then(|e| e.ticket.clone())
             .ok_or_else(|| ClientError::Protocol("FlightInfo without a ticket".into()))?;
-        Ok(self.client().do_get(ticket).await?)
+        Ok((schema, client.do_get(ticket).await?))
     }
 
     /// Cancels a running statement.
     pub async fn cancel(&self, prepared: &Prepared) -> Result<(), ClientError> {
-        let body = CancelFlightInfoRequest::new(prepared.info.clone()).encode_to_vec();
-        let mut results = self
-            .client()
-            .do_action(Action::new("CancelFlightInfo", body))
-            .await?;
-        while results.try_next().await?.is_some() {}
+        let ticket = TicketStatementQuery {
+            statement_handle: prepared.handle.clone().into(),
+        };
+        let endpoint =
+            FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec()));
+        let info = FlightInfo::new().with_endpoint(endpoint);
+        let body = CancelFlightInfoRequest::new(info).encode_to_vec();
+        self.action("CancelFlightInfo", body).await?;
         Ok(())
     }
 
     /// How far a running statement has got.
     pub async fn progress(&self, prepared: &Prepared) -> Result<Progress, ClientError> {
-        let mut results = self
-            .client()
-            .do_action(Action::new(PROGRESS_ACTION, prepared.handle.clone()))
+        let body = self
+            .action(PROGRESS_ACTION, prepared.handle.clone().into_bytes())
             .await?;
-        let body = results
-            .try_next()
-            .await?
-            .ok_or_else(|| ClientError::Protocol("empty progress reply".into()))?;
-        serde_json::from_slice(&body.body).map_err(|e| ClientError::Protocol(e.to_string()))
+        serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
+
+    /// Runs `sql` and collects its result.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
+        let prepared = self.prepare(sql).await?;
+        let result = async {
+            let (_, stream) = self.fetch(&prepared).await?;
+            Ok(stream.try_collect().await?)
+        }
+        .await;
+        self.close_later(prepared);
+        result
+    }
+
+    /// Frees a prepared statement on the server without waiting for the answer.
+    pub fn close_later(&self, prepared: Prepared) {
+        let conn = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.close(&prepared).await {
+                tracing::debug!("cannot close prepared statement {}: {e}", prepared.handle);
+            }
+        });
+    }
+
+    /// Frees a prepared statement on the server.
+    pub async fn close(&self, prepared: &Prepared) -> Result<(), ClientError> {
+        let request = ActionClosePreparedStatementRequest {
+            prepared_statement_handle: prepared.handle.clone().into(),
+        };
+        self.action(CLOSE_PREPARED_STATEMENT, request.as_any().encode_to_vec())
+            .await?;
+        Ok(())
+    }
+
+    /// Runs a catalog command and collects its result.
+    async fn catalog_command(&self, info: FlightInfo) -> Result<Vec<RecordBatch>, ClientError> {
+        let mut batches = Vec::new();
+        for endpoint in info.endpoint {
+            if let Some(ticket) = endpoint.ticket {
+                let stream = self.client().do_get(ticket).await?;
+                batches.extend(stream.try_collect::<Vec<_>>().await?);
+            }
+        }
+        Ok(batches)
+    }
+
+    /// The schemas of the server's catalog.
+    pub async fn schemas(&self) -> Result<Vec<String>, ClientError> {
+        let info = self
+            .client()
+            .get_db_schemas(CommandGetDbSchemas::default())
+            .await?;
+        let batches = self.catalog_command(info).await?;
+        column_text(&batches, "db_schema_name")
+    }
+
+    /// The tables whose schema and name match the `LIKE` patterns.
+    pub async fn tables(
+        &self,
+        schema: Option<&str>,
+        table: Option<&str>,
+    ) -> Result<Vec<TableInfo>, ClientError> {
+        let command = CommandGetTables {
+            db_schema_filter_pattern: schema.map(str::to_string),
+            table_name_filter_pattern: table.map(str::to_string),
+            ..Default::default()
+        };
+        let batches = self
+            .catalog_command(self.client().get_tables(command).await?)
+            .await?;
+        let schemas = column_text(&batches, "db_schema_name")?;
+        let names = column_text(&batches, "table_name")?;
+        let types = column_text(&batches, "table_type")?;
+        Ok(schemas
+            .into_iter()
+            .zip(names)
+            .zip(types)
+            .map(|((schema, name), table_type)| TableInfo {
+                schema,
+                name,
+                table_type,
+            })
+            .collect())
+    }
+
+    /// The columns of the tables whose schema and name match the `LIKE` patterns.
+    pub async fn columns(
+        &self,
+        schema: Option<&str>,
+        table: Option<&str>,
+    ) -> Result<Vec<(TableInfo, SchemaRef)>, ClientError> {
+        let command = CommandGetTables {
+            db_schema_filter_pattern: schema.map(str::to_string),
+            table_name_filter_pattern: table.map(str::to_string),
+            include_schema: true,
+            ..Default::default()
+        };
+        let batches = self
+            .catalog_command(self.client().get_tables(command).await?)
+            .await?;
+        let tables = column_text(&batches, "db_schema_name")?
+            .into_iter()
+            .zip(column_text(&batches, "table_name")?)
+            .zip(column_text(&batches, "table_type")?);
+        let mut schemas = Vec::new();
+        for batch in &batches {
+            let column = batch
+                .column_by_name("table_schema")
+                .and_then(|c| c.as_binary_opt::<i32>())
+                .ok_or_else(|| ClientError::Protocol("GetTables without table_schema".into()))?;
+            for bytes in column.iter() {
+                schemas.push(ipc_schema(Bytes::copy_from_slice(
+                    bytes.unwrap_or_default(),
+                ))?);
+            }
+        }
+        Ok(tables
+            .zip(schemas)
+            .map(|(((schema, name), table_type), columns)| {
+                let table = TableInfo {
+                    schema,
+                    name,
+                    table_type,
+                };
+                (table, columns)
+            })
+            .collect())
+    }
+}
+
+/// A schema from the IPC message Flight SQL carries it in (empty for no bytes).
+fn ipc_schema(bytes: Bytes) -> Result<SchemaRef, ClientError> {
+    if bytes.is_empty() {
+        return Ok(Arc::new(Schema::empty()));
+    }
+    Ok(Arc::new(Schema::try_from(IpcMessage(bytes))?))
+}
+
+/// The values of a text column across batches.
+fn column_text(batches: &[RecordBatch], name: &str) -> Result<Vec<String>, ClientError> {
+    let mut values = Vec::new();
+    for batch in batches {
+        let column = batch
+            .column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| ClientError::Protocol(format!("catalog result without {name}")))?;
+        values.extend(column.iter().map(|v| v.unwrap_or_default().to_string()));
+    }
+    Ok(values)
 }
 
 /// An error with its sources, on one line.

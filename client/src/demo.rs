@@ -15,7 +15,6 @@ use std::time::Instant;
 use arrow::array::{Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use futures::TryStreamExt;
 use parquet::arrow::ArrowWriter;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -79,8 +78,7 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     for sql in script_statements(MEDALLION) {
         let table = created_table(&sql).unwrap_or("?");
         let started = Instant::now();
-        let prepared = conn.prepare(&sql).await?;
-        let batches: Vec<RecordBatch> = conn.fetch(&prepared).await?.try_collect().await?;
+        let batches: Vec<RecordBatch> = conn.query(&sql).await?;
         let rows = crate::output::rows(&batches)?;
         let count = rows
             .first()

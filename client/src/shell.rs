@@ -167,8 +167,9 @@ impl Shell {
             let statement = self.conn.prepare(sql).await?;
             *prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(statement.clone());
             progress.start(&self.conn, &statement, &rows, started);
-            self.fetch_and_print(&statement, &rows, &progress).await?;
-            Ok::<_, ClientError>(statement.schema.fields().len())
+            let columns = self.fetch_and_print(&statement, &rows, &progress).await;
+            self.conn.close_later(statement);
+            columns
         };
         let outcome = tokio::select! {
             result = run => result,
@@ -189,14 +190,14 @@ impl Shell {
         })
     }
 
+    /// Runs a prepared statement and prints its result; returns its number of columns.
     async fn fetch_and_print(
         &self,
         prepared: &Prepared,
         rows: &AtomicUsize,
         progress: &ProgressLine,
-    ) -> Result<(), ClientError> {
-        let mut stream = self.conn.fetch(prepared).await?;
-        let schema = Arc::clone(&prepared.schema);
+    ) -> Result<usize, ClientError> {
+        let (schema, mut stream) = self.conn.fetch(prepared).await?;
         let stdout = std::io::BufWriter::new(std::io::stdout());
         if let Some(mut writer) = StreamWriter::new(self.format, stdout, &schema)? {
             while let Some(batch) = stream.try_next().await? {
@@ -205,7 +206,7 @@ impl Shell {
                 writer.write(&batch)?;
             }
             writer.finish()?;
-            return Ok(());
+            return Ok(schema.fields().len());
         }
         let mut batches: Vec<RecordBatch> = Vec::new();
         while let Some(batch) = stream.try_next().await? {
@@ -214,7 +215,7 @@ impl Shell {
         }
         progress.stop();
         if schema.fields().is_empty() || self.format != Format::Table {
-            return Ok(());
+            return Ok(schema.fields().len());
         }
         let text = if self.expanded {
             output::expanded(&schema, &batches)?
@@ -222,7 +223,7 @@ impl Shell {
             output::table(&schema, &batches)?
         };
         writeln!(std::io::stdout().lock(), "{text}")?;
-        Ok(())
+        Ok(schema.fields().len())
     }
 }
 

@@ -52,9 +52,15 @@ pub struct Query {
 }
 
 impl Query {
-    pub(crate) fn new(sql: &str, statement: Statement, ctx: Arc<SessionContext>) -> Self {
+    /// A query with this id, or a new one.
+    pub(crate) fn new(
+        id: Option<&str>,
+        sql: &str,
+        statement: Statement,
+        ctx: Arc<SessionContext>,
+    ) -> Self {
         Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string),
             sql: sql.to_string(),
             statement,
             ctx,
@@ -66,6 +72,11 @@ impl Query {
     }
 
     /// The schema of the result.
+    /// Whether it returns rows, rather than changing data, the catalog or the session.
+    pub fn is_query(&self) -> bool {
+        self.statement.is_query()
+    }
+
     pub fn schema(&self) -> SchemaRef {
         self.statement.schema()
     }

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -24,6 +25,7 @@ use tracing::Instrument;
 use crate::ballista::BallistaScheduler;
 use crate::error::QuarryError;
 use crate::explain;
+use crate::ingest::{self, IngestTarget};
 use crate::job::{JobRunner, fetch_results};
 pub use crate::query::{Progress, Query, QueryState};
 use crate::session::SessionFactory;
@@ -80,14 +82,82 @@ impl QueryService {
         session: &Arc<SessionContext>,
         sql: &str,
     ) -> Result<Arc<Query>, QuarryError> {
-        let statement = without_panics(
+        self.prepare_bound(session, sql, &[], None).await
+    }
+
+    /// What `sql` takes and returns, without running it.
+    pub async fn describe(
+        &self,
+        session: &Arc<SessionContext>,
+        sql: &str,
+    ) -> Result<Description, QuarryError> {
+        let statement = self.plan(session, sql).await?;
+        Ok(Description {
+            parameters: statement.parameters()?,
+            result: statement.schema(),
+            is_query: statement.is_query(),
+        })
+    }
+
+    /// Parses and plans `sql` in `session` with `values` bound to its parameters
+    /// (`values[0]` to `$1` or the first `?`). The query gets the id `id` if given (a
+    /// front door's handle for a statement it runs again and again), or a new one.
+    pub async fn prepare_bound(
+        &self,
+        session: &Arc<SessionContext>,
+        sql: &str,
+        values: &[ScalarValue],
+        id: Option<&str>,
+    ) -> Result<Arc<Query>, QuarryError> {
+        let statement = self.plan(session, sql).await?.bind(values)?;
+        let query = Arc::new(Query::new(id, sql, statement, Arc::clone(session)));
+        self.prepared.insert(query.id.clone(), Arc::clone(&query));
+        Ok(query)
+    }
+
+    async fn plan(
+        &self,
+        session: &Arc<SessionContext>,
+        sql: &str,
+    ) -> Result<Statement, QuarryError> {
+        without_panics(
             "planning",
             statement::plan(session, self.sessions.store(), sql),
         )
-        .await?;
-        let query = Arc::new(Query::new(sql, statement, Arc::clone(session)));
-        self.prepared.insert(query.id.clone(), Arc::clone(&query));
-        Ok(query)
+        .await
+    }
+
+    /// Runs a prepared statement that changes data, the catalog or the session, and
+    /// returns how many rows it wrote (0 for DDL). A query returns how many rows it read.
+    pub async fn execute_update(&self, query: Arc<Query>) -> Result<u64, QuarryError> {
+        let is_query = query.statement.is_query();
+        let mut batches = self.execute(query).await?;
+        let mut rows = 0;
+        while let Some(batch) = batches.try_next().await? {
+            rows += match is_query {
+                true => batch.num_rows() as u64,
+                false => written_rows(&batch),
+            };
+        }
+        Ok(rows)
+    }
+
+    /// Writes a stream of rows into a table; see [`crate::ingest`].
+    pub async fn ingest(
+        &self,
+        session: &Arc<SessionContext>,
+        target: IngestTarget,
+        rows: SendableRecordBatchStream,
+    ) -> Result<u64, QuarryError> {
+        tracing::info!(table = %target.table, "ingesting");
+        ingest::ingest(
+            session,
+            self.sessions.store(),
+            self.sessions.runtime(),
+            target,
+            rows,
+        )
+        .await
     }
 
     /// The prepared or running query with this id.
@@ -257,6 +327,25 @@ impl QueryService {
             job,
         })
     }
+}
+
+/// What a statement takes and returns.
+#[derive(Debug, Clone)]
+pub struct Description {
+    /// Its parameters, `$1..$n`.
+    pub parameters: SchemaRef,
+    /// The schema of its result.
+    pub result: SchemaRef,
+    /// Whether it is a query (returns rows) rather than a change.
+    pub is_query: bool,
+}
+
+/// The rows a write or DML statement reports in its `count` column.
+fn written_rows(batch: &RecordBatch) -> u64 {
+    batch
+        .column_by_name("count")
+        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+        .map_or(0, |counts| counts.iter().flatten().sum())
 }
 
 /// Keeps a running query known to the service until dropped.

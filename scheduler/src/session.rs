@@ -17,6 +17,8 @@ use quarry_catalog::catalog_provider::LakeCatalog;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
+use crate::error::QuarryError;
+
 /// Name of Quarry's catalog.
 pub const CATALOG: &str = "quarry";
 /// The schema unqualified names resolve in.
@@ -80,4 +82,25 @@ impl SessionFactory {
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)
     }
+}
+
+/// The schema unqualified table names resolve in.
+pub fn current_schema(ctx: &SessionContext) -> String {
+    ctx.state().config_options().catalog.default_schema.clone()
+}
+
+/// Makes `schema` (of catalog `quarry`) the one unqualified table names resolve in.
+pub fn set_current_schema(ctx: &SessionContext, schema: &str) -> Result<(), QuarryError> {
+    let exists = ctx
+        .catalog(CATALOG)
+        .is_some_and(|catalog| catalog.schema(schema).is_some());
+    if !exists {
+        return Err(QuarryError::NotFound(format!(
+            "schema '{schema}' not found"
+        )));
+    }
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    state.config_mut().options_mut().catalog.default_schema = schema.to_string();
+    Ok(())
 }

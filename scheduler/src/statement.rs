@@ -10,6 +10,8 @@
 //! - Statements about Iceberg tables are planned by [`crate::tables`]: writes run as jobs
 //!   and are then committed; catalog changes run on the scheduler.
 
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -17,6 +19,7 @@ use datafusion::prelude::SessionContext;
 use quarry_catalog::store::TableStore;
 
 use crate::error::QuarryError;
+use crate::params;
 use crate::tables::{self, CatalogChange, Planned, Write};
 
 /// Where and how a planned statement runs.
@@ -35,8 +38,59 @@ pub enum Statement {
 }
 
 impl Statement {
+    /// The logical plans the statement runs (where its parameters are).
+    fn plans(&self) -> Vec<&LogicalPlan> {
+        match self {
+            Statement::Distributed(plan)
+            | Statement::ExplainAnalyze(plan)
+            | Statement::Local(plan) => vec![plan],
+            Statement::Write(write) => vec![&write.plan],
+            Statement::Catalog(_) => vec![],
+        }
+    }
+
+    /// The statement's parameters, `$1..$n`.
+    pub fn parameters(&self) -> Result<SchemaRef, QuarryError> {
+        params::parameter_schema(self.plans())
+    }
+
+    /// The statement with `values` in place of its parameters; with no values, the
+    /// statement must have no parameters.
+    pub fn bind(self, values: &[ScalarValue]) -> Result<Self, QuarryError> {
+        let parameters = self.parameters()?;
+        params::check_count(&parameters, values)?;
+        if values.is_empty() {
+            return Ok(self);
+        }
+        let bind = |plan| params::bind(plan, &parameters, values);
+        Ok(match self {
+            Statement::Distributed(plan) => Statement::Distributed(bind(plan)?),
+            Statement::ExplainAnalyze(plan) => Statement::ExplainAnalyze(bind(plan)?),
+            Statement::Local(plan) => Statement::Local(bind(plan)?),
+            Statement::Write(mut write) => {
+                write.plan = bind(write.plan)?;
+                Statement::Write(write)
+            }
+            catalog @ Statement::Catalog(_) => catalog,
+        })
+    }
+
+    /// Whether the statement returns rows (a query), rather than changing data, the
+    /// catalog or the session.
+    pub fn is_query(&self) -> bool {
+        match self {
+            Statement::Distributed(plan) => !matches!(plan, LogicalPlan::Dml(_)),
+            Statement::ExplainAnalyze(_) => true,
+            Statement::Local(plan) => !matches!(
+                plan,
+                LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) | LogicalPlan::Dml(_)
+            ),
+            Statement::Write(_) | Statement::Catalog(_) => false,
+        }
+    }
+
     /// The schema of the statement's result.
-    pub fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+    pub fn schema(&self) -> SchemaRef {
         match self {
             Statement::Distributed(plan) | Statement::Local(plan) => {
                 std::sync::Arc::clone(plan.schema().inner())
@@ -58,7 +112,8 @@ pub async fn plan(
 ) -> Result<Statement, QuarryError> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect).map_err(|e| {
+    let sql = params::number_placeholders(sql, dialect.as_ref());
+    let statement = state.sql_to_statement(&sql, &dialect).map_err(|e| {
         let e = QuarryError::from(e);
         match e {
             QuarryError::Plan(msg) if msg.contains("single SQL statement") => {

@@ -29,7 +29,7 @@ use iceberg::spec::{PartitionSpec, Schema};
 use iceberg::table::Table;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::IcebergTable;
-use quarry_catalog::table::partition::{parse_partition_by, partition_spec};
+use quarry_catalog::table::partition::{PartitionColumn, parse_partition_by, partition_spec};
 use quarry_catalog::table::types::iceberg_schema;
 use quarry_catalog::table::write::WriteSpec;
 
@@ -241,10 +241,7 @@ async fn plan_create(
         true => nullable(&arrow),
         false => arrow,
     };
-    let schema = iceberg_schema(&arrow)?;
-    let spec = partition_spec(&partition_by, &schema)?
-        .bind(Arc::new(schema.clone()))
-        .map_err(quarry_catalog::table::TableError::from)?;
+    let (schema, spec) = layout(&arrow, &partition_by)?;
     if !with_query {
         return Ok(Planned::Catalog(Box::new(CatalogChange::CreateTable(
             Box::new(NewTable {
@@ -271,8 +268,22 @@ async fn plan_create(
     Ok(Planned::Write(Box::new(Write { plan, spec, commit })))
 }
 
+/// The Iceberg schema and partition spec of a new table with these columns.
+pub(crate) fn layout(
+    arrow: &datafusion::arrow::datatypes::Schema,
+    partition_by: &[PartitionColumn],
+) -> Result<(Schema, PartitionSpec), QuarryError> {
+    let schema = iceberg_schema(arrow)?;
+    let spec = partition_spec(partition_by, &schema)?
+        .bind(Arc::new(schema.clone()))
+        .map_err(quarry_catalog::table::TableError::from)?;
+    Ok((schema, spec))
+}
+
 /// The same schema with every column nullable.
-fn nullable(schema: &datafusion::arrow::datatypes::Schema) -> datafusion::arrow::datatypes::Schema {
+pub(crate) fn nullable(
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> datafusion::arrow::datatypes::Schema {
     datafusion::arrow::datatypes::Schema::new(
         schema
             .fields()
@@ -382,7 +393,10 @@ fn insert_plan(
 }
 
 /// The Iceberg identifier of a table name in Quarry's catalog.
-fn iceberg_ident(ctx: &SessionContext, name: &TableReference) -> Result<TableIdent, QuarryError> {
+pub(crate) fn iceberg_ident(
+    ctx: &SessionContext,
+    name: &TableReference,
+) -> Result<TableIdent, QuarryError> {
     let options = ctx.state().config_options().catalog.clone();
     let resolved = name
         .clone()

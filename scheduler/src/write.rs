@@ -15,10 +15,11 @@ use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::TryStreamExt;
+use iceberg::spec::DataFile;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::cleanup::remove_files;
 use quarry_catalog::table::commit;
-use quarry_catalog::table::write::DATA_FILE_COLUMN;
+use quarry_catalog::table::write::{DATA_FILE_COLUMN, WriteSpec};
 use quarry_catalog::table::{TableError, store_path};
 
 use crate::error::QuarryError;
@@ -46,7 +47,7 @@ pub fn finish(
     write: Write,
 ) -> tokio::task::JoinHandle<Result<RecordBatch, QuarryError>> {
     tokio::spawn(async move {
-        let outcome = async {
+        let files = async {
             let locations = jobs.wait(&mut job).await?;
             let schema = Arc::new(Schema::new(vec![Field::new(
                 DATA_FILE_COLUMN,
@@ -58,39 +59,56 @@ pub fn finish(
             if query.is_cancelled() {
                 return Err(QuarryError::Cancelled);
             }
-            let files = write.spec.data_files(&batches)?;
-            let rows: u64 = files.iter().map(|f| f.record_count()).sum();
-            let paths: HashSet<String> = files.iter().map(|f| f.file_path().to_string()).collect();
-            commit_files(&store, &write, files).await?;
-            Ok((rows, paths))
+            Ok(write.spec.data_files(&batches)?)
         }
         .await;
-        match outcome {
-            Ok((rows, paths)) => {
-                // Files of task attempts that were retried are not part of the snapshot.
-                sweep(&runtime, &write.spec.data_prefix(), paths, Duration::ZERO).await;
-                Ok(RecordBatch::try_new(
-                    count_schema(),
-                    vec![Arc::new(UInt64Array::from(vec![rows]))],
-                )
-                .map_err(|e| QuarryError::Internal(e.to_string()))?)
-            }
-            Err(e) => {
-                tracing::info!(table = %write.spec.table, "write failed, removing its files: {e}");
-                abandon(&runtime, &write).await;
-                Err(e)
-            }
-        }
+        let rows = complete(&store, &runtime, &write.spec, &write.commit, files).await?;
+        RecordBatch::try_new(
+            count_schema(),
+            vec![Arc::new(UInt64Array::from(vec![rows]))],
+        )
+        .map_err(|e| QuarryError::Internal(e.to_string()))
     })
+}
+
+/// Commits the files a write produced and returns how many rows they hold; or, when
+/// writing them or the commit failed, removes every file the write wrote.
+pub async fn complete(
+    store: &TableStore,
+    runtime: &Arc<RuntimeEnv>,
+    spec: &WriteSpec,
+    commit: &Commit,
+    files: Result<Vec<DataFile>, QuarryError>,
+) -> Result<u64, QuarryError> {
+    let committed = async {
+        let files = files?;
+        let rows: u64 = files.iter().map(|f| f.record_count()).sum();
+        let paths: HashSet<String> = files.iter().map(|f| f.file_path().to_string()).collect();
+        commit_files(store, spec, commit, files).await?;
+        Ok::<_, QuarryError>((rows, paths))
+    }
+    .await;
+    match committed {
+        Ok((rows, paths)) => {
+            // Files of task attempts that were retried are not part of the snapshot.
+            sweep(runtime, &spec.data_prefix(), paths, Duration::ZERO).await;
+            Ok(rows)
+        }
+        Err(e) => {
+            tracing::info!(table = %spec.table, "write failed, removing its files: {e}");
+            abandon(runtime, spec, commit).await;
+            Err(e)
+        }
+    }
 }
 
 async fn commit_files(
     store: &TableStore,
-    write: &Write,
-    files: Vec<iceberg::spec::DataFile>,
+    spec: &WriteSpec,
+    commit: &Commit,
+    files: Vec<DataFile>,
 ) -> Result<(), TableError> {
-    let spec = &write.spec;
-    match &write.commit {
+    match commit {
         Commit::Append { ident, uuid } => {
             commit::append(store, ident, *uuid, files).await?;
         }
@@ -127,8 +145,7 @@ async fn commit_files(
 const MARKER_LIFETIME: Duration = Duration::from_secs(10);
 
 /// Removes what a failed write wrote. Tasks still running see the marker and stop.
-async fn abandon(runtime: &Arc<RuntimeEnv>, write: &Write) {
-    let spec = &write.spec;
+async fn abandon(runtime: &Arc<RuntimeEnv>, spec: &WriteSpec, commit: &Commit) {
     let marker = spec.abandoned_marker();
     let placed = async {
         let (url, path) = store_path(&marker)?;
@@ -152,7 +169,7 @@ async fn abandon(runtime: &Arc<RuntimeEnv>, write: &Write) {
     )
     .await;
     // A new table's directory is its own (metadata too); an existing table's is shared.
-    let dir = match write.commit {
+    let dir = match commit {
         Commit::Create { .. } | Commit::Replace { .. } => spec.location.clone(),
         _ => spec.data_prefix(),
     };

@@ -149,8 +149,10 @@ impl Session {
             }
             Self::Flight(conn) => {
                 let prepared = conn.prepare(sql).await?;
-                let batches = conn.fetch(&prepared).await?.try_collect().await?;
-                Ok((prepared.schema, batches))
+                let (schema, stream) = conn.fetch(&prepared).await?;
+                let batches = stream.try_collect().await;
+                conn.close_later(prepared);
+                Ok((schema, batches?))
             }
         }
     }

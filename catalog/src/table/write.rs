@@ -274,8 +274,9 @@ impl ExecutionPlan for IcebergWriteExec {
     }
 }
 
-/// Writes one input partition and returns the files it wrote.
-async fn write_partition(
+/// Writes one input partition (numbered `partition` in file names) and returns the
+/// files it wrote. Write tasks run it on the executors; bulk ingest on the scheduler.
+pub async fn write_partition(
     spec: &WriteSpec,
     partition: usize,
     mut input: SendableRecordBatchStream,

@@ -39,7 +39,7 @@ async fn start_endless(t: &TestCluster) -> (Prepared, String, JoinHandle<Result<
     let prepared = t.conn.prepare(ENDLESS).await.unwrap();
     let (conn, handle) = (t.conn.clone(), prepared.clone());
     let fetch = tokio::spawn(async move {
-        let stream = conn.fetch(&handle).await?;
+        let (_, stream) = conn.fetch(&handle).await?;
         stream.try_collect::<Vec<_>>().await?;
         Ok(())
     });

@@ -8,7 +8,6 @@ use arrow::array::RecordBatch;
 use ballista_core::serde::protobuf::task_status;
 use ballista_scheduler::state::execution_stage::ExecutionStage;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
 use quarry_client::connection::{ClientError, Connection};
 use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 
@@ -85,8 +84,7 @@ pub async fn stage_executors(
 }
 
 pub async fn query(conn: &Connection, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
-    let prepared = conn.prepare(sql).await?;
-    Ok(conn.fetch(&prepared).await?.try_collect().await?)
+    conn.query(sql).await
 }
 
 /// Rows as `a|b|c` text.

@@ -49,23 +49,20 @@ async fn errors_name_the_problem_on_one_line() {
             "{sql}: {err:?}"
         );
     }
-    // A ticket runs once.
-    let prepared = t.conn.prepare("SELECT 1").await.unwrap();
-    futures::TryStreamExt::try_collect::<Vec<_>>(t.conn.fetch(&prepared).await.unwrap())
-        .await
-        .unwrap();
-    let again = match t.conn.fetch(&prepared).await {
-        Ok(stream) => futures::TryStreamExt::try_collect::<Vec<_>>(stream)
-            .await
-            .err()
-            .map(|e| e.to_string()),
-        Err(e) => Some(e.to_string()),
-    };
+    // A prepared statement runs again and again, until it is closed.
+    let prepared = t.conn.prepare("SELECT 6 * 7").await.unwrap();
+    for _ in 0..2 {
+        let (_, stream) = t.conn.fetch(&prepared).await.unwrap();
+        let batches: Vec<_> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        assert_eq!(rows(&batches), ["42"]);
+    }
+    t.conn.close(&prepared).await.unwrap();
+    let closed = t.conn.fetch(&prepared).await.err().map(|e| e.to_string());
     assert!(
-        again
+        closed
             .as_deref()
-            .is_some_and(|e| e.contains("has already run")),
-        "{again:?}"
+            .is_some_and(|e| e.contains("unknown prepared statement")),
+        "{closed:?}"
     );
     // The cluster is unharmed.
     assert_eq!(

@@ -447,7 +447,7 @@ async fn a_cancelled_insert_changes_nothing() {
         .unwrap();
     let (conn, handle) = (t.conn.clone(), prepared.clone());
     let fetch = tokio::spawn(async move {
-        let stream = conn.fetch(&handle).await?;
+        let (_, stream) = conn.fetch(&handle).await?;
         futures::TryStreamExt::try_collect::<Vec<_>>(stream).await?;
         Ok::<_, quarry_client::connection::ClientError>(())
     });

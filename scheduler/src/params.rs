@@ -1,0 +1,221 @@
+//! Statement parameters: `?` and `$n` placeholders, their types, and binding values to
+//! them.
+//!
+//! Clients write `?` (JDBC, ADBC, ODBC) or `$1` (PostgreSQL). DataFusion plans `$n`
+//! only, so `?` placeholders are numbered `$1, $2, ...` in the order they appear before
+//! the statement is parsed. A statement's parameters are `$1..$n`, typed where the plan
+//! tells (`WHERE id = $1` takes `id`'s type; `INSERT INTO t VALUES ($1)` the column's).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::error::QuarryError;
+
+/// `sql` with its `?` placeholders numbered `$1, $2, ...`; unchanged when it has none.
+pub fn number_placeholders<'a>(sql: &'a str, dialect: &str) -> Cow<'a, str> {
+    if !sql.contains('?') {
+        return Cow::Borrowed(sql);
+    }
+    let Some(dialect) = dialect_from_str(dialect) else {
+        return Cow::Borrowed(sql);
+    };
+    // A statement that does not tokenize is left for the parser to report.
+    let Ok(tokens) = Tokenizer::new(dialect.as_ref(), sql)
+        .with_unescape(false)
+        .tokenize()
+    else {
+        return Cow::Borrowed(sql);
+    };
+    let mut next = 0;
+    let mut numbered = String::with_capacity(sql.len() + 8);
+    for token in tokens {
+        match token {
+            Token::Placeholder(p) if p == "?" => {
+                next += 1;
+                numbered.push_str(&format!("${next}"));
+            }
+            token => numbered.push_str(&token.to_string()),
+        }
+    }
+    if next == 0 {
+        Cow::Borrowed(sql)
+    } else {
+        Cow::Owned(numbered)
+    }
+}
+
+/// The parameters of the plans: fields `$1..$n` in order, typed where the plans say
+/// (`Null` where nothing does).
+pub fn parameter_schema<'a>(
+    plans: impl IntoIterator<Item = &'a LogicalPlan>,
+) -> Result<SchemaRef, QuarryError> {
+    let mut types: Vec<Option<DataType>> = Vec::new();
+    for plan in plans {
+        for (id, data_type) in plan.get_parameter_types()? {
+            let index = position(&id)?;
+            if types.len() <= index {
+                types.resize(index + 1, None);
+            }
+            if data_type.is_some() {
+                types[index] = data_type;
+            }
+        }
+    }
+    let fields: Vec<Field> = types
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| Field::new(format!("${}", i + 1), t.unwrap_or(DataType::Null), true))
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The index of placeholder `$n` (0-based).
+fn position(id: &str) -> Result<usize, QuarryError> {
+    match id.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) if n >= 1 => Ok(n - 1),
+        _ => Err(QuarryError::Plan(format!(
+            "unsupported placeholder {id}: use ? or $1, $2, ..."
+        ))),
+    }
+}
+
+/// `plan` with its placeholders replaced by `values` (`values[0]` is `$1`).
+pub fn bind(
+    plan: LogicalPlan,
+    parameters: &Schema,
+    values: &[ScalarValue],
+) -> Result<LogicalPlan, QuarryError> {
+    if parameters.fields().is_empty() {
+        return Ok(plan);
+    }
+    let values = values
+        .iter()
+        .zip(parameters.fields())
+        .map(|(value, field)| cast(value, field))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(plan.with_param_values(ParamValues::from(values))?)
+}
+
+/// A value as the parameter's type, when the statement fixes one.
+fn cast(value: &ScalarValue, field: &Field) -> Result<ScalarValue, QuarryError> {
+    let target = field.data_type();
+    if target == &DataType::Null || &value.data_type() == target {
+        return Ok(value.clone());
+    }
+    value.cast_to(target).map_err(|e| {
+        QuarryError::Plan(format!(
+            "parameter {} must be {target}: cannot use {value} ({e})",
+            field.name()
+        ))
+    })
+}
+
+/// Checks that `values` has one value per parameter.
+pub fn check_count(parameters: &Schema, values: &[ScalarValue]) -> Result<(), QuarryError> {
+    let expected = parameters.fields().len();
+    if values.len() == expected {
+        return Ok(());
+    }
+    let names: Vec<&str> = parameters
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    Err(QuarryError::Plan(match (expected, values.len()) {
+        (0, n) => format!("the statement has no parameters, but {n} values were bound"),
+        (_, 0) => format!(
+            "the statement has {expected} parameter(s) ({}): bind a value for each",
+            names.join(", ")
+        ),
+        (_, n) => format!(
+            "the statement has {expected} parameter(s) ({}), but {n} values were bound",
+            names.join(", ")
+        ),
+    }))
+}
+
+/// Row `row` of a parameter batch as values, one per column.
+pub fn row_values(batch: &RecordBatch, row: usize) -> Result<Vec<ScalarValue>, QuarryError> {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            ScalarValue::try_from_array(column, row)
+                .map_err(|e| QuarryError::Plan(format!("bad parameter value: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    #[test]
+    fn question_marks_become_numbered_placeholders() {
+        let n = |sql| number_placeholders(sql, "generic").into_owned();
+        assert_eq!(
+            n("SELECT * FROM t WHERE a = ? AND b IN (?, ?)"),
+            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)"
+        );
+        // Not inside strings, quoted names or comments.
+        assert_eq!(
+            n("SELECT '?', \"a?\", ? -- what?\n"),
+            "SELECT '?', \"a?\", $1 -- what?\n"
+        );
+        assert_eq!(n("SELECT 'it''s ?', ?"), "SELECT 'it''s ?', $1");
+        assert_eq!(n("SELECT $1"), "SELECT $1");
+        assert_eq!(n("SELECT 'unterminated ?"), "SELECT 'unterminated ?");
+    }
+
+    #[tokio::test]
+    async fn parameters_take_the_types_the_plan_gives_them() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t (a INT, b VARCHAR)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let plan = ctx
+            .state()
+            .create_logical_plan("SELECT b FROM t WHERE a = $1 OR b = $3")
+            .await
+            .unwrap();
+        let schema = parameter_schema([&plan]).unwrap();
+        let described: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} {}", f.name(), f.data_type()))
+            .collect();
+        assert_eq!(described, ["$1 Int32", "$2 Null", "$3 Utf8View"]);
+
+        let values = [
+            ScalarValue::Int64(Some(7)),
+            ScalarValue::Null,
+            ScalarValue::from("x"),
+        ];
+        check_count(&schema, &values).unwrap();
+        let bound = bind(plan.clone(), &schema, &values).unwrap();
+        assert!(bound.get_parameter_types().unwrap().is_empty());
+        assert!(format!("{bound}").contains("Int32(7)"));
+
+        let err = check_count(&schema, &[]).unwrap_err().to_string();
+        assert!(err.contains("3 parameter(s) ($1, $2, $3)"), "{err}");
+        let bad = [
+            ScalarValue::from("seven"),
+            ScalarValue::Null,
+            ScalarValue::Null,
+        ];
+        let err = bind(plan, &schema, &bad).unwrap_err().to_string();
+        assert!(err.contains("parameter $1 must be Int32"), "{err}");
+    }
+}
