@@ -34,7 +34,7 @@ use quarry_catalog::codec;
 
 use crate::engine::QuarryExecutionEngine;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 /// How often to try registering with the scheduler before giving up.
 const REGISTRATION_ATTEMPTS: u64 = 8;
@@ -161,9 +161,12 @@ pub async fn start_executor(
     tokio::spawn(
         create_grpc_server(&GrpcServerConfig::default())
             .add_service(flight)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(flight_listener), async {
-                let _ = flight_stopped.await;
-            }),
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(flight_listener).with_nodelay(Some(true)),
+                async {
+                    let _ = flight_stopped.await;
+                },
+            ),
     );
 
     let scheduler_url = format!("http://{}", options.scheduler);

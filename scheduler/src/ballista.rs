@@ -21,7 +21,7 @@ use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use quarry_catalog::codec;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::error::QuarryError;
 
@@ -90,7 +90,7 @@ pub async fn start_ballista(host: &str, port: u16) -> Result<BallistaScheduler, 
     tokio::spawn(
         create_grpc_server(&GrpcServerConfig::default())
             .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+            .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true))),
     );
     Ok(BallistaScheduler { addr, server, jobs })
 }

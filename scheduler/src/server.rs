@@ -10,7 +10,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use quarry_catalog::Warehouse;
 use quarry_catalog::store::{DEFAULT_NAMESPACES, TableStore};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
@@ -107,9 +107,12 @@ pub async fn start_scheduler(
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(flight)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stopped.await;
-            }),
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = stopped.await;
+                },
+            ),
     );
     tracing::info!(%flight_addr, ballista = %ballista.addr, warehouse = %warehouse.root().display(), "scheduler started");
     Ok(SchedulerHandle {
