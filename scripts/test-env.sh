@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# Sets up what the end-to-end tests need besides Rust: a Python virtual environment
-# with the engines that read Quarry's tables and the TPC-H generator
-# (tests/interop/requirements.txt), installed from PyPI into ~/.cache/quarry/venv and
-# reused while the requirements are unchanged; and a font for benchmark charts.
-# Prints the environment to export (QUARRY_PYTHON).
+# Sets up what the end-to-end tests need besides Rust, from PyPI and Debian packages,
+# and prints the environment to export:
+# - QUARRY_PYTHON: a virtual environment with the engines that read Quarry's tables and
+#   the TPC-H generator (tests/interop/requirements.txt), in ~/.cache/quarry/venv;
+# - QUARRY_CLIENTS_PYTHON: one with the Flight SQL clients (ADBC, flightsql-dbapi and
+#   Apache Superset; tests/clients/requirements.txt), in ~/.cache/quarry/venv-clients.
+#   They need SQLAlchemy 1.4 where pyiceberg needs 2, hence two environments.
+# Each is reused while its requirements are unchanged. Also a font for benchmark charts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${QUARRY_VENV:-$HOME/.cache/quarry/venv}"
-requirements=tests/interop/requirements.txt
-stamp="$venv/.requirements"
-if ! cmp -s "$requirements" "$stamp" 2>/dev/null; then
-    echo "== Python test environment: installing into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
-    cp "$requirements" "$stamp"
-fi
+cache="${QUARRY_CACHE:-$HOME/.cache/quarry}"
+
+# venv DIR REQUIREMENTS: (re)creates DIR from REQUIREMENTS unless it is up to date.
+venv() {
+    local dir="$1" requirements="$2"
+    if ! cmp -s "$requirements" "$dir/.requirements" 2>/dev/null; then
+        echo "== Python test environment: installing $requirements into $dir" >&2
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+        cp "$requirements" "$dir/.requirements"
+    fi
+}
+venv "${QUARRY_VENV:-$cache/venv}" tests/interop/requirements.txt
+venv "$cache/venv-clients" tests/clients/requirements.txt
+
 # The TPC-H report's chart needs a TrueType font.
 if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
     echo "== installing fonts-dejavu-core (Debian) for benchmark charts" >&2
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     { $sudo apt-get update -qq && $sudo apt-get install -y -qq fonts-dejavu-core; } >&2
 fi
-echo "export QUARRY_PYTHON=$venv/bin/python"
+echo "export QUARRY_PYTHON=${QUARRY_VENV:-$cache/venv}/bin/python"
+echo "export QUARRY_CLIENTS_PYTHON=$cache/venv-clients/bin/python"

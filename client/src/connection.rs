@@ -284,12 +284,13 @@ impl Connection {
         Ok(batches)
     }
 
-    /// The schemas of the server's catalog.
-    pub async fn schemas(&self) -> Result<Vec<String>, ClientError> {
-        let info = self
-            .client()
-            .get_db_schemas(CommandGetDbSchemas::default())
-            .await?;
+    /// The schemas of the server's catalog whose name matches the `LIKE` pattern.
+    pub async fn schemas(&self, pattern: Option<&str>) -> Result<Vec<String>, ClientError> {
+        let command = CommandGetDbSchemas {
+            catalog: None,
+            db_schema_filter_pattern: pattern.map(str::to_string),
+        };
+        let info = self.client().get_db_schemas(command).await?;
         let batches = self.catalog_command(info).await?;
         column_text(&batches, "db_schema_name")
     }

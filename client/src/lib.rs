@@ -3,16 +3,20 @@
 //! - [`embedded`]: a scheduler and N executors in one process, talking over loopback
 //!   gRPC exactly as separate processes would.
 //! - [`connection`]: a Flight SQL connection to a scheduler (prepare, fetch, cancel,
-//!   progress).
+//!   progress, catalog listings).
 //! - [`split`]: splitting input text into SQL statements.
 //! - [`output`]: printing results as a table, CSV or JSON.
 //! - [`shell`]: running statements from `-c`/`-f` and the interactive prompt.
+//! - [`describe`]: the prompt's catalog commands (`\d`, `\dt`, `\dn`).
+//! - [`complete`]: tab completion of names and keywords at the prompt.
 //! - [`demo`]: the demo retail dataset.
 //! - [`cli`]: command-line arguments.
 
 pub mod cli;
+pub mod complete;
 pub mod connection;
 pub mod demo;
+pub mod describe;
 pub mod embedded;
 pub mod output;
 pub mod shell;

@@ -11,7 +11,9 @@ use arrow::array::RecordBatch;
 use futures::TryStreamExt;
 use rustyline::error::ReadlineError;
 
+use crate::complete::SqlCompleter;
 use crate::connection::{ClientError, Connection, Prepared};
+use crate::describe;
 use crate::output::{self, Format, StreamWriter};
 use crate::split::{is_blank, split_statements};
 
@@ -26,6 +28,10 @@ Statements end with ';' and may span lines. Ctrl-C cancels the running query.
   \\?           this help
   \\timing      toggle showing how long each statement took (on at the prompt)
   \\x           toggle expanded display (one block per record)
+  \\dn [PATTERN] list schemas
+  \\dt [PATTERN] list tables (PATTERN: table, schema.table, schema.*; * and ? are wildcards)
+  \\d [NAME]     list tables, or describe the columns of table NAME
+Tab completes schema, table and column names and keywords.
 Files are tables: SELECT * FROM 'landing/customers.csv' (paths are relative to the warehouse).";
 
 /// A shell session on one connection.
@@ -58,6 +64,16 @@ impl Shell {
     /// goes away, it stops quietly, as Unix tools do.
     pub async fn run_batch(&mut self, statements: &[String]) -> bool {
         for sql in statements {
+            if sql.trim_start().starts_with('\\') {
+                match self.meta_command(sql.trim()).await {
+                    Ok(true) => continue,
+                    Ok(false) => return true,
+                    Err(e) => {
+                        eprintln!("ERROR: {e}");
+                        return false;
+                    }
+                }
+            }
             let outcome = match self.execute(sql, false).await {
                 Ok(summary) if self.format == Format::Table => {
                     writeln!(std::io::stdout(), "{}", footer(&summary, self.timing))
@@ -79,7 +95,11 @@ impl Shell {
 
     /// The interactive prompt.
     pub async fn interactive(&mut self, banner: &str) -> Result<(), ReadlineError> {
-        let mut editor = rustyline::DefaultEditor::new()?;
+        let mut editor: rustyline::Editor<SqlCompleter, rustyline::history::DefaultHistory> =
+            rustyline::Editor::new()?;
+        let completer = SqlCompleter::new(self.conn.clone());
+        let catalog_changed = completer.stale_flag();
+        editor.set_helper(Some(completer));
         let history = std::env::var_os("HOME")
             .map(|home| std::path::Path::new(&home).join(".quarry_history"));
         if let Some(path) = &history {
@@ -105,8 +125,10 @@ impl Shell {
             };
             if buffer.is_empty() && line.trim_start().starts_with('\\') {
                 let _ = editor.add_history_entry(line.trim());
-                if !self.meta_command(line.trim()) {
-                    break;
+                match self.meta_command(line.trim()).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => eprintln!("ERROR: {e}"),
                 }
                 continue;
             }
@@ -119,6 +141,7 @@ impl Shell {
                     Ok(summary) => println!("{}", footer(&summary, self.timing)),
                     Err(e) => eprintln!("ERROR: {e}"),
                 }
+                catalog_changed.store(true, Ordering::SeqCst);
             }
             buffer = if is_blank(&rest) { String::new() } else { rest };
         }
@@ -129,7 +152,7 @@ impl Shell {
     }
 
     /// Handles a backslash command; false means quit.
-    fn meta_command(&mut self, command: &str) -> bool {
+    async fn meta_command(&mut self, command: &str) -> Result<bool, ClientError> {
         let mut words = command.split_whitespace();
         let name = words.next().unwrap_or_default();
         let toggle = |current: bool, arg: Option<&str>| match arg {
@@ -138,7 +161,7 @@ impl Shell {
             _ => !current,
         };
         match name {
-            "\\q" => return false,
+            "\\q" => return Ok(false),
             "\\?" | "\\h" => println!("{HELP}"),
             "\\timing" => {
                 self.timing = toggle(self.timing, words.next());
@@ -151,9 +174,36 @@ impl Shell {
                     if self.expanded { "on" } else { "off" }
                 );
             }
-            other => eprintln!("invalid command {other}: try \\? for help"),
+            "\\d" | "\\dt" | "\\dn" => self.describe(name, words.next()).await?,
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "invalid command {other}: try \\? for help"
+                )));
+            }
         }
-        true
+        Ok(true)
+    }
+
+    /// `\d [NAME]`, `\dt [PATTERN]`, `\dn [PATTERN]`: prints what the catalog holds.
+    async fn describe(&self, command: &str, pattern: Option<&str>) -> Result<(), ClientError> {
+        let listings = match (command, pattern) {
+            ("\\dn", pattern) => vec![describe::schemas(&self.conn, pattern).await?],
+            ("\\d", Some(name)) => describe::columns(&self.conn, name).await?,
+            (_, pattern) => vec![describe::tables(&self.conn, pattern).await?],
+        };
+        let mut out = std::io::stdout().lock();
+        for listing in listings {
+            let schema = listing.batch.schema();
+            let rows = listing.batch.num_rows();
+            let text = output::table(&schema, std::slice::from_ref(&listing.batch))?;
+            writeln!(
+                out,
+                "{}\n{text}\n({rows} row{})\n",
+                listing.title,
+                if rows == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
     }
 
     /// Prepares, runs and prints one statement. At the prompt, Ctrl-C cancels it (also

@@ -11,6 +11,65 @@ use datafusion::prelude::SessionContext;
 use quarry_client::connection::{ClientError, Connection};
 use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 
+/// A `quarry serve` process on a free port over a temporary warehouse; killed when
+/// dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeProcess {
+    /// Starts the server and waits for its banner.
+    pub fn start(executors: usize) -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(["serve", "--warehouse"])
+            .arg(dir.path().join("wh"))
+            .args(["--executors", &executors.to_string()])
+            .args(["--flight-port", &port.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut banner = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut banner)
+            .unwrap();
+        let server = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        assert!(banner.contains(&server.addr()), "{banner}");
+        server
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A Flight SQL connection to it.
+    pub async fn connect(&self) -> Connection {
+        Connection::connect(&format!("http://{}", self.addr()), "test", "")
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub struct TestCluster {
     pub cluster: EmbeddedCluster,
     pub conn: Connection,

@@ -5,5 +5,6 @@ mod cancel;
 mod common;
 mod distributed;
 mod errors;
+mod flight_clients;
 mod shell;
 mod tables;

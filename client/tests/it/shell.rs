@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::common::ServeProcess;
+
 fn quarry(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_quarry"))
         .current_dir(dir)
@@ -167,41 +169,10 @@ fn table_output_and_help() {
     }
 }
 
-/// Kills the server if a test fails before it stops it.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_answers_remote_clients_until_sigterm() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_quarry"))
-            .args(["serve", "--warehouse"])
-            .arg(dir.path().join("wh"))
-            .args(["--executors", "1", "--flight-port", &port])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut banner = String::new();
-    std::io::BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
-
+    let mut server = ServeProcess::start(1);
+    let port = server.port.to_string();
     let client = Command::new(env!("CARGO_BIN_EXE_quarry"))
         .args([
             "--host",
@@ -218,7 +189,7 @@ fn serve_answers_remote_clients_until_sigterm() {
     assert!(client.status.success(), "{}", stderr(&client));
     assert_eq!(stdout(&client), "x\n42\n");
 
-    let pid = server.0.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -226,7 +197,7 @@ fn serve_answers_remote_clients_until_sigterm() {
             .unwrap()
             .success()
     );
-    let status = server.0.wait().unwrap();
+    let status = server.child.wait().unwrap();
     assert!(
         status.success(),
         "serve exits cleanly on SIGTERM: {status:?}"
@@ -242,4 +213,49 @@ fn serve_answers_remote_clients_until_sigterm() {
         "{}",
         stderr(&refused)
     );
+}
+
+#[test]
+fn catalog_commands_list_schemas_tables_and_columns() {
+    let server = ServeProcess::start(1);
+    let port = server.port.to_string();
+    let run = |command: &str| {
+        Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(["--host", "127.0.0.1", "--port", &port, "-c", command])
+            .output()
+            .unwrap()
+    };
+    let created =
+        run("CREATE TABLE gold.daily (day DATE, store INT, amount DECIMAL(12, 2) NOT NULL)");
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    let schemas = stdout(&run("\\dn"));
+    for schema in ["bronze", "silver", "gold", "public"] {
+        assert!(schemas.contains(schema), "{schemas}");
+    }
+    let tables = stdout(&run("\\dt gold.*"));
+    assert!(
+        tables.contains("gold") && tables.contains("daily") && tables.contains("(1 row)"),
+        "{tables}"
+    );
+    assert!(stdout(&run("\\dt silver.*")).contains("(0 rows)"));
+
+    let columns = stdout(&run("\\d gold.daily"));
+    assert!(columns.contains("Table \"gold.daily\""), "{columns}");
+    for (column, sql_type) in [("day", "date"), ("store", "integer"), ("amount", "decimal")] {
+        let line = columns
+            .lines()
+            .find(|l| l.contains(column))
+            .unwrap_or_default();
+        assert!(line.contains(sql_type), "{column} is {sql_type}: {columns}");
+    }
+    let amount = columns.lines().find(|l| l.contains("amount")).unwrap();
+    assert!(amount.contains("not null"), "{columns}");
+
+    let missing = run("\\d gold.nope");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("did not find any table named \"gold.nope\""));
+    let bogus = run("\\bogus");
+    assert_eq!(bogus.status.code(), Some(1));
+    assert!(stderr(&bogus).contains("invalid command \\bogus"));
 }
