@@ -202,8 +202,13 @@ mod tests {
             ["sales.region"]
         );
         assert_eq!(candidates(&n, "", "go"), ["gold."]);
+        // Columns of the tables the line names, then keywords (`circle`).
         let line = "SELECT ci FROM gold.stores";
-        assert_eq!(candidates(&n, line, "ci"), ["city"]);
+        assert_eq!(candidates(&n, line, "ci"), ["circle", "city"]);
+        assert_eq!(
+            candidates(&n, "SELECT ci FROM gold.sales", "ci"),
+            ["circle"]
+        );
         assert!(candidates(&n, "SEL", "SEL").contains(&"SELECT".to_string()));
         assert!(candidates(&n, "sel", "sel").contains(&"select".to_string()));
         assert!(candidates(&n, "SELECT * FROM r", "r").contains(&"raw".to_string()));
