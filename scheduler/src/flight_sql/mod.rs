@@ -62,8 +62,8 @@ use crate::ingest::{IfExists, IfMissing, IngestTarget};
 use crate::query::{Progress, Query, QueryState};
 use crate::service::QueryService;
 use auth::Sessions;
-use prepared::{PreparedStatements, ipc_schema};
-use sql_info::{SQL_INFO, XDBC_TYPES};
+use prepared::{PreparedStatements, dataset_schema, ipc_schema};
+use sql_info::{sql_info, xdbc_types};
 
 /// The custom action that reports a query's progress; its body is the statement handle.
 pub const PROGRESS_ACTION: &str = "quarry.progress";
@@ -393,7 +393,7 @@ impl FlightSqlService for QuarryFlightSql {
         command: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        metadata_info(command, &SQL_INFO.schema(), request)
+        metadata_info(command, &sql_info()?.schema(), request)
     }
 
     async fn do_get_sql_info(
@@ -402,7 +402,7 @@ impl FlightSqlService for QuarryFlightSql {
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let batch = command
-            .into_builder(&SQL_INFO)
+            .into_builder(sql_info()?)
             .build()
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(one_batch(batch))
@@ -413,7 +413,7 @@ impl FlightSqlService for QuarryFlightSql {
         command: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        metadata_info(command, &XDBC_TYPES.schema(), request)
+        metadata_info(command, &xdbc_types()?.schema(), request)
     }
 
     async fn do_get_xdbc_type_info(
@@ -422,7 +422,7 @@ impl FlightSqlService for QuarryFlightSql {
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let batch = command
-            .into_builder(&XDBC_TYPES)
+            .into_builder(xdbc_types()?)
             .build()
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(one_batch(batch))
@@ -568,8 +568,8 @@ impl FlightSqlService for QuarryFlightSql {
         let session = self.session(&request).await?;
         let description = self.service.describe(&session, &command.query).await?;
         let parameters = ipc_schema(&description.parameters)?;
+        let dataset = ipc_schema(&dataset_schema(&description))?;
         let handle = self.prepared.open(session, &command.query, description);
-        let dataset = ipc_schema(&self.prepared.get(handle.as_bytes())?.dataset_schema())?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema: dataset,

@@ -85,14 +85,14 @@ impl Prepared {
         }
         Ok(rows.pop().unwrap_or_default())
     }
+}
 
-    /// The schema clients see for the result: none for statements that are not queries,
-    /// so that JDBC runs them as updates.
-    pub fn dataset_schema(&self) -> SchemaRef {
-        match self.description.is_query {
-            true => Arc::clone(&self.description.result),
-            false => Arc::new(Schema::empty()),
-        }
+/// The result schema clients see for a statement: none for statements that are not
+/// queries, so that JDBC runs them as updates.
+pub fn dataset_schema(description: &Description) -> SchemaRef {
+    match description.is_query {
+        true => Arc::clone(&description.result),
+        false => Arc::new(Schema::empty()),
     }
 }
 

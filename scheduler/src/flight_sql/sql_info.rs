@@ -16,21 +16,31 @@ use arrow_flight::sql::{
 };
 use datafusion::execution::SessionStateBuilder;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
+use tonic::Status;
 
 /// The server's name, as clients show it.
 pub const SERVER_NAME: &str = "Quarry";
 /// The Arrow format version the server speaks.
 const ARROW_VERSION: &str = "58";
 
-/// The answers to `GetSqlInfo`.
-pub static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
-    build_sql_info().unwrap_or_else(|e| panic!("Quarry's SqlInfo table is invalid: {e}"))
-});
+static SQL_INFO: LazyLock<Result<SqlInfoData, String>> =
+    LazyLock::new(|| build_sql_info().map_err(|e| e.to_string()));
+static XDBC_TYPES: LazyLock<Result<XdbcTypeInfoData, String>> =
+    LazyLock::new(|| build_xdbc_types().map_err(|e| e.to_string()));
 
-/// The answers to `GetXdbcTypeInfo`.
-pub static XDBC_TYPES: LazyLock<XdbcTypeInfoData> = LazyLock::new(|| {
-    build_xdbc_types().unwrap_or_else(|e| panic!("Quarry's XDBC type table is invalid: {e}"))
-});
+/// The answers to `GetSqlInfo`, built once.
+pub fn sql_info() -> Result<&'static SqlInfoData, Status> {
+    SQL_INFO
+        .as_ref()
+        .map_err(|e| Status::internal(format!("Quarry's SqlInfo table is invalid: {e}")))
+}
+
+/// The answers to `GetXdbcTypeInfo`, built once.
+pub fn xdbc_types() -> Result<&'static XdbcTypeInfoData, Status> {
+    XDBC_TYPES
+        .as_ref()
+        .map_err(|e| Status::internal(format!("Quarry's XDBC type table is invalid: {e}")))
+}
 
 /// `SupportedAnsi92SqlGrammarLevel::ANSI92_ENTRY_SQL` (arrow-flight does not export it).
 const ANSI92_ENTRY_SQL: i32 = 0;
@@ -381,20 +391,23 @@ mod tests {
     #[test]
     fn tables_build_and_answer_what_clients_read() {
         // Superset indexes these directly; JDBC reads every id.
-        let batch = SQL_INFO.record_batch([0, 1, 2, 3, 504, 525]).unwrap();
+        let batch = sql_info()
+            .unwrap()
+            .record_batch([0, 1, 2, 3, 504, 525])
+            .unwrap();
         let ids: Vec<u32> = batch
             .column(0)
             .as_primitive::<UInt32Type>()
             .values()
             .to_vec();
         assert_eq!(ids, [0, 1, 2, 3, 504, 525]);
-        let all = SQL_INFO.record_batch(Vec::<u32>::new()).unwrap();
+        let all = sql_info().unwrap().record_batch(Vec::<u32>::new()).unwrap();
         assert!(all.num_rows() > 80, "{} ids", all.num_rows());
         let functions = Functions::of_datafusion();
         assert!(functions.numeric.contains(&"ABS".to_string()));
         assert!(functions.string.contains(&"UPPER".to_string()));
         assert!(functions.datetime.contains(&"DATE_TRUNC".to_string()));
-        let types = XDBC_TYPES.record_batch(None).unwrap();
+        let types = xdbc_types().unwrap().record_batch(None).unwrap();
         assert_eq!(types.num_rows(), 13);
         assert_eq!(types.column(0).len(), 13);
     }
