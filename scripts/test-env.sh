@@ -4,9 +4,11 @@
 # - QUARRY_PYTHON: a virtual environment with the engines that read Quarry's tables and
 #   the TPC-H generator (tests/interop/requirements.txt), in ~/.cache/quarry/venv;
 # - QUARRY_CLIENTS_PYTHON: one with the Flight SQL clients (ADBC, flightsql-dbapi and
-#   Apache Superset; tests/clients/requirements.txt), in ~/.cache/quarry/venv-clients.
-#   They need SQLAlchemy 1.4 where pyiceberg needs 2, hence two environments.
-# Each is reused while its requirements are unchanged. Also a font for benchmark charts.
+#   Apache Superset) and psycopg (tests/clients/requirements.txt), in
+#   ~/.cache/quarry/venv-clients. They need SQLAlchemy 1.4 where pyiceberg needs 2, hence
+#   two environments.
+# Each is reused while its requirements are unchanged. From Debian: the PostgreSQL
+# clients (psql, pgJDBC, psqlODBC with unixODBC) and a font for benchmark charts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache="${QUARRY_CACHE:-$HOME/.cache/quarry}"
@@ -25,11 +27,18 @@ venv() {
 venv "${QUARRY_VENV:-$cache/venv}" tests/interop/requirements.txt
 venv "$cache/venv-clients" tests/clients/requirements.txt
 
-# The TPC-H report's chart needs a TrueType font.
-if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
-    echo "== installing fonts-dejavu-core (Debian) for benchmark charts" >&2
+# Debian packages, each named with a file it installs.
+missing=()
+need() { [ -e "$2" ] || missing+=("$1"); }
+need fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf # benchmark charts
+need postgresql-client /usr/bin/psql
+need libpostgresql-jdbc-java /usr/share/java/postgresql.jar
+need unixodbc /usr/bin/isql
+need odbc-postgresql /usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]} (Debian)" >&2
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    { $sudo apt-get update -qq && $sudo apt-get install -y -qq fonts-dejavu-core; } >&2
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"; } >&2
 fi
 echo "export QUARRY_PYTHON=${QUARRY_VENV:-$cache/venv}/bin/python"
 echo "export QUARRY_CLIENTS_PYTHON=$cache/venv-clients/bin/python"

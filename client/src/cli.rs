@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::Format;
+use quarry_scheduler::postgres::AuthMethod;
 
 /// Quarry: a distributed SQL engine over open tables.
 ///
@@ -72,7 +73,8 @@ pub struct ClusterArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the embedded cluster as a server for Flight SQL clients until Ctrl-C or SIGTERM.
+    /// Run the embedded cluster as a server for Flight SQL and PostgreSQL clients until
+    /// Ctrl-C or SIGTERM.
     Serve(ServeArgs),
     /// Write the demo retail dataset (CSV, JSON, Parquet) under the warehouse's landing/,
     /// build bronze, silver and gold Iceberg tables from it, and query gold.
@@ -93,6 +95,31 @@ pub struct ServeArgs {
     /// Arrow Flight SQL port.
     #[arg(long, default_value_t = 32010)]
     pub flight_port: u16,
+
+    /// PostgreSQL wire-protocol port (psql, JDBC, ODBC); 0 picks a free port.
+    #[arg(long, env = "QUARRY_PG_PORT", default_value_t = 15432)]
+    pub pg_port: u16,
+
+    /// Do not serve the PostgreSQL protocol.
+    #[arg(long)]
+    pub no_pg: bool,
+
+    /// How PostgreSQL clients log in: trust, password, md5 or scram-sha-256. Every user
+    /// name is accepted; the password methods check --pg-password.
+    #[arg(long, env = "QUARRY_PG_AUTH", default_value = "trust")]
+    pub pg_auth: AuthMethod,
+
+    /// The password PostgreSQL clients log in with (password, md5, scram-sha-256).
+    #[arg(long, env = "QUARRY_PG_PASSWORD", hide_env_values = true)]
+    pub pg_password: Option<String>,
+
+    /// TLS certificate chain (PEM) for PostgreSQL clients; needs --pg-tls-key.
+    #[arg(long, requires = "pg_tls_key")]
+    pub pg_tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM) for PostgreSQL clients; needs --pg-tls-cert.
+    #[arg(long, requires = "pg_tls_cert")]
+    pub pg_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -115,5 +142,6 @@ const EXAMPLES: &str = "Examples:
   quarry                                        open a shell on an embedded cluster
   quarry -c \"SELECT count(*) FROM 'landing/transactions/*.csv'\"
   quarry --format csv -f report.sql > report.csv
-  quarry serve --flight-port 32010              serve Flight SQL clients
+  quarry serve --flight-port 32010              serve Flight SQL and PostgreSQL clients
+  psql -h localhost -p 15432 -U me quarry       connect psql to a running server
   quarry --host localhost -p 32010              connect to a running server";

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use quarry_executor::{ExecutorHandle, ExecutorOptions, start_executor};
+use quarry_scheduler::postgres::PgOptions;
 use quarry_scheduler::{SchedulerHandle, SchedulerOptions, start_scheduler};
 
 /// How to start an embedded cluster.
@@ -21,6 +22,8 @@ pub struct EmbeddedOptions {
     pub bind_host: String,
     /// Flight SQL port (0: any free port).
     pub flight_port: u16,
+    /// The PostgreSQL front door, if it is to be served.
+    pub postgres: Option<PgOptions>,
 }
 
 impl EmbeddedOptions {
@@ -32,6 +35,7 @@ impl EmbeddedOptions {
             slots: 0,
             bind_host: "127.0.0.1".into(),
             flight_port: 0,
+            postgres: None,
         }
     }
 
@@ -90,6 +94,7 @@ impl EmbeddedCluster {
                 flight_port: options.flight_port,
                 ballista_port: 0,
                 namespaces: SchedulerOptions::default_namespaces(),
+                postgres: options.postgres.clone(),
             },
             Arc::clone(&runtime),
         )

@@ -20,4 +20,4 @@ pub mod describe;
 pub mod embedded;
 pub mod output;
 pub mod shell;
-pub mod split;
+pub use quarry_scheduler::split;

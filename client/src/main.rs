@@ -10,6 +10,7 @@ use quarry_client::demo;
 use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 use quarry_client::shell::Shell;
 use quarry_client::split::script_statements;
+use quarry_scheduler::postgres::PgOptions;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -127,9 +128,19 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     let mut options = embedded_options(&args.cluster);
     options.bind_host = args.bind.clone();
     options.flight_port = args.flight_port;
+    options.postgres = (!args.no_pg).then(|| PgOptions {
+        port: args.pg_port,
+        auth: args.pg_auth,
+        password: args.pg_password.clone(),
+        tls: args.pg_tls_cert.clone().zip(args.pg_tls_key.clone()),
+    });
     let cluster = EmbeddedCluster::start(options).await?;
+    let pg = match cluster.scheduler.pg_addr {
+        Some(addr) => format!(" and PostgreSQL on {addr}"),
+        None => String::new(),
+    };
     println!(
-        "Quarry is serving Arrow Flight SQL on {} ({} executors, warehouse {}). Ctrl-C stops it.",
+        "Quarry is serving Arrow Flight SQL on {}{pg} ({} executors, warehouse {}). Ctrl-C stops it.",
         cluster.scheduler.flight_addr,
         cluster.executors.len(),
         cluster.scheduler.warehouse.root().display()

@@ -12,6 +12,8 @@
 //! - [`query`]: a query and its lifecycle.
 //! - [`service`]: the query service: prepare, execute, cancel, progress.
 //! - [`flight_sql`]: the Arrow Flight SQL front door over the query service.
+//! - [`postgres`]: the PostgreSQL wire-protocol front door over the query service.
+//! - [`split`]: splitting SQL text into statements.
 //! - [`server`]: starting all of the above on real ports.
 //! - [`error`]: errors as users see them.
 
@@ -23,10 +25,12 @@ pub mod ingest;
 pub mod job;
 pub mod listing;
 pub mod params;
+pub mod postgres;
 pub mod query;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod split;
 pub mod statement;
 pub mod tables;
 pub mod write;

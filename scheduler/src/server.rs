@@ -1,5 +1,6 @@
-//! Starting the scheduler: the Ballista scheduler, the query service and the Flight SQL
-//! front door, each on its own port (port 0 picks a free one).
+//! Starting the scheduler: the Ballista scheduler, the query service, the Flight SQL
+//! front door and the PostgreSQL front door, each on its own port (port 0 picks a free
+//! one).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
+use crate::postgres::{self, PgOptions};
 use crate::service::QueryService;
 use crate::session::{DEFAULT_SCHEMA, SessionFactory};
 
@@ -36,6 +38,8 @@ pub struct SchedulerOptions {
     pub ballista_port: u16,
     /// Namespaces created at startup if missing (besides `public`).
     pub namespaces: Vec<String>,
+    /// The PostgreSQL front door, if it is to be served.
+    pub postgres: Option<PgOptions>,
 }
 
 impl SchedulerOptions {
@@ -49,6 +53,8 @@ impl SchedulerOptions {
 pub struct SchedulerHandle {
     /// Where Flight SQL clients connect.
     pub flight_addr: SocketAddr,
+    /// Where PostgreSQL clients connect, when served.
+    pub pg_addr: Option<SocketAddr>,
     /// Where executors register.
     pub ballista: BallistaScheduler,
     /// The query service, for in-process callers.
@@ -56,18 +62,22 @@ pub struct SchedulerHandle {
     /// The warehouse.
     pub warehouse: Warehouse,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Dropped or set, it stops the PostgreSQL door accepting connections.
+    pg_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl SchedulerHandle {
-    /// Stops accepting Flight SQL connections.
+    /// Stops accepting Flight SQL and PostgreSQL connections.
     pub fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let _ = self.pg_stop.send(true);
     }
 }
 
-/// Starts the Ballista scheduler, the query service and the Flight SQL server.
+/// Starts the Ballista scheduler, the query service, the Flight SQL server and, when
+/// asked for, the PostgreSQL server.
 pub async fn start_scheduler(
     options: SchedulerOptions,
     runtime: Arc<RuntimeEnv>,
@@ -114,12 +124,21 @@ pub async fn start_scheduler(
                 },
             ),
     );
-    tracing::info!(%flight_addr, ballista = %ballista.addr, warehouse = %warehouse.root().display(), "scheduler started");
+    let (pg_stop, pg_stopped) = tokio::sync::watch::channel(false);
+    let pg_addr = match &options.postgres {
+        Some(pg) => {
+            Some(postgres::serve(Arc::clone(&service), &options.bind_host, pg, pg_stopped).await?)
+        }
+        None => None,
+    };
+    tracing::info!(%flight_addr, ?pg_addr, ballista = %ballista.addr, warehouse = %warehouse.root().display(), "scheduler started");
     Ok(SchedulerHandle {
         flight_addr,
+        pg_addr,
         ballista,
         service,
         warehouse,
         stop: Some(stop),
+        pg_stop,
     })
 }

@@ -15,25 +15,40 @@ use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 /// dropped.
 pub struct ServeProcess {
     pub child: std::process::Child,
+    /// The Flight SQL port.
     pub port: u16,
+    /// The PostgreSQL port.
+    pub pg_port: u16,
     _dir: tempfile::TempDir,
+}
+
+/// A port no one listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl ServeProcess {
     /// Starts the server and waits for its banner.
     pub fn start(executors: usize) -> Self {
+        Self::start_with(executors, &[])
+    }
+
+    /// Starts the server with more arguments and waits for its banner.
+    pub fn start_with(executors: usize, args: &[&str]) -> Self {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let (port, pg_port) = (free_port(), free_port());
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quarry"))
             .args(["serve", "--warehouse"])
             .arg(dir.path().join("wh"))
             .args(["--executors", &executors.to_string()])
             .args(["--flight-port", &port.to_string()])
+            .args(["--pg-port", &pg_port.to_string()])
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -44,9 +59,11 @@ impl ServeProcess {
         let server = Self {
             child,
             port,
+            pg_port,
             _dir: dir,
         };
         assert!(banner.contains(&server.addr()), "{banner}");
+        assert!(banner.contains(&format!("127.0.0.1:{pg_port}")), "{banner}");
         server
     }
 

@@ -42,7 +42,7 @@ async fn server_with_sales() -> ServeProcess {
 }
 
 /// Runs a check script of tests/clients and fails with its output if it fails.
-fn run_check(script: &str, args: &[String]) {
+pub fn run_check(script: &str, args: &[String]) {
     let path = format!("{}/../tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = Command::new(clients_python())
         .arg(&path)

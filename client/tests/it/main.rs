@@ -6,5 +6,6 @@ mod common;
 mod distributed;
 mod errors;
 mod flight_clients;
+mod postgres;
 mod shell;
 mod tables;

@@ -1,0 +1,145 @@
+//! The PostgreSQL front door end to end, with real clients against `quarry serve`: psql
+//! (Debian's `postgresql-client`) and psycopg 3 (from `QUARRY_CLIENTS_PYTHON`), all
+//! installed by scripts/test-env.sh.
+
+use std::process::{Command, Output};
+
+use crate::common::ServeProcess;
+
+/// Runs psql against `server` as `user` with `args` and the environment `env`.
+fn psql(server: &ServeProcess, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &server.pg_port.to_string()])
+        .args(["-U", "alice", "-d", "quarry", "-X", "-v", "ON_ERROR_STOP=1"])
+        .args(args)
+        .env_remove("PGPASSWORD")
+        .envs(env.iter().copied())
+        .output()
+        .expect("psql runs: scripts/test-env.sh installs postgresql-client")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs psql and expects it to succeed; returns what it printed.
+fn psql_ok(server: &ServeProcess, args: &[&str]) -> String {
+    let output = psql(server, &[], args);
+    assert!(
+        output.status.success(),
+        "psql {args:?} failed:\n{}",
+        text(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
+    let server = ServeProcess::start(1);
+    let created = psql_ok(
+        &server,
+        &[
+            "-c",
+            "CREATE TABLE gold.sales AS SELECT value AS id, 'r' || (value % 3) AS region, \
+             value * 1.5 AS amount FROM generate_series(1, 1000)",
+        ],
+    );
+    assert_eq!(created.trim(), "SELECT 1000");
+    let out = psql_ok(
+        &server,
+        &[
+            "-A",
+            "-c",
+            "SELECT region, count(*) AS n, sum(amount) AS total FROM gold.sales \
+             GROUP BY region ORDER BY region",
+        ],
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "region|n|total",
+            "r0|333|250249.5",
+            "r1|334|250750.5",
+            "r2|333|249750.0",
+            "(3 rows)"
+        ]
+    );
+    // Several statements in one string, and the session settings they change.
+    let out = psql_ok(
+        &server,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            "SET search_path TO gold; SELECT count(*) FROM sales; SHOW search_path",
+        ],
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["SET", "1000", "gold"]);
+
+    let failed = psql(
+        &server,
+        &[],
+        &["-v", "VERBOSITY=verbose", "-c", "SELECT * FROM gold.nope"],
+    );
+    assert!(!failed.status.success());
+    let message = text(&failed);
+    assert!(
+        message.contains("ERROR:  42P01:") && message.contains("nope"),
+        "{message}"
+    );
+    let failed = psql(
+        &server,
+        &[],
+        &["-v", "VERBOSITY=verbose", "-c", "SELECT 1/0"],
+    );
+    assert!(
+        text(&failed).contains("ERROR:  22012:"),
+        "{}",
+        text(&failed)
+    );
+
+    let wrong_db = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &server.pg_port.to_string()])
+        .args(["-U", "alice", "-d", "postgres", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&wrong_db).contains("database \"postgres\" does not exist"),
+        "{}",
+        text(&wrong_db)
+    );
+}
+
+#[test]
+fn password_logins_with_cleartext_md5_and_scram() {
+    for method in ["password", "md5", "scram-sha-256"] {
+        let server = ServeProcess::start_with(1, &["--pg-auth", method, "--pg-password", "s3cret"]);
+        let ok = psql(
+            &server,
+            &[("PGPASSWORD", "s3cret")],
+            &["-A", "-t", "-c", "SELECT 42"],
+        );
+        assert!(ok.status.success(), "{method}: {}", text(&ok));
+        assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "42", "{method}");
+        let wrong = psql(&server, &[("PGPASSWORD", "wrong")], &["-c", "SELECT 42"]);
+        assert!(
+            !wrong.status.success(),
+            "{method} accepted a wrong password"
+        );
+        assert!(
+            text(&wrong).to_lowercase().contains("password authentication failed"),
+            "{method}: {}",
+            text(&wrong)
+        );
+    }
+}
+
+#[test]
+fn psycopg_binds_parameters_reads_binary_rows_and_cancels() {
+    let server = ServeProcess::start(1);
+    crate::flight_clients::run_check("psycopg_check.py", &[format!("--port={}", server.pg_port)]);
+}
