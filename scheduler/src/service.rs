@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -28,7 +29,7 @@ use crate::explain;
 use crate::ingest::{self, IngestTarget};
 use crate::job::{JobRunner, fetch_results};
 pub use crate::query::{Progress, Query, QueryState};
-use crate::session::SessionFactory;
+use crate::session::{CATALOG, SessionFactory};
 use crate::statement::{self, Statement};
 use crate::write;
 
@@ -69,11 +70,33 @@ impl QueryService {
 
     /// A new client session, sized to the executors' task slots.
     pub async fn new_session(&self) -> Arc<SessionContext> {
-        let slots = match self.jobs.ballista().total_task_slots().await {
+        Arc::new(self.sessions.new_session(self.slots().await))
+    }
+
+    /// A new client session whose catalog `quarry` is `view` of the shared one (a front
+    /// door's system tables around the lake's).
+    pub async fn new_session_with(
+        &self,
+        view: impl FnOnce(Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider>,
+    ) -> Result<Arc<SessionContext>, QuarryError> {
+        let lake =
+            self.sessions.catalogs().catalog(CATALOG).ok_or_else(|| {
+                QuarryError::Internal(format!("the catalog {CATALOG} is missing"))
+            })?;
+        let catalogs = MemoryCatalogProviderList::new();
+        catalogs.register_catalog(CATALOG.to_string(), view(lake));
+        let slots = self.slots().await;
+        Ok(Arc::new(
+            self.sessions.new_session_over(slots, Arc::new(catalogs)),
+        ))
+    }
+
+    /// Task slots of the executors (the machine's cores while none has registered).
+    async fn slots(&self) -> usize {
+        match self.jobs.ballista().total_task_slots().await {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
-        };
-        Arc::new(self.sessions.new_session(slots))
+        }
     }
 
     /// Parses and plans `sql` in `session`.

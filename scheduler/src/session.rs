@@ -65,8 +65,23 @@ impl SessionFactory {
         &self.warehouse
     }
 
+    /// The catalogs every session sees.
+    pub fn catalogs(&self) -> &Arc<dyn CatalogProviderList> {
+        &self.catalogs
+    }
+
     /// A new session whose queries split into `target_partitions` parallel tasks.
     pub fn new_session(&self, target_partitions: usize) -> SessionContext {
+        self.new_session_over(target_partitions, Arc::clone(&self.catalogs))
+    }
+
+    /// A new session over `catalogs` (which must hold [`CATALOG`]) rather than the
+    /// shared ones: a front door's own view of the catalog.
+    pub fn new_session_over(
+        &self,
+        target_partitions: usize,
+        catalogs: Arc<dyn CatalogProviderList>,
+    ) -> SessionContext {
         let config = SessionConfig::new_with_ballista()
             .with_ballista_logical_extension_codec(codec::logical_codec())
             .with_ballista_physical_extension_codec(codec::physical_codec())
@@ -77,7 +92,7 @@ impl SessionFactory {
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(Arc::clone(&self.runtime))
-            .with_catalog_list(Arc::clone(&self.catalogs))
+            .with_catalog_list(catalogs)
             .with_default_features()
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)

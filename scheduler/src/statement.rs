@@ -13,7 +13,7 @@
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, TableType};
 use datafusion::prelude::SessionContext;
 
 use quarry_catalog::store::TableStore;
@@ -148,12 +148,17 @@ pub fn classify(plan: LogicalPlan) -> Statement {
     }
 }
 
-/// Whether the plan scans `information_schema`, which lives on the scheduler.
+/// Whether the plan scans system views (`information_schema`, `pg_catalog`), which live
+/// on the scheduler.
 fn reads_catalog(plan: &LogicalPlan) -> bool {
     let mut found = false;
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node
-            && scan.table_name.schema() == Some("information_schema")
+            && (scan.source.table_type() == TableType::View
+                || matches!(
+                    scan.table_name.schema(),
+                    Some("information_schema" | "pg_catalog")
+                ))
         {
             found = true;
             return Ok(TreeNodeRecursion::Stop);

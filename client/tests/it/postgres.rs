@@ -1,5 +1,6 @@
 //! The PostgreSQL front door end to end, with real clients against `quarry serve`: psql
-//! (Debian's `postgresql-client`) and psycopg 3 (from `QUARRY_CLIENTS_PYTHON`), all
+//! (Debian's `postgresql-client`), pgJDBC (Debian's `libpostgresql-jdbc-java`, driven by
+//! tests/clients/JdbcCheck.java) and psycopg 3 (from `QUARRY_CLIENTS_PYTHON`), all
 //! installed by scripts/test-env.sh.
 
 use std::process::{Command, Output};
@@ -80,6 +81,26 @@ fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
     );
     assert_eq!(out.lines().collect::<Vec<_>>(), ["SET", "1000", "gold"]);
 
+    // psql's own catalog queries.
+    let schemas = psql_ok(&server, &["-c", "\\dn"]);
+    for schema in ["bronze", "silver", "gold", "public"] {
+        assert!(schemas.contains(&format!(" {schema} ")), "{schemas}");
+    }
+    let tables = psql_ok(&server, &["-c", "\\dt gold.*"]);
+    assert!(
+        tables.contains(" gold   | sales | table | alice"),
+        "{tables}"
+    );
+    let described = psql_ok(&server, &["-c", "\\d gold.sales"]);
+    for line in [
+        "Table \"gold.sales\"",
+        " id     | bigint           |",
+        " region | text             |",
+        " amount | double precision |",
+    ] {
+        assert!(described.contains(line), "{line} in\n{described}");
+    }
+
     let failed = psql(
         &server,
         &[],
@@ -131,12 +152,41 @@ fn password_logins_with_cleartext_md5_and_scram() {
             "{method} accepted a wrong password"
         );
         assert!(
-            text(&wrong).to_lowercase().contains("password authentication failed"),
+            text(&wrong)
+                .to_lowercase()
+                .contains("password authentication failed"),
             "{method}: {}",
             text(&wrong)
         );
     }
 }
+
+#[test]
+fn pgjdbc_reads_metadata_and_round_trips_parameters() {
+    let server = ServeProcess::start(1);
+    let classes = tempfile::tempdir().unwrap();
+    let source = format!(
+        "{}/../tests/clients/JdbcCheck.java",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let javac = Command::new("javac")
+        .arg("-d")
+        .arg(classes.path())
+        .arg(&source)
+        .output()
+        .expect("javac runs");
+    assert!(javac.status.success(), "{}", text(&javac));
+    let classpath = format!("{JDBC_JAR}:{}", classes.path().display());
+    let run = Command::new("java")
+        .args(["-cp", &classpath, "JdbcCheck", &server.pg_port.to_string()])
+        .output()
+        .expect("java runs");
+    assert!(run.status.success(), "JdbcCheck failed:\n{}", text(&run));
+    assert!(text(&run).contains("pgJDBC: ok"));
+}
+
+/// pgJDBC as Debian installs it.
+const JDBC_JAR: &str = "/usr/share/java/postgresql.jar";
 
 #[test]
 fn psycopg_binds_parameters_reads_binary_rows_and_cancels() {

@@ -23,13 +23,13 @@ pub struct PgConnection {
     /// Who logged in.
     pub user: String,
     /// PostgreSQL settings (`SET`, `SHOW`).
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     /// The query running (or last run) on the connection, for cancel requests.
     running: Mutex<Option<String>>,
 }
 
 impl PgConnection {
-    pub fn new(session: Arc<SessionContext>, user: String, settings: Settings) -> Self {
+    pub fn new(session: Arc<SessionContext>, user: String, settings: Arc<Settings>) -> Self {
         Self {
             session,
             user,

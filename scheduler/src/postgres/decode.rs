@@ -139,7 +139,7 @@ fn binary(pg: &Type, bytes: &[u8]) -> Result<ScalarValue, String> {
         Type::INT2 => ScalarValue::Int16(Some(read(pg, bytes)?)),
         Type::INT4 => ScalarValue::Int32(Some(read(pg, bytes)?)),
         Type::INT8 => ScalarValue::Int64(Some(read(pg, bytes)?)),
-        Type::OID => ScalarValue::Int64(Some(read::<u32>(pg, bytes)?.into())),
+        Type::OID => ScalarValue::UInt32(Some(read(pg, bytes)?)),
         Type::FLOAT4 => ScalarValue::Float32(Some(read(pg, bytes)?)),
         Type::FLOAT8 => ScalarValue::Float64(Some(read(pg, bytes)?)),
         Type::NUMERIC => decimal(read(pg, bytes)?),

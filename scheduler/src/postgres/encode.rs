@@ -15,7 +15,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Field, Float32Type, Float64Type, Int16Type, Int32Type,
     Int64Type, IntervalMonthDayNanoType, IntervalUnit, Time64MicrosecondType, TimeUnit,
-    TimestampMicrosecondType,
+    TimestampMicrosecondType, UInt32Type,
 };
 use datafusion::arrow::temporal_conversions::{
     date32_to_datetime, time64us_to_time, timestamp_us_to_datetime,
@@ -115,6 +115,9 @@ impl<'a> Column<'a> {
             Type::INT8 => self.put(encoder, row, |a, i| {
                 Ok(a.as_primitive::<Int64Type>().value(i))
             }),
+            Type::OID => self.put(encoder, row, |a, i| {
+                Ok(a.as_primitive::<UInt32Type>().value(i))
+            }),
             Type::FLOAT4 => self.put(encoder, row, |a, i| {
                 Ok(a.as_primitive::<Float32Type>().value(i))
             }),
@@ -188,6 +191,7 @@ fn readable_type(pg: &Type, data_type: &DataType) -> Option<DataType> {
         Type::INT2 => DataType::Int16,
         Type::INT4 => DataType::Int32,
         Type::INT8 => DataType::Int64,
+        Type::OID => DataType::UInt32,
         Type::FLOAT4 => DataType::Float32,
         Type::FLOAT8 => DataType::Float64,
         Type::NUMERIC => match data_type {

@@ -29,6 +29,7 @@ use super::connection::PgConnection;
 use super::decode::{parameter_values, typed_placeholders};
 use super::encode::encode;
 use super::error::user_error;
+use super::rewrite::rewrite;
 use super::types::{field_infos, pg_type};
 use crate::error::QuarryError;
 use crate::service::{Description, QueryService};
@@ -196,7 +197,9 @@ impl Parser {
         if let Some(command) = commands::parse(sql) {
             return Ok(PgStatement::Command(command));
         }
-        let sql = typed_placeholders(sql, declared);
+        let schema = current_schema(&connection.session);
+        let rewritten = rewrite(sql, &schema);
+        let sql = typed_placeholders(rewritten.as_deref().unwrap_or(sql), declared);
         let description = self.service.describe(&connection.session, &sql).await?;
         Ok(PgStatement::Sql {
             sql: sql.to_string(),

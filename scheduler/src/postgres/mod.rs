@@ -8,11 +8,15 @@
 //! - [`commands`]: statements about the connection (`BEGIN`, `SET`, `SHOW`, ...).
 //! - [`settings`]: a connection's PostgreSQL settings.
 //! - [`functions`]: `version()`, `current_schema()`, `session_user`, ...
+//! - [`pg_catalog`], [`catalog_functions`]: the system catalogs and functions drivers
+//!   and tools read for metadata.
+//! - [`rewrite`]: PostgreSQL spellings in their queries, rewritten for DataFusion.
 //! - [`types`], [`encode`], [`decode`]: Arrow and PostgreSQL types, result rows and
 //!   parameter values on the wire.
 //! - [`connection`]: a connection's state, found by cancel requests.
 //! - [`error`]: errors with the SQLSTATE PostgreSQL would send.
 
+pub mod catalog_functions;
 pub mod commands;
 pub mod connection;
 pub mod decode;
@@ -20,6 +24,8 @@ pub mod encode;
 pub mod error;
 pub mod functions;
 pub mod handler;
+pub mod pg_catalog;
+pub mod rewrite;
 pub mod settings;
 pub mod startup;
 pub mod types;

@@ -23,8 +23,9 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::connection::{Connections, PgConnection};
-use super::functions;
+use super::pg_catalog::with_pg_catalog;
 use super::settings::{ANNOUNCED, Settings};
+use super::{catalog_functions, functions};
 use crate::service::QueryService;
 use crate::session::CATALOG;
 
@@ -116,10 +117,17 @@ impl Startup {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<Vec<_>>();
-        let settings = Settings::new(&user, startup.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let session = self.service.new_session().await;
+        let settings = Arc::new(Settings::new(
+            &user,
+            startup.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ));
+        let session = self
+            .service
+            .new_session_with(|lake| with_pg_catalog(lake, Arc::clone(&settings), user.clone()))
+            .await?;
         let connection = Arc::new(PgConnection::new(session, user, settings));
         functions::register(&connection);
+        catalog_functions::register(&connection.session, &connection.user);
         client.session_extensions().insert(Arc::clone(&connection));
         self.driver.complete_authentication(client, None).await?;
         let (pid, secret) = client.pid_and_secret_key();

@@ -6,7 +6,8 @@
 //! | Boolean | bool |
 //! | Int8, Int16, UInt8 | int2 |
 //! | Int32, UInt16 | int4 |
-//! | Int64, UInt32 | int8 |
+//! | Int64 | int8 |
+//! | UInt32 | oid (what `pg_catalog` holds) |
 //! | UInt64, Decimal128, Decimal256 | numeric |
 //! | Float16, Float32 | float4 |
 //! | Float64 | float8 |
@@ -32,7 +33,8 @@ pub fn pg_type(data_type: &DataType) -> Type {
         DataType::Boolean => Type::BOOL,
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
         DataType::Int32 | DataType::UInt16 => Type::INT4,
-        DataType::Int64 | DataType::UInt32 => Type::INT8,
+        DataType::Int64 => Type::INT8,
+        DataType::UInt32 => Type::OID,
         DataType::UInt64 | DataType::Decimal128(..) | DataType::Decimal256(..) => Type::NUMERIC,
         DataType::Float16 | DataType::Float32 => Type::FLOAT4,
         DataType::Float64 => Type::FLOAT8,
@@ -91,7 +93,8 @@ pub fn arrow_type(pg: &Type) -> Option<DataType> {
         Type::BOOL => DataType::Boolean,
         Type::INT2 => DataType::Int16,
         Type::INT4 => DataType::Int32,
-        Type::INT8 | Type::OID => DataType::Int64,
+        Type::INT8 => DataType::Int64,
+        Type::OID => DataType::UInt32,
         Type::FLOAT4 => DataType::Float32,
         Type::FLOAT8 => DataType::Float64,
         Type::NUMERIC => DataType::Decimal128(38, 10),
@@ -120,11 +123,87 @@ pub fn type_size(pg: &Type) -> i16 {
     match *pg {
         Type::BOOL => 1,
         Type::INT2 => 2,
-        Type::INT4 | Type::FLOAT4 | Type::DATE => 4,
+        Type::INT4 | Type::OID | Type::FLOAT4 | Type::DATE => 4,
         Type::INT8 | Type::FLOAT8 | Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ => 8,
         Type::INTERVAL => 16,
         _ => -1,
     }
+}
+
+/// The types `pg_type` lists, with their `typcategory`.
+pub fn catalog_types() -> Vec<(Type, &'static str)> {
+    let scalars = [
+        (Type::BOOL, "B"),
+        (Type::BYTEA, "U"),
+        (Type::CHAR, "S"),
+        (Type::NAME, "S"),
+        (Type::INT8, "N"),
+        (Type::INT2, "N"),
+        (Type::INT4, "N"),
+        (Type::TEXT, "S"),
+        (Type::OID, "N"),
+        (Type::FLOAT4, "N"),
+        (Type::FLOAT8, "N"),
+        (Type::BPCHAR, "S"),
+        (Type::VARCHAR, "S"),
+        (Type::DATE, "D"),
+        (Type::TIME, "D"),
+        (Type::TIMESTAMP, "D"),
+        (Type::TIMESTAMPTZ, "D"),
+        (Type::INTERVAL, "T"),
+        (Type::NUMERIC, "N"),
+        (Type::JSON, "U"),
+        (Type::UUID, "U"),
+        (Type::REGCLASS, "N"),
+        (Type::REGTYPE, "N"),
+        (Type::REGPROC, "N"),
+    ];
+    let arrays = [
+        Type::BOOL_ARRAY,
+        Type::BYTEA_ARRAY,
+        Type::NAME_ARRAY,
+        Type::INT8_ARRAY,
+        Type::INT2_ARRAY,
+        Type::INT4_ARRAY,
+        Type::TEXT_ARRAY,
+        Type::OID_ARRAY,
+        Type::FLOAT4_ARRAY,
+        Type::FLOAT8_ARRAY,
+        Type::VARCHAR_ARRAY,
+        Type::DATE_ARRAY,
+        Type::TIME_ARRAY,
+        Type::TIMESTAMP_ARRAY,
+        Type::TIMESTAMPTZ_ARRAY,
+        Type::INTERVAL_ARRAY,
+        Type::NUMERIC_ARRAY,
+    ];
+    scalars
+        .into_iter()
+        .chain(arrays.into_iter().map(|t| (t, "A")))
+        .collect()
+}
+
+/// The object id of the type named `name` (`int4`, `pg_catalog.text`, `integer`).
+pub fn type_oid(name: &str) -> Option<u32> {
+    let name = name
+        .trim()
+        .trim_start_matches("pg_catalog.")
+        .to_ascii_lowercase();
+    let name = match name.as_str() {
+        "integer" | "int" => "int4",
+        "smallint" => "int2",
+        "bigint" => "int8",
+        "real" => "float4",
+        "double precision" => "float8",
+        "boolean" => "bool",
+        "character varying" => "varchar",
+        "character" => "bpchar",
+        other => other,
+    };
+    catalog_types()
+        .into_iter()
+        .find(|(t, _)| t.name() == name)
+        .map(|(t, _)| t.oid())
 }
 
 /// How a field of a result is described to the client, sent in `format`.

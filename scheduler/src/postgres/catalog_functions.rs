@@ -1,0 +1,332 @@
+//! PostgreSQL's system information functions that catalog queries call, registered in
+//! each PostgreSQL session: `format_type`, `pg_get_userbyid`, `pg_table_is_visible`,
+//! `current_schemas`, the `has_*_privilege` family, `obj_description`, `pg_get_expr`,
+//! and `pg_get_keywords()`.
+//!
+//! Quarry has no comments, defaults, indexes or privileges to report, so those
+//! functions answer as PostgreSQL does for objects without them: no description, no
+//! expression, every privilege granted to the one user.
+
+use std::any::Any;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::datasource::{MemTable, TableType};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
+
+use super::pg_catalog::PG_CATALOG;
+use super::types::catalog_types;
+
+/// What a function may read: who is logged in, and the session's schema.
+struct Context<'a> {
+    user: &'a str,
+    schema: &'a str,
+}
+
+type Eval = fn(&Context<'_>, &[ScalarValue]) -> ScalarValue;
+
+/// A function: name, the numbers of arguments it takes, its result type, its value.
+type Definition = (&'static str, &'static [usize], fn() -> DataType, Eval);
+
+const FUNCTIONS: &[Definition] = &[
+    ("pg_get_userbyid", &[1], utf8, |c, _| text(c.user)),
+    ("pg_table_is_visible", &[1], boolean, |_, _| yes()),
+    ("pg_type_is_visible", &[1], boolean, |_, _| yes()),
+    ("pg_function_is_visible", &[1], boolean, |_, _| yes()),
+    ("has_table_privilege", &[2, 3], boolean, |_, _| yes()),
+    ("has_schema_privilege", &[2, 3], boolean, |_, _| yes()),
+    ("has_database_privilege", &[2, 3], boolean, |_, _| yes()),
+    ("has_column_privilege", &[3, 4], boolean, |_, _| yes()),
+    ("has_any_column_privilege", &[2, 3], boolean, |_, _| yes()),
+    ("format_type", &[2], utf8, format_type),
+    ("obj_description", &[1, 2], utf8, |_, _| no_text()),
+    ("col_description", &[2], utf8, |_, _| no_text()),
+    ("shobj_description", &[2], utf8, |_, _| no_text()),
+    ("pg_get_expr", &[2, 3], utf8, |_, _| no_text()),
+    ("pg_get_indexdef", &[1, 3], utf8, |_, _| no_text()),
+    ("pg_get_constraintdef", &[1, 2], utf8, |_, _| no_text()),
+    ("pg_get_viewdef", &[1, 2], utf8, |_, _| no_text()),
+    ("pg_get_triggerdef", &[1, 2], utf8, |_, _| no_text()),
+    ("pg_get_partkeydef", &[1], utf8, |_, _| no_text()),
+    ("pg_get_statisticsobjdef_columns", &[1], utf8, |_, _| {
+        no_text()
+    }),
+    ("pg_relation_is_publishable", &[1], boolean, |_, _| {
+        ScalarValue::Boolean(Some(false))
+    }),
+    ("pg_encoding_to_char", &[1], utf8, |_, _| text("UTF8")),
+    ("pg_backend_pid", &[0], int4, |_, _| {
+        ScalarValue::Int32(Some(std::process::id() as i32))
+    }),
+    ("current_schemas", &[1], text_list, current_schemas),
+];
+
+fn utf8() -> DataType {
+    DataType::Utf8
+}
+
+fn boolean() -> DataType {
+    DataType::Boolean
+}
+
+fn int4() -> DataType {
+    DataType::Int32
+}
+
+fn text_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+fn text(s: &str) -> ScalarValue {
+    ScalarValue::Utf8(Some(s.to_string()))
+}
+
+fn yes() -> ScalarValue {
+    ScalarValue::Boolean(Some(true))
+}
+
+fn no_text() -> ScalarValue {
+    ScalarValue::Utf8(None)
+}
+
+/// `format_type(type_oid, typmod)`: the type's SQL name, `numeric(12,2)` with a typmod.
+fn format_type(_: &Context<'_>, args: &[ScalarValue]) -> ScalarValue {
+    let oid = match args.first().map(|v| v.cast_to(&DataType::Int64)) {
+        Some(Ok(ScalarValue::Int64(Some(oid)))) => oid,
+        _ => return no_text(),
+    };
+    let typmod = match args.get(1).map(|v| v.cast_to(&DataType::Int64)) {
+        Some(Ok(ScalarValue::Int64(Some(m)))) => m,
+        _ => -1,
+    };
+    let name = catalog_types()
+        .into_iter()
+        .find(|(t, _)| i64::from(t.oid()) == oid)
+        .map(|(t, _)| match t.name() {
+            "int2" => "smallint".to_string(),
+            "int4" => "integer".to_string(),
+            "int8" => "bigint".to_string(),
+            "float4" => "real".to_string(),
+            "float8" => "double precision".to_string(),
+            "bool" => "boolean".to_string(),
+            "varchar" => "character varying".to_string(),
+            "timestamp" => "timestamp without time zone".to_string(),
+            "timestamptz" => "timestamp with time zone".to_string(),
+            "numeric" if typmod >= 4 => {
+                format!("numeric({},{})", (typmod - 4) >> 16, (typmod - 4) & 0xffff)
+            }
+            name if name.starts_with('_') => format!("{}[]", &name[1..]),
+            name => name.to_string(),
+        })
+        .unwrap_or_else(|| "???".to_string());
+    text(&name)
+}
+
+/// `current_schemas(include_implicit)`: the search path, `pg_catalog` first when asked.
+fn current_schemas(context: &Context<'_>, args: &[ScalarValue]) -> ScalarValue {
+    let implicit = matches!(args.first(), Some(ScalarValue::Boolean(Some(true))));
+    let mut schemas = Vec::new();
+    if implicit {
+        schemas.push(text(PG_CATALOG));
+    }
+    schemas.push(text(context.schema));
+    ScalarValue::List(ScalarValue::new_list_nullable(&schemas, &DataType::Utf8))
+}
+
+/// Registers the functions in `ctx` for `user`.
+pub fn register(ctx: &SessionContext, user: &str) {
+    for (name, arities, return_type, eval) in FUNCTIONS {
+        let signatures = arities
+            .iter()
+            .map(|n| match n {
+                0 => TypeSignature::Nullary,
+                n => TypeSignature::Any(*n),
+            })
+            .collect();
+        ctx.register_udf(ScalarUDF::new_from_impl(CatalogFunction {
+            name,
+            signature: Signature::one_of(signatures, Volatility::Stable),
+            return_type: return_type(),
+            eval: *eval,
+            user: user.to_string(),
+        }));
+    }
+    ctx.register_udtf("pg_get_keywords", Arc::new(Keywords));
+}
+
+/// A function of [`FUNCTIONS`].
+#[derive(Debug)]
+struct CatalogFunction {
+    name: &'static str,
+    signature: Signature,
+    return_type: DataType,
+    eval: Eval,
+    user: String,
+}
+
+impl PartialEq for CatalogFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.user == other.user
+    }
+}
+
+impl Eq for CatalogFunction {}
+
+impl Hash for CatalogFunction {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.user.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for CatalogFunction {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.return_type.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let context = Context {
+            user: &self.user,
+            schema: &args.config_options.catalog.default_schema,
+        };
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(args.number_rows))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let rows = if scalar { 1 } else { args.number_rows };
+        let values = (0..rows)
+            .map(|row| {
+                let row_args = arrays
+                    .iter()
+                    .map(|a| ScalarValue::try_from_array(a, row))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((self.eval)(&context, &row_args))
+            })
+            .collect::<Result<Vec<ScalarValue>>>()?;
+        if scalar && let Some(value) = values.first() {
+            return Ok(ColumnarValue::Scalar(value.clone()));
+        }
+        let array = match rows {
+            0 => datafusion::arrow::array::new_empty_array(&self.return_type),
+            _ => ScalarValue::iter_to_array(values)?,
+        };
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+/// `pg_get_keywords()`: the SQL keywords, as psql's completion and DBeaver read them.
+#[derive(Debug)]
+struct Keywords;
+
+impl TableFunctionImpl for Keywords {
+    fn call(&self, _args: &[Expr]) -> Result<Arc<dyn TableProvider>> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("word", DataType::Utf8, false),
+            Field::new("catcode", DataType::Utf8, false),
+            Field::new("catdesc", DataType::Utf8, false),
+        ]));
+        let words: StringArray = ALL_KEYWORDS
+            .iter()
+            .map(|w| Some(w.to_ascii_lowercase()))
+            .collect();
+        let n = words.len();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(words),
+                Arc::new(StringArray::from(vec!["U"; n])),
+                Arc::new(StringArray::from(vec!["unreserved"; n])),
+            ],
+        )?;
+        Ok(Arc::new(KeywordTable(MemTable::try_new(
+            schema,
+            vec![vec![batch]],
+        )?)))
+    }
+}
+
+/// The keywords as a table the scheduler scans (never a job: it is a catalog).
+#[derive(Debug)]
+struct KeywordTable(MemTable);
+
+#[async_trait]
+impl TableProvider for KeywordTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_type_names_types_as_postgres_does() {
+        let context = Context {
+            user: "ann",
+            schema: "gold",
+        };
+        let f = |oid: u32, typmod: i32| {
+            format_type(
+                &context,
+                &[
+                    ScalarValue::UInt32(Some(oid)),
+                    ScalarValue::Int32(Some(typmod)),
+                ],
+            )
+        };
+        assert_eq!(f(23, -1), text("integer"));
+        assert_eq!(f(1700, (12 << 16) + 2 + 4), text("numeric(12,2)"));
+        assert_eq!(f(1007, -1), text("int4[]"));
+        assert_eq!(
+            current_schemas(&context, &[ScalarValue::Boolean(Some(true))]).to_string(),
+            "[pg_catalog, gold]"
+        );
+    }
+}

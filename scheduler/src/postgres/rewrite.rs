@@ -1,0 +1,407 @@
+//! PostgreSQL spellings DataFusion does not plan, rewritten before a query is planned.
+//! Drivers and psql send these in their catalog queries:
+//!
+//! - unqualified `pg_class` and friends mean `pg_catalog.pg_class`;
+//! - `pg_catalog.format_type(...)`: functions qualified with `pg_catalog`;
+//! - `OPERATOR(pg_catalog.~)`: operators qualified with `pg_catalog`;
+//! - `x COLLATE pg_catalog.default`: collations (Quarry compares strings by bytes);
+//! - `'gold.sales'::regclass`, `'int4'::regtype`: object names as object ids;
+//!   `::oid`, `::name`, `::pg_catalog.text` and other PostgreSQL type names;
+//! - `ARRAY(SELECT x FROM ...)` is `(SELECT array_agg(x) FROM ...)`;
+//! - in queries of `pg_catalog`, a scalar subquery that picks one column of at most one
+//!   row, `(SELECT d.adbin FROM pg_attrdef d WHERE d.adrelid = a.attrelid)`: DataFusion
+//!   plans a correlated one only when it aggregates, so it becomes `max(d.adbin)`; one
+//!   that reads a catalog Quarry keeps empty (`pg_attrdef`, `pg_inherits`, ...) is `NULL`,
+//!   and a whole query that does (psql's `\d` asks for policies, publications, ...)
+//!   becomes one that returns the same columns and no rows.
+//!
+//! Only queries are rewritten, and only when something changed; other statements reach
+//! the query service as the client wrote them.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, JoinOperator,
+    ObjectName, ObjectNamePart, Select, SelectItem, SetExpr, Statement, TableFactor, Value,
+    visit_expressions_mut, visit_relations_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::pg_catalog::{
+    PG_CATALOG, is_catalog_table, is_empty_catalog_table, namespace_oid, relation_oid,
+};
+use super::types::type_oid;
+
+/// `sql` rewritten for DataFusion, with unqualified names resolved in `schema`; `None`
+/// when it needs no rewriting (or does not parse: the planner reports that).
+pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let [statement @ Statement::Query(_)] = statements.as_mut_slice() else {
+        return None;
+    };
+    let (mut changed, mut reads_catalog) = (false, false);
+    let _ = visit_relations_mut(statement, |name: &mut ObjectName| {
+        match name.0.as_slice() {
+            [ObjectNamePart::Identifier(table)] if is_catalog_table(&table.value) => {
+                name.0
+                    .insert(0, ObjectNamePart::Identifier(Ident::new(PG_CATALOG)));
+                (changed, reads_catalog) = (true, true);
+            }
+            [ObjectNamePart::Identifier(schema), _] if schema.value == PG_CATALOG => {
+                reads_catalog = true;
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let _ = visit_expressions_mut(statement, |expr: &mut Expr| {
+        changed |= rewrite_expr(expr, schema);
+        if reads_catalog {
+            changed |= empty_scalar_subquery(expr) || aggregate_scalar_subquery(expr, "max");
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if reads_catalog
+        && let Statement::Query(query) = statement
+        && let Some(empty) = no_rows(&query.body)
+    {
+        return Some(empty);
+    }
+    changed.then(|| statement.to_string())
+}
+
+/// For a query whose every branch reads an empty catalog: a query of the same columns
+/// with no rows.
+fn no_rows(body: &SetExpr) -> Option<String> {
+    let select = match body {
+        SetExpr::Select(select) if reads_empty_catalog(select) => select,
+        SetExpr::SetOperation { left, right, .. } => {
+            no_rows(right)?;
+            return no_rows(left);
+        }
+        _ => return None,
+    };
+    let columns: Vec<String> = select
+        .projection
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let name = match item {
+                SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                SelectItem::UnnamedExpr(Expr::Identifier(ident)) => ident.value.clone(),
+                SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                    parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                }
+                _ => format!("column{}", i + 1),
+            };
+            format!("NULL AS \"{}\"", name.replace('"', "\"\""))
+        })
+        .collect();
+    Some(format!("SELECT {} WHERE false", columns.join(", ")))
+}
+
+/// Whether `select` reads a catalog Quarry keeps empty, joined so that no row results.
+fn reads_empty_catalog(select: &Select) -> bool {
+    let empty = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, .. } => is_empty_catalog_table(&last_part(name)),
+        _ => false,
+    };
+    select.from.iter().any(|from| {
+        empty(&from.relation)
+            || from.joins.iter().any(|join| {
+                matches!(
+                    join.join_operator,
+                    JoinOperator::Join(_) | JoinOperator::Inner(_) | JoinOperator::CrossJoin(_)
+                ) && empty(&join.relation)
+            })
+    })
+}
+
+/// Rewrites one expression in place; says whether it changed.
+fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
+    match expr {
+        Expr::Function(function) => {
+            if let FunctionArguments::Subquery(query) = &function.args
+                && last_part(&function.name).eq_ignore_ascii_case("array")
+            {
+                let Ok(aggregated) = Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(&format!("({query})"))
+                    .and_then(|mut p| p.parse_expr())
+                else {
+                    return false;
+                };
+                *expr = aggregated;
+                return aggregate_scalar_subquery(expr, "array_agg");
+            }
+            strip_pg_catalog(&mut function.name)
+        }
+        Expr::BinaryOp { op, .. } => match op {
+            BinaryOperator::PGCustomBinaryOperator(parts) => {
+                let Some(replacement) = operator(parts.last().map(String::as_str)) else {
+                    return false;
+                };
+                *op = replacement;
+                true
+            }
+            _ => false,
+        },
+        Expr::Collate { expr: inner, .. } => {
+            *expr = (**inner).clone();
+            true
+        }
+        Expr::Cast {
+            kind: CastKind::DoubleColon | CastKind::Cast,
+            expr: inner,
+            data_type,
+            ..
+        } => {
+            let type_name = match data_type {
+                DataType::Custom(name, _) => last_part(name).to_ascii_lowercase(),
+                DataType::Regclass => "regclass".to_string(),
+                _ => return false,
+            };
+            match (type_name.as_str(), literal(inner)) {
+                ("regclass", Some(text)) => {
+                    *expr = number(regclass(&text, schema));
+                    true
+                }
+                ("regtype", Some(text)) => {
+                    *expr = number(type_oid(&text).unwrap_or(0));
+                    true
+                }
+                ("regnamespace", Some(text)) => {
+                    *expr = number(namespace_oid(&text));
+                    true
+                }
+                _ => match sql_type(&type_name) {
+                    Some(data_type) => {
+                        *expr = Expr::Cast {
+                            kind: CastKind::Cast,
+                            expr: inner.clone(),
+                            data_type,
+                            array: false,
+                            format: None,
+                        };
+                        true
+                    }
+                    None => false,
+                },
+            }
+        }
+        _ => false,
+    }
+}
+
+/// A scalar subquery whose rows come from an empty catalog becomes `NULL`.
+fn empty_scalar_subquery(expr: &mut Expr) -> bool {
+    let Expr::Subquery(query) = expr else {
+        return false;
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let reads_nothing = reads_empty_catalog(select);
+    if reads_nothing {
+        *expr = Expr::value(Value::Null);
+    }
+    reads_nothing
+}
+
+/// `(SELECT x FROM ... WHERE ...)` becomes `(SELECT aggregate(x) FROM ... WHERE ...)`.
+fn aggregate_scalar_subquery(expr: &mut Expr, aggregate: &str) -> bool {
+    let Expr::Subquery(query) = expr else {
+        return false;
+    };
+    if query.limit_clause.is_some() {
+        return false;
+    }
+    query.order_by = None;
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return false;
+    };
+    let no_grouping = matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    let [item] = select.projection.as_mut_slice() else {
+        return false;
+    };
+    let column = match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return false,
+    };
+    let aggregated = matches!(column, Expr::Function(f) if AGGREGATES.contains(&last_part(&f.name).to_ascii_lowercase().as_str()));
+    if !no_grouping || aggregated {
+        return false;
+    }
+    let Ok(max) = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("{aggregate}({column})"))
+        .and_then(|mut p| p.parse_expr())
+    else {
+        return false;
+    };
+    *column = max;
+    true
+}
+
+/// Aggregate functions a scalar subquery may already use.
+const AGGREGATES: [&str; 10] = [
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+];
+
+/// `pg_catalog.f` becomes `f`.
+fn strip_pg_catalog(name: &mut ObjectName) -> bool {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(schema), _] if schema.value == PG_CATALOG => {
+            name.0.remove(0);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn last_part(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident.value.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The operator `OPERATOR(pg_catalog.op)` names.
+fn operator(op: Option<&str>) -> Option<BinaryOperator> {
+    Some(match op? {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        ">" => BinaryOperator::Gt,
+        "<=" => BinaryOperator::LtEq,
+        ">=" => BinaryOperator::GtEq,
+        _ => return None,
+    })
+}
+
+/// The SQL type DataFusion knows for a PostgreSQL type name used in a cast.
+fn sql_type(name: &str) -> Option<DataType> {
+    Some(match name {
+        "oid" | "regclass" | "regtype" | "regproc" | "regnamespace" | "regrole" | "xid" => {
+            DataType::BigInt(None)
+        }
+        "text" | "name" | "char" | "bpchar" | "varchar" | "int2vector" | "oidvector" => {
+            DataType::Text
+        }
+        "int2" => DataType::SmallInt(None),
+        "int4" => DataType::Int(None),
+        "int8" => DataType::BigInt(None),
+        "float4" => DataType::Real,
+        "float8" => DataType::DoublePrecision,
+        "bool" => DataType::Boolean,
+        _ => return None,
+    })
+}
+
+/// The text of a string literal.
+fn literal(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Value(value) => match &value.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn number(n: u32) -> Expr {
+    Expr::value(Value::Number(n.to_string(), false))
+}
+
+/// The object id of the relation `'name'::regclass` names: `schema.table`, or a
+/// `pg_catalog` table, or a table of the current schema.
+fn regclass(name: &str, schema: &str) -> u32 {
+    let parts: Vec<&str> = name.split('.').map(|p| p.trim_matches('"')).collect();
+    match parts.as_slice() {
+        [schema, table] => relation_oid(schema, table),
+        [table] if is_catalog_table(table) => relation_oid(PG_CATALOG, table),
+        [table] => relation_oid(schema, table),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_queries_become_datafusion_sql() {
+        let sql = "SELECT c.relname FROM pg_class c JOIN pg_catalog.pg_namespace n \
+                   ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' \
+                   COLLATE pg_catalog.default AND pg_catalog.pg_table_is_visible(c.oid) \
+                   AND c.oid = 'pg_class'::regclass AND c.oid::pg_catalog.text <> ''";
+        let rewritten = rewrite(sql, "public").unwrap();
+        let oid = relation_oid(PG_CATALOG, "pg_class");
+        assert_eq!(
+            rewritten,
+            format!(
+                "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+                 ON n.oid = c.relnamespace WHERE c.relname ~ '^(t)$' \
+                 AND pg_table_is_visible(c.oid) AND c.oid = {oid} AND CAST(c.oid AS TEXT) <> ''"
+            )
+        );
+    }
+
+    #[test]
+    fn catalog_subqueries_pick_their_one_row_with_an_aggregate() {
+        let sql = "SELECT a.attname, (SELECT d.adbin FROM pg_catalog.pg_attrdef d \
+                   WHERE d.adrelid = a.attrelid) AS def FROM pg_catalog.pg_attribute a";
+        assert!(
+            rewrite(sql, "public")
+                .unwrap()
+                .contains(", NULL AS def FROM")
+        );
+        let sql = "SELECT a.attname, (SELECT t.typname FROM pg_catalog.pg_type t \
+                   WHERE t.oid = a.atttypid) AS type FROM pg_catalog.pg_attribute a";
+        assert!(
+            rewrite(sql, "public")
+                .unwrap()
+                .contains("(SELECT max(t.typname) FROM")
+        );
+        // Not in queries of other tables.
+        assert_eq!(rewrite("SELECT (SELECT b FROM u) FROM t", "public"), None);
+    }
+
+    #[test]
+    fn array_subqueries_aggregate() {
+        let sql = "SELECT array(SELECT rolname FROM pg_roles ORDER BY 1)";
+        assert_eq!(
+            rewrite(sql, "public").unwrap(),
+            "SELECT (SELECT array_agg(rolname) FROM pg_catalog.pg_roles)"
+        );
+    }
+
+    #[test]
+    fn queries_of_empty_catalogs_keep_their_columns() {
+        let sql = "SELECT pol.polname, pol.polroles = '{0}' AS everyone \
+                   FROM pg_catalog.pg_policy pol WHERE pol.polrelid = '1' ORDER BY 1";
+        assert_eq!(
+            rewrite(sql, "public").unwrap(),
+            "SELECT NULL AS \"polname\", NULL AS \"everyone\" WHERE false"
+        );
+    }
+
+    #[test]
+    fn plain_statements_are_left_alone() {
+        assert_eq!(rewrite("SELECT a FROM gold.t WHERE a = $1", "public"), None);
+        assert_eq!(rewrite("CREATE TABLE t AS SELECT 1", "public"), None);
+        assert_eq!(rewrite("not sql at all", "public"), None);
+    }
+}
