@@ -8,7 +8,8 @@
 #   ~/.cache/quarry/venv-clients. They need SQLAlchemy 1.4 where pyiceberg needs 2, hence
 #   two environments.
 # Each is reused while its requirements are unchanged. From Debian: the PostgreSQL
-# clients (psql, pgJDBC, psqlODBC with unixODBC) and a font for benchmark charts.
+# clients (psql, pgJDBC, psqlODBC with unixODBC) and a font for benchmark charts. From
+# crates.io: sqllogictest's runner (QUARRY_SQLLOGICTEST), in ~/.cache/quarry/tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache="${QUARRY_CACHE:-$HOME/.cache/quarry}"
@@ -40,5 +41,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"; } >&2
 fi
+# sqllogictest's runner (crate sqllogictest-bin), for the .slt files of tests/slt/.
+tools="$cache/tools"
+if [ ! -x "$tools/bin/sqllogictest" ]; then
+    echo "== installing sqllogictest-bin (crates.io) into $tools" >&2
+    cargo install --quiet --locked --root "$tools" sqllogictest-bin@0.29.1 >&2
+fi
+echo "export QUARRY_SQLLOGICTEST=$tools/bin/sqllogictest"
 echo "export QUARRY_PYTHON=${QUARRY_VENV:-$cache/venv}/bin/python"
 echo "export QUARRY_CLIENTS_PYTHON=$cache/venv-clients/bin/python"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit tests and end-to-end tests.
-# Needs the Rust toolchain and Python 3 (with venv); end-to-end tests start real
-# clusters on 127.0.0.1 and read their tables with pyiceberg and DuckDB, which
-# scripts/test-env.sh installs from PyPI on first use.
+# Needs the Rust toolchain, Python 3 (with venv) and a JDK; end-to-end tests start real
+# clusters on 127.0.0.1, read their tables with pyiceberg and DuckDB, and drive them with
+# real clients (ADBC, Superset, psql, pgJDBC, psqlODBC, psycopg, sqllogictest), which
+# scripts/test-env.sh installs from PyPI, Debian and crates.io on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -23,7 +23,7 @@ const SALES_ROWS: u64 = 1000;
 
 fn clients_python() -> String {
     std::env::var("QUARRY_CLIENTS_PYTHON").expect(
-        "QUARRY_CLIENTS_PYTHON must name a Python with ADBC, flightsql-dbapi and Superset: \
+        "QUARRY_CLIENTS_PYTHON must name a Python with the test clients (ADBC, flightsql-dbapi, Superset, psycopg): \
          run the tests through scripts/test.sh",
     )
 }

@@ -1,7 +1,9 @@
 //! The PostgreSQL front door end to end, with real clients against `quarry serve`: psql
 //! (Debian's `postgresql-client`), pgJDBC (Debian's `libpostgresql-jdbc-java`, driven by
-//! tests/clients/JdbcCheck.java) and psycopg 3 (from `QUARRY_CLIENTS_PYTHON`), all
-//! installed by scripts/test-env.sh.
+//! tests/clients/JdbcCheck.java), psqlODBC through unixODBC's `isql` (Debian's
+//! `odbc-postgresql`, `unixodbc`), psycopg 3 (from `QUARRY_CLIENTS_PYTHON`) and
+//! sqllogictest's runner over tests/slt/*.slt (`QUARRY_SQLLOGICTEST`), all installed by
+//! scripts/test-env.sh.
 
 use std::process::{Command, Output};
 
@@ -185,6 +187,58 @@ fn pgjdbc_reads_metadata_and_round_trips_parameters() {
     assert!(text(&run).contains("pgJDBC: ok"));
 }
 
+#[test]
+fn psqlodbc_connects_through_unixodbc_and_queries() {
+    let server = ServeProcess::start(1);
+    psql_ok(
+        &server,
+        &[
+            "-c",
+            "CREATE TABLE gold.stores AS SELECT * FROM (VALUES (1, 'paris-01'), (2, 'lyon-02')) AS v(id, name)",
+        ],
+    );
+    // A driver and a data source of our own, as an administrator would set them up.
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("odbcinst.ini"),
+        format!("[PostgreSQL Unicode]\nDriver = {ODBC_DRIVER}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        config.path().join("odbc.ini"),
+        format!(
+            "[quarry]\nDriver = PostgreSQL Unicode\nServername = 127.0.0.1\nPort = {}\n\
+             Database = quarry\nUsername = alice\nSSLMode = disable\n",
+            server.pg_port
+        ),
+    )
+    .unwrap();
+    let mut isql = Command::new("isql")
+        .args(["-b", "-v", "-d,", "quarry"])
+        .env("ODBCSYSINI", config.path())
+        .env("ODBCINI", config.path().join("odbc.ini"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("isql runs: scripts/test-env.sh installs unixodbc");
+    {
+        use std::io::Write;
+        let mut stdin = isql.stdin.take().unwrap();
+        writeln!(stdin, "SELECT id, name FROM gold.stores ORDER BY id").unwrap();
+    }
+    let output = isql.wait_with_output().unwrap();
+    let printed = text(&output);
+    assert!(output.status.success(), "isql failed:\n{printed}");
+    assert!(
+        printed.contains("1,paris-01") && printed.contains("2,lyon-02"),
+        "{printed}"
+    );
+}
+
+/// psqlODBC as Debian installs it.
+const ODBC_DRIVER: &str = "/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so";
+
 /// pgJDBC as Debian installs it.
 const JDBC_JAR: &str = "/usr/share/java/postgresql.jar";
 
@@ -192,4 +246,37 @@ const JDBC_JAR: &str = "/usr/share/java/postgresql.jar";
 fn psycopg_binds_parameters_reads_binary_rows_and_cancels() {
     let server = ServeProcess::start(1);
     crate::flight_clients::run_check("psycopg_check.py", &[format!("--port={}", server.pg_port)]);
+}
+
+#[test]
+fn sqllogictest_files_pass_over_the_extended_protocol() {
+    let runner = std::env::var("QUARRY_SQLLOGICTEST").expect(
+        "QUARRY_SQLLOGICTEST must name sqllogictest-bin's runner: run the tests through \
+         scripts/test.sh",
+    );
+    let dir = format!("{}/../tests/slt", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "the .slt files of {dir}");
+    // A server of its own for each file: every file starts from an empty warehouse.
+    for file in files {
+        let server = ServeProcess::start(2);
+        let output = Command::new(&runner)
+            .args(["--engine", "postgres-extended", "--host", "127.0.0.1"])
+            .args(["--port", &server.pg_port.to_string()])
+            .args(["--db", "quarry", "--user", "alice", "--pass", ""])
+            .arg(&file)
+            .output()
+            .expect("the sqllogictest runner runs");
+        assert!(
+            output.status.success(),
+            "{} failed:\n{}",
+            file.display(),
+            text(&output)
+        );
+    }
 }

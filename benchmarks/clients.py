@@ -1,14 +1,16 @@
-"""Measures Quarry's Flight SQL front door from a real client (the ADBC Flight SQL
-driver), against a running server (`quarry serve`):
+"""Measures Quarry's front doors from real clients, against a running server
+(`quarry serve`): Flight SQL through the ADBC Flight SQL driver (`--url grpc://...`),
+the PostgreSQL protocol through psycopg 3 (`--url postgresql://...`):
 
 - latency: the median (and 90th percentile) of a small query, warm, over many runs;
-- throughput: rows and bytes per second of a large result fetched batch by batch.
+- throughput: rows and bytes per second of a large result, fetched as it streams.
 
 Run with the clients' Python (scripts/test-env.sh prints QUARRY_CLIENTS_PYTHON):
 
     cargo build --release --bin quarry
     target/release/quarry serve --warehouse /tmp/bench-wh &
-    $QUARRY_CLIENTS_PYTHON benchmarks/flight_clients.py --url grpc://127.0.0.1:32010
+    $QUARRY_CLIENTS_PYTHON benchmarks/clients.py --url grpc://127.0.0.1:32010
+    $QUARRY_CLIENTS_PYTHON benchmarks/clients.py --url postgresql://bench@127.0.0.1:15432/quarry
 
 It prints a Markdown table and exits non-zero if a result is wrong.
 """
@@ -18,6 +20,7 @@ import statistics
 import time
 
 import adbc_driver_flightsql.dbapi as flight_sql
+import psycopg
 
 SMALL = "SELECT region, count(*) AS n FROM gold.bench_sales WHERE id <= 1000 GROUP BY region ORDER BY region"
 
@@ -47,17 +50,24 @@ def latency(conn, runs, warmup):
 
 
 def throughput(conn, rows):
-    with conn.cursor() as cur:
-        start = time.perf_counter()
-        cur.execute(
-            "SELECT value AS id, value * 2 AS twice, "
-            f"'row-' || value || '-{'x' * 60}' AS label FROM generate_series(1, {rows})"
-        )
-        seen = nbytes = 0
-        for batch in cur.fetch_record_batch():
-            seen += batch.num_rows
-            nbytes += batch.nbytes
-        elapsed = time.perf_counter() - start
+    large = (
+        "SELECT value AS id, value * 2 AS twice, "
+        f"'row-' || value || '-{'x' * 60}' AS label FROM generate_series(1, {rows})"
+    )
+    seen = nbytes = 0
+    start = time.perf_counter()
+    if isinstance(conn, psycopg.Connection):
+        # Bytes as the rows arrive: two 8-byte integers and the label's text.
+        for _, _, label in conn.cursor().stream(large):
+            seen += 1
+            nbytes += 16 + len(label)
+    else:
+        with conn.cursor() as cur:
+            cur.execute(large)
+            for batch in cur.fetch_record_batch():
+                seen += batch.num_rows
+                nbytes += batch.nbytes
+    elapsed = time.perf_counter() - start
     if seen != rows:
         raise SystemExit(f"the large result had {seen} rows, not {rows}")
     return elapsed, nbytes
@@ -70,7 +80,10 @@ def main():
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rows", type=int, default=5_000_000, help="rows of the large result")
     args = parser.parse_args()
-    conn = flight_sql.connect(args.url, db_kwargs={"username": "bench", "password": "bench"})
+    if args.url.startswith("postgresql://"):
+        conn = psycopg.connect(args.url, autocommit=True)
+    else:
+        conn = flight_sql.connect(args.url, db_kwargs={"username": "bench", "password": "bench"})
     prepare(conn, 100_000)
     median, p90 = latency(conn, args.runs, args.warmup)
     elapsed, nbytes = throughput(conn, args.rows)
