@@ -84,6 +84,44 @@ def check(conn):
     assert cur.fetchone() == (1,)
 
 
+# What DBeaver (through pgJDBC) and psqlODBC send on connect, as they send it.
+TOOL_QUERIES = [
+    "SET extra_float_digits = 3",
+    "SET application_name = 'DBeaver 24.0.0 - Main'",
+    "SELECT current_schema(),session_user",
+    "SELECT n.oid,n.*,d.description FROM pg_catalog.pg_namespace n LEFT OUTER JOIN "
+    "pg_catalog.pg_description d ON d.objoid=n.oid AND d.objsubid=0 AND "
+    "d.classoid='pg_namespace'::regclass ORDER BY nspname",
+    "SELECT t.oid,t.*,c.relkind,format_type(nullif(t.typbasetype, 0), t.typtypmod) as base_type_name, "
+    "d.description FROM pg_catalog.pg_type t LEFT OUTER JOIN pg_catalog.pg_type et ON et.oid=t.typelem "
+    "LEFT OUTER JOIN pg_catalog.pg_class c ON c.oid=t.typrelid LEFT OUTER JOIN pg_catalog.pg_description d "
+    "ON t.oid=d.objoid WHERE t.typname IS NOT NULL AND (c.relkind IS NULL OR c.relkind = 'c') AND "
+    "(et.typcategory IS NULL OR et.typcategory <> 'C')",
+    "SHOW search_path",
+    "SELECT db.oid,db.* FROM pg_catalog.pg_database db WHERE datname='quarry'",
+    "SELECT * FROM pg_catalog.pg_settings where name='standard_conforming_strings'",
+    "SELECT string_agg(word, ',') from pg_catalog.pg_get_keywords() "
+    "where word <> ALL ('{a,abs,absolute,action}'::text[])",
+    "select oid, typbasetype from pg_type where typname = 'lo'",
+]
+
+
+def check_tool_queries(conn):
+    cur = conn.cursor()
+    results = {}
+    for sql in TOOL_QUERIES:
+        cur.execute(sql)
+        results[sql] = cur.fetchall() if cur.description else None
+    assert results[TOOL_QUERIES[2]] == [("public", "alice")], results[TOOL_QUERIES[2]]
+    namespaces = [row[1] for row in results[TOOL_QUERIES[3]]]
+    assert {"bronze", "silver", "gold", "public", "pg_catalog"} <= set(namespaces), namespaces
+    assert any(row[1] == "int8" for row in results[TOOL_QUERIES[4]])
+    assert results[TOOL_QUERIES[6]][0][1] == "quarry"
+    assert results[TOOL_QUERIES[7]][0][:2] == ("standard_conforming_strings", "on")
+    assert "select" in results[TOOL_QUERIES[8]][0][0].split(",")
+    assert results[TOOL_QUERIES[9]] == []
+
+
 def check_cancel(port):
     conn = psycopg.connect(f"host=127.0.0.1 port={port} user=alice dbname=quarry", autocommit=True)
     timer = threading.Timer(2.0, conn.cancel)
@@ -108,6 +146,7 @@ def main():
     args = parser.parse_args()
     with psycopg.connect(f"host=127.0.0.1 port={args.port} user=alice dbname=quarry", autocommit=True) as conn:
         check(conn)
+        check_tool_queries(conn)
     check_cancel(args.port)
     print("psycopg: ok")
 

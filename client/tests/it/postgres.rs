@@ -188,6 +188,47 @@ fn pgjdbc_reads_metadata_and_round_trips_parameters() {
 }
 
 #[test]
+fn tls_is_offered_with_a_certificate_and_optional() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let server = ServeProcess::start_with(
+        1,
+        &[
+            "--pg-tls-cert",
+            cert.to_str().unwrap(),
+            "--pg-tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let secure = psql(
+        &server,
+        &[("PGSSLMODE", "require")],
+        &["-c", "\\conninfo", "-c", "SELECT 'over tls' AS how"],
+    );
+    assert!(secure.status.success(), "{}", text(&secure));
+    let printed = text(&secure);
+    assert!(
+        printed.contains("SSL connection (protocol: TLSv1.3") && printed.contains("over tls"),
+        "{printed}"
+    );
+    let plain = psql(&server, &[("PGSSLMODE", "disable")], &["-c", "SELECT 1"]);
+    assert!(plain.status.success(), "{}", text(&plain));
+
+    // Without a certificate the server declines TLS, and a client that insists fails.
+    let server = ServeProcess::start(1);
+    let refused = psql(&server, &[("PGSSLMODE", "require")], &["-c", "SELECT 1"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("server does not support SSL"),
+        "{}",
+        text(&refused)
+    );
+}
+
+#[test]
 fn psqlodbc_connects_through_unixodbc_and_queries() {
     let server = ServeProcess::start(1);
     psql_ok(

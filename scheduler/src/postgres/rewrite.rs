@@ -8,6 +8,10 @@
 //! - `'gold.sales'::regclass`, `'int4'::regtype`: object names as object ids;
 //!   `::oid`, `::name`, `::pg_catalog.text` and other PostgreSQL type names;
 //! - `ARRAY(SELECT x FROM ...)` is `(SELECT array_agg(x) FROM ...)`;
+//! - `SELECT n.oid, n.*`: PostgreSQL returns `oid` twice, DataFusion wants names once,
+//!   so the wildcard leaves out what is listed (`n.* EXCLUDE (oid)`);
+//! - `pg_catalog.pg_get_keywords()`: table functions qualified with `pg_catalog`;
+//! - `'{a,b}'::text[]`: array literals as strings; `x <> ALL (array)`;
 //! - in queries of `pg_catalog`, a scalar subquery that picks one column of at most one
 //!   row, `(SELECT d.adbin FROM pg_attrdef d WHERE d.adrelid = a.attrelid)`: DataFusion
 //!   plans a correlated one only when it aggregates, so it becomes `max(d.adbin)`; one
@@ -21,8 +25,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, JoinOperator,
-    ObjectName, ObjectNamePart, Select, SelectItem, SetExpr, Statement, TableFactor, Value,
+    Array, BinaryOperator, CastKind, DataType, ExcludeSelectItem, Expr, FunctionArguments,
+    GroupByExpr, Ident, JoinOperator, ObjectName, ObjectNamePart, Query, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
     visit_expressions_mut, visit_relations_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -48,6 +53,13 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
                     .insert(0, ObjectNamePart::Identifier(Ident::new(PG_CATALOG)));
                 (changed, reads_catalog) = (true, true);
             }
+            [
+                ObjectNamePart::Identifier(schema),
+                ObjectNamePart::Identifier(f),
+            ] if schema.value == PG_CATALOG && !is_catalog_table(&f.value) => {
+                name.0.remove(0);
+                changed = true;
+            }
             [ObjectNamePart::Identifier(schema), _] if schema.value == PG_CATALOG => {
                 reads_catalog = true;
             }
@@ -55,6 +67,9 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
         }
         ControlFlow::<()>::Continue(())
     });
+    let mut unique = UniqueColumns { changed: false };
+    let _ = statement.visit(&mut unique);
+    changed |= unique.changed;
     let _ = visit_expressions_mut(statement, |expr: &mut Expr| {
         changed |= rewrite_expr(expr, schema);
         if reads_catalog {
@@ -69,6 +84,51 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
         return Some(empty);
     }
     changed.then(|| statement.to_string())
+}
+
+/// Leaves out of `q.*` the columns of `q` listed next to it.
+struct UniqueColumns {
+    changed: bool,
+}
+
+impl VisitorMut for UniqueColumns {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            let listed: Vec<(String, Ident)> = select
+                .projection
+                .iter()
+                .filter_map(|item| match item {
+                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))
+                        if parts.len() == 2 =>
+                    {
+                        Some((parts[0].value.clone(), parts[1].clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            for item in select.projection.iter_mut() {
+                if let SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(name),
+                    options,
+                ) = item
+                {
+                    let qualifier = last_part(name);
+                    let columns: Vec<Ident> = listed
+                        .iter()
+                        .filter(|(q, _)| *q == qualifier)
+                        .map(|(_, c)| c.clone())
+                        .collect();
+                    if !columns.is_empty() && options.opt_exclude.is_none() {
+                        options.opt_exclude = Some(ExcludeSelectItem::Multiple(columns));
+                        self.changed = true;
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// For a query whose every branch reads an empty catalog: a query of the same columns
@@ -146,6 +206,37 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             }
             _ => false,
         },
+        Expr::AllOp {
+            left,
+            compare_op: BinaryOperator::NotEq,
+            right,
+        } if !matches!(right.as_ref(), Expr::Subquery(_)) => {
+            let Ok(not_in) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&format!("NOT array_has({right}, {left})"))
+                .and_then(|mut p| p.parse_expr())
+            else {
+                return false;
+            };
+            *expr = not_in;
+            true
+        }
+        Expr::Cast {
+            expr: inner,
+            data_type: DataType::Array(_),
+            ..
+        } if literal(inner).is_some_and(|t| t.starts_with('{') && t.ends_with('}')) => {
+            let text = literal(inner).unwrap_or_default();
+            let elements = text[1..text.len() - 1]
+                .split(',')
+                .filter(|e| !e.is_empty())
+                .map(|e| Expr::value(Value::SingleQuotedString(e.trim_matches('"').to_string())))
+                .collect();
+            *expr = Expr::Array(Array {
+                elem: elements,
+                named: true,
+            });
+            true
+        }
         Expr::Collate { expr: inner, .. } => {
             *expr = (**inner).clone();
             true
@@ -395,6 +486,24 @@ mod tests {
         assert_eq!(
             rewrite(sql, "public").unwrap(),
             "SELECT NULL AS \"polname\", NULL AS \"everyone\" WHERE false"
+        );
+    }
+
+    #[test]
+    fn listed_columns_are_not_repeated_by_wildcards() {
+        let sql = "SELECT n.oid, n.*, d.description FROM pg_catalog.pg_namespace n \
+                   LEFT JOIN pg_catalog.pg_description d ON d.objoid = n.oid";
+        assert!(
+            rewrite(sql, "public")
+                .unwrap()
+                .starts_with("SELECT n.oid, n.* EXCLUDE (oid), d.description FROM")
+        );
+        let sql = "SELECT string_agg(word, ',') FROM pg_catalog.pg_get_keywords() \
+                   WHERE word <> ALL ('{a,abs}'::text[])";
+        assert_eq!(
+            rewrite(sql, "public").unwrap(),
+            "SELECT string_agg(word, ',') FROM pg_get_keywords() \
+             WHERE NOT array_has(ARRAY['a', 'abs'], word)"
         );
     }
 
