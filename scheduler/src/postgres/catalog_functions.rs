@@ -11,21 +11,19 @@ use std::any::Any;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::datasource::{MemTable, TableType};
+use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
 
-use super::pg_catalog::PG_CATALOG;
+use super::pg_catalog::{PG_CATALOG, SystemView};
 use super::types::catalog_types;
 
 /// What a function may read: who is logged in, and the session's schema.
@@ -266,39 +264,10 @@ impl TableFunctionImpl for Keywords {
                 Arc::new(StringArray::from(vec!["unreserved"; n])),
             ],
         )?;
-        Ok(Arc::new(KeywordTable(MemTable::try_new(
+        Ok(Arc::new(SystemView(MemTable::try_new(
             schema,
             vec![vec![batch]],
         )?)))
-    }
-}
-
-/// The keywords as a table the scheduler scans (never a job: it is a catalog).
-#[derive(Debug)]
-struct KeywordTable(MemTable);
-
-#[async_trait]
-impl TableProvider for KeywordTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
-        self.0.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.0.scan(state, projection, filters, limit).await
     }
 }
 
