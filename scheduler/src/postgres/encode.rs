@@ -30,6 +30,8 @@ use pgwire::types::ToSqlText;
 use postgres_types::{Kind, ToSql};
 use rust_decimal::Decimal;
 
+use super::types::arrow_type;
+
 /// Encodes every row of `batch`, described to the client by `fields`.
 pub fn encode(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
     let columns = batch
@@ -126,7 +128,9 @@ impl<'a> Column<'a> {
             }),
             // Text keeps every digit; binary goes through rust_decimal (28 digits).
             Type::NUMERIC if self.field.format() == FieldFormat::Text => {
-                self.put(encoder, row, display)
+                self.put(encoder, row, |a, i| {
+                    Ok(a.as_primitive::<Decimal128Type>().value_as_string(i))
+                })
             }
             Type::NUMERIC => self.put(encoder, row, decimal),
             Type::TEXT => self.put(encoder, row, |a, i| {
@@ -186,29 +190,19 @@ impl<'a> Column<'a> {
 
 /// The Arrow type cells of PostgreSQL type `pg` are read as, or `None` to show them as text.
 fn readable_type(pg: &Type, data_type: &DataType) -> Option<DataType> {
-    Some(match *pg {
-        Type::BOOL => DataType::Boolean,
-        Type::INT2 => DataType::Int16,
-        Type::INT4 => DataType::Int32,
-        Type::INT8 => DataType::Int64,
-        Type::OID => DataType::UInt32,
-        Type::FLOAT4 => DataType::Float32,
-        Type::FLOAT8 => DataType::Float64,
-        Type::NUMERIC => match data_type {
+    match *pg {
+        Type::NUMERIC => Some(match data_type {
             DataType::Decimal128(..) => data_type.clone(),
             DataType::Decimal256(precision, scale) => {
                 DataType::Decimal128((*precision).min(38), *scale)
             }
             _ => DataType::Decimal128(20, 0),
-        },
-        Type::TEXT if super::types::is_string(data_type) => DataType::Utf8,
-        Type::BYTEA => DataType::Binary,
-        Type::DATE => DataType::Date32,
-        Type::TIME => DataType::Time64(TimeUnit::Microsecond),
-        Type::TIMESTAMP | Type::TIMESTAMPTZ => DataType::Timestamp(TimeUnit::Microsecond, None),
-        Type::INTERVAL => DataType::Interval(IntervalUnit::MonthDayNano),
-        _ => return None,
-    })
+        }),
+        Type::TEXT if !super::types::is_string(data_type) => None,
+        Type::TIMESTAMPTZ => Some(DataType::Timestamp(TimeUnit::Microsecond, None)),
+        Type::INTERVAL => Some(DataType::Interval(IntervalUnit::MonthDayNano)),
+        _ => arrow_type(pg),
+    }
 }
 
 fn cast_to(array: &ArrayRef, target: DataType) -> PgWireResult<ArrayRef> {

@@ -86,6 +86,7 @@ impl Statements {
             return Ok(Response::Execution(tag(sql, rows)));
         }
         let fields = Arc::new(field_infos(&description.result, format));
+        let described = Arc::clone(&fields);
         let mut batches = self.service.execute(query).await?;
         let first = batches.try_next().await.map_err(QuarryError::from)?;
         let rows = stream::iter(first.map(Ok))
@@ -96,8 +97,7 @@ impl Statements {
                 Ok::<_, PgWireError>(stream::iter(rows.into_iter().map(Ok)))
             })
             .try_flatten();
-        let fields = Arc::new(field_infos(&description.result, format));
-        Ok(Response::Query(QueryResponse::new(fields, rows)))
+        Ok(Response::Query(QueryResponse::new(described, rows)))
     }
 }
 

@@ -31,7 +31,7 @@ use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, visit_relations_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
 use super::pg_catalog::{
     PG_CATALOG, is_catalog_table, is_empty_catalog_table, namespace_oid, relation_oid,
@@ -185,10 +185,7 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             if let FunctionArguments::Subquery(query) = &function.args
                 && last_part(&function.name).eq_ignore_ascii_case("array")
             {
-                let Ok(aggregated) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!("({query})"))
-                    .and_then(|mut p| p.parse_expr())
-                else {
+                let Ok(aggregated) = parse_expr(&format!("({query})")) else {
                     return false;
                 };
                 *expr = aggregated;
@@ -211,10 +208,7 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             compare_op: BinaryOperator::NotEq,
             right,
         } if !matches!(right.as_ref(), Expr::Subquery(_)) => {
-            let Ok(not_in) = Parser::new(&PostgreSqlDialect {})
-                .try_with_sql(&format!("NOT array_has({right}, {left})"))
-                .and_then(|mut p| p.parse_expr())
-            else {
+            let Ok(not_in) = parse_expr(&format!("NOT array_has({right}, {left})")) else {
                 return false;
             };
             *expr = not_in;
@@ -323,10 +317,7 @@ fn aggregate_scalar_subquery(expr: &mut Expr, aggregate: &str) -> bool {
     if !no_grouping || aggregated {
         return false;
     }
-    let Ok(max) = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&format!("{aggregate}({column})"))
-        .and_then(|mut p| p.parse_expr())
-    else {
+    let Ok(max) = parse_expr(&format!("{aggregate}({column})")) else {
         return false;
     };
     *column = max;
@@ -346,6 +337,13 @@ const AGGREGATES: [&str; 10] = [
     "bool_or",
     "every",
 ];
+
+/// `sql` as an expression.
+fn parse_expr(sql: &str) -> Result<Expr, ParserError> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+}
 
 /// `pg_catalog.f` becomes `f`.
 fn strip_pg_catalog(name: &mut ObjectName) -> bool {
