@@ -146,6 +146,10 @@ pub fn clean(message: &str) -> String {
     let mut msg = message.trim().to_string();
     loop {
         let before = msg.clone();
+        // DataFusion's `Context` shows `description\ncaused by\ncause`: keep the cause.
+        if let Some((_, cause)) = msg.rsplit_once("\ncaused by\n") {
+            msg = cause.trim().to_string();
+        }
         if let Some(rest) = after_failed_prefix(&msg) {
             msg = rest.to_string();
         }
@@ -218,6 +222,12 @@ mod tests {
             "Divide by zero error"
         );
         assert_eq!(clean("Job 12 failed: disk full"), "disk full");
+        assert_eq!(
+            clean(
+                "Error planning job abc: Optimizer rule 'simplify_expressions' failed\ncaused by\nArrow error: Cast error: Cannot cast string 'x' to value of Int64 type"
+            ),
+            "Cast error: Cannot cast string 'x' to value of Int64 type"
+        );
         assert_eq!(
             clean("Schema error: No field named zz.\n\nValid fields are a."),
             "No field named zz."

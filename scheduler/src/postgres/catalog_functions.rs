@@ -1,7 +1,8 @@
 //! PostgreSQL's system information functions that catalog queries call, registered in
 //! each PostgreSQL session: `format_type`, `pg_get_userbyid`, `pg_table_is_visible`,
 //! `current_schemas`, the `has_*_privilege` family, `obj_description`, `pg_get_expr`,
-//! and `pg_get_keywords()`.
+//! and `pg_get_keywords()`; and the two that translate DataFusion's
+//! `information_schema.columns` types for PostgreSQL ([`information_schema`]).
 //!
 //! Quarry has no comments, defaults, indexes or privileges to report, so those
 //! functions answer as PostgreSQL does for objects without them: no description, no
@@ -23,6 +24,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
 
+use super::information_schema::{self, DATA_TYPE_FUNCTION, UDT_NAME_FUNCTION};
 use super::pg_catalog::{PG_CATALOG, SystemView};
 use super::types::catalog_types;
 
@@ -68,6 +70,12 @@ const FUNCTIONS: &[Definition] = &[
         ScalarValue::Int32(Some(std::process::id() as i32))
     }),
     ("current_schemas", &[1], text_list, current_schemas),
+    (DATA_TYPE_FUNCTION, &[1], utf8, |_, args| {
+        ScalarValue::Utf8(text_arg(args).map(information_schema::data_type))
+    }),
+    (UDT_NAME_FUNCTION, &[1], utf8, |_, args| {
+        ScalarValue::Utf8(text_arg(args).and_then(information_schema::udt_name))
+    }),
 ];
 
 fn utf8() -> DataType {
@@ -96,6 +104,14 @@ fn yes() -> ScalarValue {
 
 fn no_text() -> ScalarValue {
     ScalarValue::Utf8(None)
+}
+
+/// The first argument as text.
+fn text_arg(args: &[ScalarValue]) -> Option<&str> {
+    match args.first() {
+        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => Some(s),
+        _ => None,
+    }
 }
 
 /// `format_type(type_oid, typmod)`: the type's SQL name, `numeric(12,2)` with a typmod.

@@ -10,13 +10,16 @@
 //! - [`functions`]: `version()`, `current_schema()`, `session_user`, ...
 //! - [`pg_catalog`], [`catalog_functions`]: the system catalogs and functions drivers
 //!   and tools read for metadata.
-//! - [`rewrite`]: PostgreSQL spellings in their queries, rewritten for DataFusion.
+//! - [`rewrite`]: PostgreSQL spellings in their queries, rewritten for DataFusion;
+//!   [`column_names`]: PostgreSQL's names for unnamed result columns;
+//!   [`information_schema`]: `information_schema.columns` with PostgreSQL's types.
 //! - [`types`], [`encode`], [`decode`]: Arrow and PostgreSQL types, result rows and
 //!   parameter values on the wire.
 //! - [`connection`]: a connection's state, found by cancel requests.
 //! - [`error`]: errors with the SQLSTATE PostgreSQL would send.
 
 pub mod catalog_functions;
+pub mod column_names;
 pub mod commands;
 pub mod connection;
 pub mod decode;
@@ -24,6 +27,7 @@ pub mod encode;
 pub mod error;
 pub mod functions;
 pub mod handler;
+pub mod information_schema;
 pub mod pg_catalog;
 pub mod rewrite;
 pub mod settings;

@@ -19,6 +19,9 @@
 //!   and a whole query that does (psql's `\d` asks for policies, publications, ...)
 //!   becomes one that returns the same columns and no rows.
 //!
+//! - unnamed result columns get PostgreSQL's names ([`super::column_names`]);
+//! - `information_schema.columns` shows PostgreSQL's types ([`super::information_schema`]).
+//!
 //! Only queries are rewritten, and only when something changed; other statements reach
 //! the query service as the client wrote them.
 
@@ -33,6 +36,8 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
+use super::column_names::{column_name, name_columns};
+use super::information_schema::translate_columns;
 use super::pg_catalog::{
     PG_CATALOG, is_catalog_table, is_empty_catalog_table, namespace_oid, relation_oid,
 };
@@ -70,6 +75,14 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
     let mut unique = UniqueColumns { changed: false };
     let _ = statement.visit(&mut unique);
     changed |= unique.changed;
+    let mut views = PostgresViews { changed: false };
+    let _ = statement.visit(&mut views);
+    changed |= views.changed;
+    if let Statement::Query(query) = statement
+        && let SetExpr::Select(select) = query.body.as_mut()
+    {
+        changed |= name_columns(select);
+    }
     let _ = visit_expressions_mut(statement, |expr: &mut Expr| {
         changed |= rewrite_expr(expr, schema);
         if reads_catalog {
@@ -131,6 +144,21 @@ impl VisitorMut for UniqueColumns {
     }
 }
 
+/// Reads DataFusion's `information_schema.columns` through PostgreSQL's types.
+struct PostgresViews {
+    changed: bool,
+}
+
+impl VisitorMut for PostgresViews {
+    type Break = ();
+
+    /// After the factor's own parts are visited, so the view put in is not visited.
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        self.changed |= translate_columns(factor);
+        ControlFlow::Continue(())
+    }
+}
+
 /// For a query whose every branch reads an empty catalog: a query of the same columns
 /// with no rows.
 fn no_rows(body: &SetExpr) -> Option<String> {
@@ -142,17 +170,14 @@ fn no_rows(body: &SetExpr) -> Option<String> {
         }
         _ => return None,
     };
-    let columns: Vec<String> = select
-        .projection
+    let names: Vec<Option<String>> = select.projection.iter().map(column_name).collect();
+    let columns: Vec<String> = names
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let name = match item {
-                SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
-                SelectItem::UnnamedExpr(Expr::Identifier(ident)) => ident.value.clone(),
-                SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
-                    parts.last().map(|p| p.value.clone()).unwrap_or_default()
-                }
+        .map(|(i, name)| {
+            let repeated = names.iter().filter(|n| *n == name).count() > 1;
+            let name = match name {
+                Some(name) if !repeated => name.clone(),
                 _ => format!("column{}", i + 1),
             };
             format!("NULL AS \"{}\"", name.replace('"', "\"\""))
@@ -465,7 +490,10 @@ mod tests {
                 .contains("(SELECT max(t.typname) FROM")
         );
         // Not in queries of other tables.
-        assert_eq!(rewrite("SELECT (SELECT b FROM u) FROM t", "public"), None);
+        assert_eq!(
+            rewrite("SELECT (SELECT b FROM u) FROM t", "public").unwrap(),
+            "SELECT (SELECT b FROM u) AS \"b\" FROM t"
+        );
     }
 
     #[test]
@@ -473,7 +501,7 @@ mod tests {
         let sql = "SELECT array(SELECT rolname FROM pg_roles ORDER BY 1)";
         assert_eq!(
             rewrite(sql, "public").unwrap(),
-            "SELECT (SELECT array_agg(rolname) FROM pg_catalog.pg_roles)"
+            "SELECT (SELECT array_agg(rolname) FROM pg_catalog.pg_roles) AS \"array\""
         );
     }
 
@@ -484,6 +512,11 @@ mod tests {
         assert_eq!(
             rewrite(sql, "public").unwrap(),
             "SELECT NULL AS \"polname\", NULL AS \"everyone\" WHERE false"
+        );
+        let sql = "SELECT pg_get_expr(a, b), pg_get_expr(c, d) FROM pg_catalog.pg_policy";
+        assert_eq!(
+            rewrite(sql, "public").unwrap(),
+            "SELECT NULL AS \"column1\", NULL AS \"column2\" WHERE false"
         );
     }
 
@@ -500,7 +533,7 @@ mod tests {
                    WHERE word <> ALL ('{a,abs}'::text[])";
         assert_eq!(
             rewrite(sql, "public").unwrap(),
-            "SELECT string_agg(word, ',') FROM pg_get_keywords() \
+            "SELECT string_agg(word, ',') AS \"string_agg\" FROM pg_get_keywords() \
              WHERE NOT array_has(ARRAY['a', 'abs'], word)"
         );
     }
