@@ -9,7 +9,8 @@
 #   two environments.
 # Each is reused while its requirements are unchanged. From Debian: the PostgreSQL
 # clients (psql, pgJDBC, psqlODBC with unixODBC) and a font for benchmark charts. From
-# crates.io: sqllogictest's runner (QUARRY_SQLLOGICTEST), in ~/.cache/quarry/tools.
+# crates.io: sqllogictest's runner (QUARRY_SQLLOGICTEST) and s3s-fs, an S3 server over
+# a directory (QUARRY_S3S_FS), in ~/.cache/quarry/tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache="${QUARRY_CACHE:-$HOME/.cache/quarry}"
@@ -47,6 +48,12 @@ if [ ! -x "$tools/bin/sqllogictest" ]; then
     echo "== installing sqllogictest-bin (crates.io) into $tools" >&2
     cargo install --quiet --locked --root "$tools" sqllogictest-bin@0.29.1 >&2
 fi
+# An S3-compatible server for the object-storage tests (no MinIO package here).
+if [ ! -x "$tools/bin/s3s-fs" ]; then
+    echo "== installing s3s-fs (crates.io) into $tools" >&2
+    cargo install --quiet --locked --root "$tools" --features binary s3s-fs@0.14.1 >&2
+fi
 echo "export QUARRY_SQLLOGICTEST=$tools/bin/sqllogictest"
+echo "export QUARRY_S3S_FS=$tools/bin/s3s-fs"
 echo "export QUARRY_PYTHON=${QUARRY_VENV:-$cache/venv}/bin/python"
 echo "export QUARRY_CLIENTS_PYTHON=$cache/venv-clients/bin/python"

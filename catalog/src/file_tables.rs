@@ -150,9 +150,16 @@ mod tests {
     #[tokio::test]
     async fn reads_relative_paths_and_external_tables_from_the_warehouse() {
         let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(dir.path()).unwrap();
-        std::fs::create_dir_all(wh.landing_dir()).unwrap();
-        std::fs::write(wh.landing_dir().join("t.csv"), "a,b\n1,x\n2,y\n").unwrap();
+        let wh = Warehouse::open(dir.path().to_string_lossy()).unwrap();
+        std::fs::create_dir_all(wh.local_root().unwrap().join(Warehouse::LANDING)).unwrap();
+        std::fs::write(
+            wh.local_root()
+                .unwrap()
+                .join(Warehouse::LANDING)
+                .join("t.csv"),
+            "a,b\n1,x\n2,y\n",
+        )
+        .unwrap();
         let ctx = with_file_tables(SessionContext::new(), &wh);
 
         let n = ctx

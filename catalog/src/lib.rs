@@ -1,6 +1,9 @@
 //! Quarry's catalog: where tables live and how they are found.
 //!
-//! - [`warehouse`]: the warehouse directory and how relative paths resolve in it.
+//! - [`warehouse`]: the warehouse (a directory or `s3://bucket/prefix`) and how relative
+//!   paths resolve in it.
+//! - [`object_stores`]: the process's object-store registry (local files, S3 buckets).
+//! - [`storage`]: Iceberg's file I/O over that registry.
 //! - [`file_tables`]: files and directories as tables (`SELECT ... FROM 'path'` and
 //!   `CREATE EXTERNAL TABLE`), resolved against the warehouse.
 //! - [`store`]: the Iceberg catalog of tables (SQLite in the warehouse when embedded).
@@ -11,6 +14,8 @@
 pub mod catalog_provider;
 pub mod codec;
 pub mod file_tables;
+pub mod object_stores;
+pub mod storage;
 pub mod store;
 pub mod table;
 pub mod warehouse;

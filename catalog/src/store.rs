@@ -3,7 +3,8 @@
 //!
 //! The embedded default keeps the catalog in SQLite inside the warehouse
 //! (`<warehouse>/catalog.db`, iceberg-catalog-sql's layout, which pyiceberg's SQL catalog
-//! opens too) and table files under `<warehouse>/<namespace>/<table>-<id>/`. Other
+//! opens too; a local file elsewhere when the warehouse is in S3) and table files under
+//! `<warehouse>/<namespace>/<table>-<id>/`, written through the process's object stores. Other
 //! backends (etcd, REST) plug in behind [`Backend`]: iceberg's `Catalog` trait plus an
 //! atomic swap of a table's metadata pointer, which commits other than appends need.
 //!
@@ -13,11 +14,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use iceberg::io::{FileIO, FileIOBuilder, LocalFsStorageFactory};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use iceberg::io::{FileIO, FileIOBuilder};
 use iceberg::spec::TableMetadata;
 use iceberg::table::Table;
 use iceberg::{Catalog, CatalogBuilder, ErrorKind, MetadataLocation, NamespaceIdent, TableIdent};
@@ -30,6 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::Warehouse;
+use crate::storage;
 use crate::table::TableError;
 
 /// The name tables are filed under in the catalog database. pyiceberg must open the
@@ -125,14 +129,35 @@ impl fmt::Debug for TableStore {
 }
 
 impl TableStore {
-    /// Opens (creating on first use) the SQLite catalog inside `warehouse`, and creates
-    /// `namespaces` that do not exist yet. Must be called within a Tokio runtime.
+    /// Opens the SQLite catalog of a local warehouse, `<warehouse>/catalog.db`, with only
+    /// local files reachable.
     pub async fn open_embedded(
         warehouse: &Warehouse,
         namespaces: &[String],
     ) -> Result<Self, TableError> {
-        let db = warehouse.root().join("catalog.db");
-        let root = format!("file://{}", warehouse.root().display());
+        let root = warehouse.local_root().ok_or_else(|| {
+            TableError::Invalid(format!("the warehouse {warehouse} is not a directory"))
+        })?;
+        let stores =
+            Arc::new(datafusion::execution::object_store::DefaultObjectStoreRegistry::new());
+        Self::open_sqlite(&root.join("catalog.db"), warehouse, stores, namespaces).await
+    }
+
+    /// Opens (creating on first use) the SQLite catalog in the file `db`, for tables
+    /// under `warehouse`, whose files are reached through `stores`; creates `namespaces`
+    /// that do not exist yet. Must be called within a Tokio runtime.
+    pub async fn open_sqlite(
+        db: &Path,
+        warehouse: &Warehouse,
+        stores: Arc<dyn ObjectStoreRegistry>,
+        namespaces: &[String],
+    ) -> Result<Self, TableError> {
+        if let Some(dir) = db.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                TableError::Invalid(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let root = warehouse.uri().to_string();
         let props = HashMap::from([
             (
                 SQL_CATALOG_PROP_URI.to_string(),
@@ -144,16 +169,16 @@ impl TableStore {
                 SqlBindStyle::QMark.to_string(),
             ),
         ]);
-        let factory = Arc::new(LocalFsStorageFactory);
+        let factory = storage::factory(stores);
         let catalog = SqlCatalogBuilder::default()
-            .with_storage_factory(Arc::clone(&factory) as _)
+            .with_storage_factory(Arc::clone(&factory))
             .load(CATALOG_NAME, props)
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(
                 SqliteConnectOptions::new()
-                    .filename(&db)
+                    .filename(db)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(std::time::Duration::from_secs(30)),
             )

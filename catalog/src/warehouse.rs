@@ -1,49 +1,94 @@
-//! [`Warehouse`]: the root directory of a Quarry lake and path resolution inside it.
+//! [`Warehouse`]: the root of a Quarry lake, a local directory or an object-store URL
+//! (`s3://bucket/prefix`), and path resolution inside it.
 //!
 //! Relative paths in SQL (`SELECT * FROM 'landing/customers.csv'`) are relative to the
 //! warehouse, not to the working directory of whichever process plans the query, so a
 //! statement means the same thing from every client.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The warehouse: a directory that holds landing files and (later) table data.
+use url::Url;
+
+/// The warehouse: where landing files and table data live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warehouse {
-    root: PathBuf,
+    /// `file:///abs/dir` or `s3://bucket/prefix`, without a trailing slash.
+    uri: String,
+    /// The directory, for a local warehouse.
+    local: Option<PathBuf>,
 }
 
 impl Warehouse {
     /// Subdirectory where raw source files arrive.
     pub const LANDING: &'static str = "landing";
 
-    /// Opens the warehouse at `root`, creating the directory if needed. The root is
-    /// made absolute so that plans shipped to executors carry absolute paths.
-    pub fn open(root: impl AsRef<Path>) -> std::io::Result<Self> {
-        let root = root.as_ref();
-        std::fs::create_dir_all(root)?;
+    /// Opens the warehouse at `location`: a URL such as `s3://bucket/prefix`, or a
+    /// directory, created if needed and made absolute so that plans shipped to executors
+    /// carry absolute paths.
+    pub fn open(location: impl AsRef<str>) -> std::io::Result<Self> {
+        let location = location.as_ref().trim_end_matches('/');
+        let directory = match location.strip_prefix("file://") {
+            Some(path) => path,
+            None if location.contains("://") => return Self::remote(location),
+            None => location,
+        };
+        let directory = if directory.is_empty() { "/" } else { directory };
+        std::fs::create_dir_all(directory)?;
+        let root = std::fs::canonicalize(directory)?;
         Ok(Self {
-            root: std::fs::canonicalize(root)?,
+            uri: format!("file://{}", root.display()),
+            local: Some(root),
         })
     }
 
-    /// The absolute root directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    fn remote(location: &str) -> std::io::Result<Self> {
+        let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+        let url = Url::parse(location).map_err(|e| invalid(format!("{location}: {e}")))?;
+        if url.scheme() != "s3" {
+            return Err(invalid(format!(
+                "{location}: a warehouse is a directory or an s3:// URL, not {}://",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid(format!("{location}: the URL names no bucket")));
+        }
+        Ok(Self {
+            uri: location.to_string(),
+            local: None,
+        })
     }
 
-    /// The directory where raw files land (`<root>/landing`).
-    pub fn landing_dir(&self) -> PathBuf {
-        self.root.join(Self::LANDING)
+    /// The root as a URI: `file:///abs/dir` or `s3://bucket/prefix`.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The root directory of a local warehouse.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local.as_deref()
     }
 
     /// Resolves a location written in SQL: URLs (`s3://...`, `file:///...`) and
     /// absolute paths stay as they are, anything else is taken relative to the root.
     pub fn resolve(&self, location: &str) -> String {
         if location.contains("://") || Path::new(location).is_absolute() {
-            location.to_string()
-        } else {
-            let relative = location.strip_prefix("./").unwrap_or(location);
-            self.root.join(relative).to_string_lossy().into_owned()
+            return location.to_string();
+        }
+        let relative = location.strip_prefix("./").unwrap_or(location);
+        match &self.local {
+            Some(root) => root.join(relative).to_string_lossy().into_owned(),
+            None => format!("{}/{relative}", self.uri),
+        }
+    }
+}
+
+impl fmt::Display for Warehouse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.local {
+            Some(root) => write!(f, "{}", root.display()),
+            None => f.write_str(&self.uri),
         }
     }
 }
@@ -55,13 +100,26 @@ mod tests {
     #[test]
     fn resolves_relative_paths_against_the_root() {
         let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(dir.path().join("wh")).unwrap();
-        let root = wh.root().to_string_lossy().into_owned();
-        assert!(wh.root().is_absolute());
+        let wh = Warehouse::open(dir.path().join("wh").to_string_lossy()).unwrap();
+        let root = wh.local_root().unwrap().to_string_lossy().into_owned();
+        assert!(wh.local_root().unwrap().is_absolute());
+        assert_eq!(wh.uri(), format!("file://{root}"));
         assert_eq!(wh.resolve("landing/a.csv"), format!("{root}/landing/a.csv"));
         assert_eq!(wh.resolve("./b/*.parquet"), format!("{root}/b/*.parquet"));
         assert_eq!(wh.resolve("/data/x.json"), "/data/x.json");
         assert_eq!(wh.resolve("s3://bucket/x/"), "s3://bucket/x/");
         assert_eq!(wh.resolve("file:///tmp/y.csv"), "file:///tmp/y.csv");
+    }
+
+    #[test]
+    fn object_store_warehouses_resolve_to_urls() {
+        let wh = Warehouse::open("s3://lake/prod/").unwrap();
+        assert_eq!(wh.uri(), "s3://lake/prod");
+        assert!(wh.local_root().is_none());
+        assert_eq!(wh.resolve("landing/a.csv"), "s3://lake/prod/landing/a.csv");
+        assert_eq!(wh.to_string(), "s3://lake/prod");
+        let err = Warehouse::open("gs://lake").unwrap_err().to_string();
+        assert!(err.contains("not gs://"), "{err}");
+        assert!(Warehouse::open("s3:///prefix").is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::Format;
+use quarry_catalog::object_stores::S3Options;
 use quarry_scheduler::postgres::AuthMethod;
 
 /// Quarry: a distributed SQL engine over open tables.
@@ -57,10 +58,18 @@ pub struct Cli {
 /// The embedded cluster.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
-    /// The warehouse directory: landing files and tables live here; relative paths in
-    /// SQL resolve against it.
+    /// The warehouse, a directory or s3://bucket/prefix: landing files and tables live
+    /// here; relative paths in SQL resolve against it.
     #[arg(long, env = "QUARRY_WAREHOUSE", default_value = "./quarry-data")]
-    pub warehouse: PathBuf,
+    pub warehouse: String,
+
+    /// The SQLite catalog file (default: catalog.db in a local warehouse; required for
+    /// an s3:// warehouse).
+    #[arg(long, env = "QUARRY_CATALOG_DB")]
+    pub catalog_db: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub s3: S3Args,
 
     /// Number of executors in the embedded cluster.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -69,6 +78,38 @@ pub struct ClusterArgs {
     /// Task slots per executor (default: the machine's cores shared among executors).
     #[arg(long)]
     pub slots: Option<usize>,
+}
+
+/// How to reach S3. Credentials come from QUARRY_S3_ACCESS_KEY_ID and
+/// QUARRY_S3_SECRET_ACCESS_KEY, or the standard AWS_* variables; never from flags.
+#[derive(Debug, Clone, Args)]
+pub struct S3Args {
+    /// S3 endpoint, for MinIO or another S3-compatible store (http://host:9000).
+    #[arg(long, env = "QUARRY_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region (default: AWS_REGION, else us-east-1).
+    #[arg(long, env = "QUARRY_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Path-style requests (endpoint/bucket/key); the default with --s3-endpoint.
+    #[arg(long, env = "QUARRY_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
+}
+
+impl S3Args {
+    /// The options, with credentials from the environment.
+    pub fn options(&self) -> S3Options {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            path_style: self.s3_path_style,
+            access_key_id: env("QUARRY_S3_ACCESS_KEY_ID"),
+            secret_access_key: env("QUARRY_S3_SECRET_ACCESS_KEY"),
+            session_token: env("QUARRY_S3_SESSION_TOKEN"),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

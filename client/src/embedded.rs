@@ -3,11 +3,12 @@
 //! would; they share one DataFusion runtime. Their scratch space (shuffle files, spills)
 //! is a temporary directory removed when the cluster is dropped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use quarry_catalog::object_stores::{ObjectStores, S3Options};
 use quarry_executor::{ExecutorHandle, ExecutorOptions, start_executor};
 use quarry_scheduler::postgres::PgOptions;
 use quarry_scheduler::{SchedulerHandle, SchedulerOptions, start_scheduler};
@@ -15,7 +16,12 @@ use quarry_scheduler::{SchedulerHandle, SchedulerOptions, start_scheduler};
 /// How to start an embedded cluster.
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
-    pub warehouse: PathBuf,
+    /// A directory or `s3://bucket/prefix`.
+    pub warehouse: String,
+    /// How to reach S3 for an `s3://` warehouse or `s3://` paths in SQL.
+    pub s3: S3Options,
+    /// The SQLite catalog file (default: `catalog.db` in a local warehouse).
+    pub catalog_db: Option<PathBuf>,
     pub executors: usize,
     /// Task slots per executor (0: the machine's cores shared among the executors).
     pub slots: usize,
@@ -28,9 +34,11 @@ pub struct EmbeddedOptions {
 
 impl EmbeddedOptions {
     /// Options for a cluster on loopback with free ports.
-    pub fn local(warehouse: impl Into<PathBuf>, executors: usize) -> Self {
+    pub fn local(warehouse: impl AsRef<Path>, executors: usize) -> Self {
         Self {
-            warehouse: warehouse.into(),
+            warehouse: warehouse.as_ref().to_string_lossy().into_owned(),
+            s3: S3Options::default(),
+            catalog_db: None,
             executors,
             slots: 0,
             bind_host: "127.0.0.1".into(),
@@ -84,12 +92,14 @@ impl EmbeddedCluster {
         let runtime = Arc::new(
             RuntimeEnvBuilder::new()
                 .with_temp_file_path(scratch.path().join("spill"))
+                .with_object_store_registry(Arc::new(ObjectStores::new(options.s3.clone())))
                 .build()
                 .map_err(|e| EmbeddedError::Runtime(e.to_string()))?,
         );
         let scheduler = start_scheduler(
             SchedulerOptions {
                 warehouse: options.warehouse.clone(),
+                catalog_db: options.catalog_db.clone(),
                 bind_host: options.bind_host.clone(),
                 flight_port: options.flight_port,
                 ballista_port: 0,

@@ -70,6 +70,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
 fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::local(&cluster.warehouse, usize::from(cluster.executors));
     options.slots = cluster.slots.unwrap_or(0);
+    options.s3 = cluster.s3.options();
+    options.catalog_db = cluster.catalog_db.clone();
     options
 }
 
@@ -108,7 +110,7 @@ async fn shell(cli: Cli) -> Result<ExitCode, Error> {
                 "quarry {} on an embedded cluster ({} executors, warehouse {})",
                 env!("CARGO_PKG_VERSION"),
                 c.executors.len(),
-                c.scheduler.warehouse.root().display()
+                c.scheduler.warehouse
             ),
             None => format!("quarry {} connected to {url}", env!("CARGO_PKG_VERSION")),
         };
@@ -143,7 +145,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         "Quarry is serving Arrow Flight SQL on {}{pg} ({} executors, warehouse {}). Ctrl-C stops it.",
         cluster.scheduler.flight_addr,
         cluster.executors.len(),
-        cluster.scheduler.warehouse.root().display()
+        cluster.scheduler.warehouse
     );
     wait_for_stop_signal().await;
     eprintln!("Stopping.");

@@ -28,8 +28,10 @@ pub const DEFAULT_BALLISTA_PORT: u16 = 50050;
 /// How to start a scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
-    /// The warehouse directory.
-    pub warehouse: PathBuf,
+    /// The warehouse: a directory or `s3://bucket/prefix`.
+    pub warehouse: String,
+    /// The SQLite catalog file; by default `catalog.db` in a local warehouse.
+    pub catalog_db: Option<PathBuf>,
     /// Interface to bind.
     pub bind_host: String,
     /// Flight SQL port (0: any free port).
@@ -85,12 +87,23 @@ pub async fn start_scheduler(
     let warehouse = Warehouse::open(&options.warehouse).map_err(|e| {
         QuarryError::Startup(format!(
             "cannot open the warehouse {}: {e}",
-            options.warehouse.display()
+            options.warehouse
         ))
     })?;
+    let db = match (&options.catalog_db, warehouse.local_root()) {
+        (Some(db), _) => db.clone(),
+        (None, Some(root)) => root.join("catalog.db"),
+        (None, None) => {
+            return Err(QuarryError::Startup(format!(
+                "the warehouse {warehouse} is in object storage: say where the catalog \
+                 database goes with --catalog-db PATH"
+            )));
+        }
+    };
     let mut namespaces = options.namespaces.clone();
     namespaces.push(DEFAULT_SCHEMA.to_string());
-    let store = TableStore::open_embedded(&warehouse, &namespaces)
+    let stores = Arc::clone(&runtime.object_store_registry);
+    let store = TableStore::open_sqlite(&db, &warehouse, stores, &namespaces)
         .await
         .map_err(|e| QuarryError::Startup(format!("cannot open the table catalog: {e}")))?;
     let ballista = start_ballista(&options.bind_host, options.ballista_port).await?;
@@ -131,7 +144,7 @@ pub async fn start_scheduler(
         }
         None => None,
     };
-    tracing::info!(%flight_addr, ?pg_addr, ballista = %ballista.addr, warehouse = %warehouse.root().display(), "scheduler started");
+    tracing::info!(%flight_addr, ?pg_addr, ballista = %ballista.addr, %warehouse, "scheduler started");
     Ok(SchedulerHandle {
         flight_addr,
         pg_addr,

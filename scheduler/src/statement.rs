@@ -181,7 +181,7 @@ mod tests {
     /// A session over a fresh warehouse with table `public.t (a INT)`.
     async fn session() -> (SessionContext, TableStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(dir.path()).unwrap();
+        let warehouse = Warehouse::open(dir.path().to_string_lossy()).unwrap();
         let store = TableStore::open_embedded(&warehouse, &[DEFAULT_SCHEMA.to_string()])
             .await
             .unwrap();

@@ -403,7 +403,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn tables_with_delete_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(dir.path()).unwrap();
+        let warehouse = Warehouse::open(dir.path().to_string_lossy()).unwrap();
         let store = TableStore::open_embedded(&warehouse, &["ns".to_string()])
             .await
             .unwrap();

@@ -22,6 +22,27 @@ pub struct ServeProcess {
     _dir: tempfile::TempDir,
 }
 
+/// Every file under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// A port no one listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -39,12 +60,22 @@ impl ServeProcess {
 
     /// Starts the server with more arguments and waits for its banner.
     pub fn start_with(executors: usize, args: &[&str]) -> Self {
+        Self::start_env(executors, args, &[])
+    }
+
+    /// Starts the server with more arguments (a `--warehouse` among them replaces the
+    /// temporary one) and environment variables, and waits for its banner.
+    pub fn start_env(executors: usize, args: &[&str], env: &[(&str, String)]) -> Self {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let (port, pg_port) = (free_port(), free_port());
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quarry"))
-            .args(["serve", "--warehouse"])
-            .arg(dir.path().join("wh"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quarry"));
+        command.arg("serve");
+        if !args.contains(&"--warehouse") {
+            command.arg("--warehouse").arg(dir.path().join("wh"));
+        }
+        let mut child = command
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["--executors", &executors.to_string()])
             .args(["--flight-port", &port.to_string()])
             .args(["--pg-port", &pg_port.to_string()])
@@ -87,6 +118,65 @@ impl Drop for ServeProcess {
     }
 }
 
+/// An S3 server (s3s-fs, installed by `scripts/test-env.sh`) over a temporary
+/// directory, with one bucket; killed when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    pub port: u16,
+    /// The directory that holds the buckets.
+    pub dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub const ACCESS_KEY: &str = "quarry-test";
+    pub const SECRET_KEY: &str = "quarry-test-secret";
+
+    pub fn start(bucket: &str) -> Self {
+        let binary = std::env::var("QUARRY_S3S_FS")
+            .expect("QUARRY_S3S_FS: run the tests with the environment of scripts/test-env.sh");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(bucket)).unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(binary)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                Self::ACCESS_KEY,
+                "--secret-key",
+                Self::SECRET_KEY,
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, port, dir }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The credentials, as a Quarry process reads them.
+    pub fn credentials(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("QUARRY_S3_ACCESS_KEY_ID", Self::ACCESS_KEY.to_string()),
+            ("QUARRY_S3_SECRET_ACCESS_KEY", Self::SECRET_KEY.to_string()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub struct TestCluster {
     pub cluster: EmbeddedCluster,
     pub conn: Connection,
@@ -110,7 +200,12 @@ impl TestCluster {
     }
 
     pub fn warehouse(&self) -> PathBuf {
-        self.cluster.scheduler.warehouse.root().to_path_buf()
+        self.cluster
+            .scheduler
+            .warehouse
+            .local_root()
+            .expect("a local warehouse")
+            .to_path_buf()
     }
 
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {

@@ -6,6 +6,7 @@ mod common;
 mod distributed;
 mod errors;
 mod flight_clients;
+mod object_storage;
 mod postgres;
 mod shell;
 mod tables;

@@ -8,28 +8,7 @@ use std::time::Duration;
 
 use iceberg::TableIdent;
 
-use crate::common::{TestCluster, query, rows, stage_executors, write_test_data};
-
-/// Every file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
+use crate::common::{TestCluster, files_under, query, rows, stage_executors, write_test_data};
 
 fn data_files(dir: &Path) -> Vec<PathBuf> {
     files_under(dir)
