@@ -8,7 +8,8 @@
 #   ~/.cache/quarry/venv-clients. They need SQLAlchemy 1.4 where pyiceberg needs 2, hence
 #   two environments.
 # Each is reused while its requirements are unchanged. From Debian: the PostgreSQL
-# clients (psql, pgJDBC, psqlODBC with unixODBC) and a font for benchmark charts. From
+# clients (psql, pgJDBC, psqlODBC with unixODBC), etcd, protoc (which the `etcd`
+# feature's client library is built with) and a font for benchmark charts. From
 # crates.io: sqllogictest's runner (QUARRY_SQLLOGICTEST) and s3s-fs, an S3 server over
 # a directory (QUARRY_S3S_FS), in ~/.cache/quarry/tools.
 set -euo pipefail
@@ -37,6 +38,9 @@ need postgresql-client /usr/bin/psql
 need libpostgresql-jdbc-java /usr/share/java/postgresql.jar
 need unixodbc /usr/bin/isql
 need odbc-postgresql /usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so
+need etcd-server /usr/bin/etcd                                        # the cluster's catalog
+need protobuf-compiler /usr/bin/protoc                                # etcd-client's build
+need libprotobuf-dev /usr/include/google/protobuf/descriptor.proto
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "== installing ${missing[*]} (Debian)" >&2
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

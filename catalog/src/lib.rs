@@ -7,12 +7,15 @@
 //! - [`file_tables`]: files and directories as tables (`SELECT ... FROM 'path'` and
 //!   `CREATE EXTERNAL TABLE`), resolved against the warehouse.
 //! - [`store`]: the Iceberg catalog of tables (SQLite in the warehouse when embedded).
+//! - `etcd` (feature `etcd`): the Iceberg catalog in etcd, shared by many schedulers.
 //! - [`table`]: Iceberg tables: types, partitioning, statistics, writes.
 //! - [`catalog_provider`]: the store as DataFusion's catalog: namespaces as schemas.
 //! - [`codec`]: the plan codecs that carry Quarry's table scans to the executors.
 
 pub mod catalog_provider;
 pub mod codec;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod file_tables;
 pub mod object_stores;
 pub mod storage;

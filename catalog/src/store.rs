@@ -157,13 +157,15 @@ impl TableStore {
                 TableError::Invalid(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let root = warehouse.uri().to_string();
         let props = HashMap::from([
             (
                 SQL_CATALOG_PROP_URI.to_string(),
                 format!("sqlite:{}?mode=rwc", db.display()),
             ),
-            (SQL_CATALOG_PROP_WAREHOUSE.to_string(), root.clone()),
+            (
+                SQL_CATALOG_PROP_WAREHOUSE.to_string(),
+                warehouse.uri().to_string(),
+            ),
             (
                 SQL_CATALOG_PROP_BIND_STYLE.to_string(),
                 SqlBindStyle::QMark.to_string(),
@@ -183,10 +185,39 @@ impl TableStore {
                     .busy_timeout(std::time::Duration::from_secs(30)),
             )
             .await?;
+        let backend = Arc::new(SqliteBackend { catalog, pool });
+        let file_io = FileIOBuilder::new(factory).build();
+        Self::with_backend(backend, warehouse, file_io, namespaces).await
+    }
+
+    /// Opens the catalog in etcd at `endpoints`, under `prefix`, for tables under
+    /// `warehouse`, whose files are reached through `stores`; creates `namespaces` that
+    /// do not exist yet.
+    #[cfg(feature = "etcd")]
+    pub async fn open_etcd(
+        endpoints: &[String],
+        prefix: &str,
+        warehouse: &Warehouse,
+        stores: Arc<dyn ObjectStoreRegistry>,
+        namespaces: &[String],
+    ) -> Result<Self, TableError> {
+        let file_io = FileIOBuilder::new(storage::factory(stores)).build();
+        let catalog =
+            crate::etcd::EtcdCatalog::connect(endpoints, prefix, warehouse.uri(), file_io.clone())
+                .await?;
+        Self::with_backend(Arc::new(catalog), warehouse, file_io, namespaces).await
+    }
+
+    async fn with_backend(
+        backend: Arc<dyn Backend>,
+        warehouse: &Warehouse,
+        file_io: FileIO,
+        namespaces: &[String],
+    ) -> Result<Self, TableError> {
         let store = Self {
-            backend: Arc::new(SqliteBackend { catalog, pool }),
-            root,
-            file_io: FileIOBuilder::new(factory).build(),
+            backend,
+            root: warehouse.uri().to_string(),
+            file_io,
             runtime: Handle::current(),
             locks: Arc::default(),
         };
@@ -239,10 +270,19 @@ impl TableStore {
                 ))),
             };
         }
-        self.catalog()
+        match self
+            .catalog()
             .create_namespace(&ident, HashMap::new())
-            .await?;
-        Ok(())
+            .await
+        {
+            // Another scheduler created it meanwhile.
+            Err(e) if e.kind() == ErrorKind::NamespaceAlreadyExists && if_not_exists => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NamespaceAlreadyExists => Err(
+                TableError::AlreadyExists(format!("schema '{name}' already exists")),
+            ),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// Drops a namespace; with `cascade` its tables first (their files stay), else only

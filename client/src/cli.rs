@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::CatalogSection;
 use crate::output::Format;
 use quarry_catalog::object_stores::S3Options;
-use quarry_scheduler::postgres::AuthMethod;
+use quarry_scheduler::CatalogLocation;
+use quarry_scheduler::postgres::{AuthMethod, PgOptions};
 
 /// Quarry: a distributed SQL engine over open tables.
 ///
@@ -63,10 +65,8 @@ pub struct ClusterArgs {
     #[arg(long, env = "QUARRY_WAREHOUSE", default_value = "./quarry-data")]
     pub warehouse: String,
 
-    /// The SQLite catalog file (default: catalog.db in a local warehouse; required for
-    /// an s3:// warehouse).
-    #[arg(long, env = "QUARRY_CATALOG_DB")]
-    pub catalog_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 
     #[command(flatten)]
     pub s3: S3Args,
@@ -78,6 +78,49 @@ pub struct ClusterArgs {
     /// Task slots per executor (default: the machine's cores shared among executors).
     #[arg(long)]
     pub slots: Option<usize>,
+}
+
+/// Where the table catalog lives: SQLite (catalog.db in a local warehouse by default)
+/// or etcd.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogArgs {
+    /// The SQLite catalog file [default: catalog.db in a local warehouse; an s3://
+    /// warehouse needs this or --etcd].
+    #[arg(long, env = "QUARRY_CATALOG_DB", conflicts_with = "etcd")]
+    pub catalog_db: Option<PathBuf>,
+
+    /// etcd endpoints (http://host:2379, comma-separated): the catalog in etcd, shared
+    /// by every scheduler of a cluster.
+    #[arg(long, env = "QUARRY_ETCD", value_delimiter = ',')]
+    pub etcd: Vec<String>,
+
+    /// The key prefix of Quarry's catalog in etcd [default: quarry].
+    #[arg(long, env = "QUARRY_ETCD_PREFIX")]
+    pub etcd_prefix: Option<String>,
+}
+
+impl CatalogArgs {
+    /// The catalog's place: the flags and environment, else the file's `[catalog]`.
+    pub fn location(&self, file: CatalogSection) -> CatalogLocation {
+        let endpoints = match self.etcd.is_empty() && self.catalog_db.is_none() {
+            true => file.etcd,
+            false => self.etcd.clone(),
+        };
+        let prefix = || {
+            self.etcd_prefix
+                .clone()
+                .or(file.etcd_prefix)
+                .unwrap_or_else(|| "quarry".into())
+        };
+        match self.catalog_db.clone().or(file.sqlite) {
+            _ if !endpoints.is_empty() => CatalogLocation::Etcd {
+                endpoints,
+                prefix: prefix(),
+            },
+            Some(db) => CatalogLocation::Sqlite(db),
+            None => CatalogLocation::InWarehouse,
+        }
+    }
 }
 
 /// How to reach S3. Credentials come from QUARRY_S3_ACCESS_KEY_ID and
@@ -100,14 +143,20 @@ pub struct S3Args {
 impl S3Args {
     /// The options, with credentials from the environment.
     pub fn options(&self) -> S3Options {
+        self.options_over(S3Options::default())
+    }
+
+    /// `file`'s options (a configuration file's `[s3]`), overridden by the flags and
+    /// the environment.
+    pub fn options_over(&self, file: S3Options) -> S3Options {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         S3Options {
-            endpoint: self.s3_endpoint.clone(),
-            region: self.s3_region.clone(),
-            path_style: self.s3_path_style,
-            access_key_id: env("QUARRY_S3_ACCESS_KEY_ID"),
-            secret_access_key: env("QUARRY_S3_SECRET_ACCESS_KEY"),
-            session_token: env("QUARRY_S3_SESSION_TOKEN"),
+            endpoint: self.s3_endpoint.clone().or(file.endpoint),
+            region: self.s3_region.clone().or(file.region),
+            path_style: self.s3_path_style.or(file.path_style),
+            access_key_id: env("QUARRY_S3_ACCESS_KEY_ID").or(file.access_key_id),
+            secret_access_key: env("QUARRY_S3_SECRET_ACCESS_KEY").or(file.secret_access_key),
+            session_token: env("QUARRY_S3_SESSION_TOKEN").or(file.session_token),
         }
     }
 }
@@ -117,6 +166,11 @@ pub enum Command {
     /// Run the embedded cluster as a server for Flight SQL and PostgreSQL clients until
     /// Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Run a scheduler of a cluster of processes: clients connect to it, executors
+    /// (`quarry executor`) register with it.
+    Scheduler(SchedulerArgs),
+    /// Run an executor of a cluster of processes, registered with a scheduler.
+    Executor(ExecutorArgs),
     /// Write the demo retail dataset (CSV, JSON, Parquet) under the warehouse's landing/,
     /// build bronze, silver and gold Iceberg tables from it, and query gold.
     Demo(DemoArgs),
@@ -137,9 +191,17 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 32010)]
     pub flight_port: u16,
 
-    /// PostgreSQL wire-protocol port (psql, JDBC, ODBC); 0 picks a free port.
-    #[arg(long, env = "QUARRY_PG_PORT", default_value_t = 15432)]
-    pub pg_port: u16,
+    #[command(flatten)]
+    pub pg: PgArgs,
+}
+
+/// The PostgreSQL front door.
+#[derive(Debug, Clone, Args)]
+pub struct PgArgs {
+    /// PostgreSQL wire-protocol port (psql, JDBC, ODBC); 0 picks a free port
+    /// [default: 15432].
+    #[arg(long, env = "QUARRY_PG_PORT")]
+    pub pg_port: Option<u16>,
 
     /// Do not serve the PostgreSQL protocol.
     #[arg(long)]
@@ -163,6 +225,93 @@ pub struct ServeArgs {
     pub pg_tls_key: Option<PathBuf>,
 }
 
+impl PgArgs {
+    /// The door's options, on `port` unless a flag or `QUARRY_PG_PORT` says otherwise;
+    /// `None` with `--no-pg`.
+    pub fn options(&self, port: u16) -> Option<PgOptions> {
+        (!self.no_pg).then(|| PgOptions {
+            port: self.pg_port.unwrap_or(port),
+            auth: self.pg_auth,
+            password: self.pg_password.clone(),
+            tls: self.pg_tls_cert.clone().zip(self.pg_tls_key.clone()),
+        })
+    }
+}
+
+/// What every process of a cluster is given: its configuration file, how to reach
+/// S3, and where it listens.
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// Configuration file (TOML; deploy/quarry.toml documents it). Flags and QUARRY_*
+    /// variables override what it says.
+    #[arg(long, env = "QUARRY_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub s3: S3Args,
+
+    /// Interface to listen on [default: 127.0.0.1]; 0.0.0.0 for every interface.
+    #[arg(long, env = "QUARRY_BIND")]
+    pub bind: Option<String>,
+
+    /// The name other processes reach this one by [default: the --bind address];
+    /// required with --bind 0.0.0.0.
+    #[arg(long, env = "QUARRY_ADVERTISE_HOST")]
+    pub advertise_host: Option<String>,
+}
+
+/// `quarry scheduler`: plans queries and serves clients; executors register with it.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    #[command(flatten)]
+    pub process: ProcessArgs,
+
+    /// The warehouse, a directory or s3://bucket/prefix [default: ./quarry-data].
+    #[arg(long, env = "QUARRY_WAREHOUSE")]
+    pub warehouse: Option<String>,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+
+    /// Arrow Flight SQL port [default: 32010].
+    #[arg(long, env = "QUARRY_FLIGHT_PORT")]
+    pub flight_port: Option<u16>,
+
+    /// The port executors register on (Ballista's scheduler gRPC) [default: 50050].
+    #[arg(long, env = "QUARRY_BALLISTA_PORT")]
+    pub ballista_port: Option<u16>,
+
+    #[command(flatten)]
+    pub pg: PgArgs,
+}
+
+/// `quarry executor`: runs the tasks a scheduler sends.
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    #[command(flatten)]
+    pub process: ProcessArgs,
+
+    /// The scheduler to register with, host:port (its Ballista port, 50050).
+    #[arg(long = "scheduler", env = "QUARRY_SCHEDULER")]
+    pub scheduler: Option<String>,
+
+    /// Arrow Flight port, for shuffles and results [default: 50051].
+    #[arg(long, env = "QUARRY_EXECUTOR_FLIGHT_PORT")]
+    pub flight_port: Option<u16>,
+
+    /// Control port the scheduler sends tasks to [default: 50052].
+    #[arg(long, env = "QUARRY_EXECUTOR_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
+
+    /// Tasks run at once [default: the machine's cores].
+    #[arg(long, env = "QUARRY_SLOTS")]
+    pub slots: Option<usize>,
+
+    /// Where shuffle files and spills go [default: a temporary directory].
+    #[arg(long, env = "QUARRY_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The warehouse directory.
@@ -184,5 +333,7 @@ const EXAMPLES: &str = "Examples:
   quarry -c \"SELECT count(*) FROM 'landing/transactions/*.csv'\"
   quarry --format csv -f report.sql > report.csv
   quarry serve --flight-port 32010              serve Flight SQL and PostgreSQL clients
+  quarry scheduler --config quarry.toml         a cluster's scheduler (see deploy/)
+  quarry executor --scheduler sched:50050       one of its executors
   psql -h localhost -p 15432 -U me quarry       connect psql to a running server
   quarry --host localhost -p 32010              connect to a running server";

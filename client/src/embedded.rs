@@ -3,7 +3,7 @@
 //! would; they share one DataFusion runtime. Their scratch space (shuffle files, spills)
 //! is a temporary directory removed when the cluster is dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use quarry_catalog::object_stores::{ObjectStores, S3Options};
 use quarry_executor::{ExecutorHandle, ExecutorOptions, start_executor};
 use quarry_scheduler::postgres::PgOptions;
-use quarry_scheduler::{SchedulerHandle, SchedulerOptions, start_scheduler};
+use quarry_scheduler::{CatalogLocation, SchedulerHandle, SchedulerOptions, start_scheduler};
 
 /// How to start an embedded cluster.
 #[derive(Debug, Clone)]
@@ -20,8 +20,8 @@ pub struct EmbeddedOptions {
     pub warehouse: String,
     /// How to reach S3 for an `s3://` warehouse or `s3://` paths in SQL.
     pub s3: S3Options,
-    /// The SQLite catalog file (default: `catalog.db` in a local warehouse).
-    pub catalog_db: Option<PathBuf>,
+    /// Where the table catalog lives (default: `catalog.db` in a local warehouse).
+    pub catalog: CatalogLocation,
     pub executors: usize,
     /// Task slots per executor (0: the machine's cores shared among the executors).
     pub slots: usize,
@@ -38,7 +38,7 @@ impl EmbeddedOptions {
         Self {
             warehouse: warehouse.as_ref().to_string_lossy().into_owned(),
             s3: S3Options::default(),
-            catalog_db: None,
+            catalog: CatalogLocation::InWarehouse,
             executors,
             slots: 0,
             bind_host: "127.0.0.1".into(),
@@ -99,8 +99,9 @@ impl EmbeddedCluster {
         let scheduler = start_scheduler(
             SchedulerOptions {
                 warehouse: options.warehouse.clone(),
-                catalog_db: options.catalog_db.clone(),
+                catalog: options.catalog.clone(),
                 bind_host: options.bind_host.clone(),
+                advertise_host: None,
                 flight_port: options.flight_port,
                 ballista_port: 0,
                 namespaces: SchedulerOptions::default_namespaces(),

@@ -10,14 +10,18 @@
 //! - [`describe`]: the prompt's catalog commands (`\d`, `\dt`, `\dn`).
 //! - [`complete`]: tab completion of names and keywords at the prompt.
 //! - [`demo`]: the demo retail dataset.
+//! - [`processes`]: `quarry scheduler` and `quarry executor`, the engine as separate
+//!   processes, configured by [`config`] files, `QUARRY_*` variables and flags.
 //! - [`cli`]: command-line arguments.
 
 pub mod cli;
 pub mod complete;
+pub mod config;
 pub mod connection;
 pub mod demo;
 pub mod describe;
 pub mod embedded;
 pub mod output;
+pub mod processes;
 pub mod shell;
 pub use quarry_scheduler::split;

@@ -5,18 +5,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use quarry_client::cli::{Cli, ClusterArgs, Command, ServeArgs};
+use quarry_client::config::CatalogSection;
 use quarry_client::connection::Connection;
-use quarry_client::demo;
 use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 use quarry_client::shell::Shell;
 use quarry_client::split::script_statements;
-use quarry_scheduler::postgres::PgOptions;
+use quarry_client::{demo, processes};
+use quarry_scheduler::postgres::DEFAULT_PG_PORT;
 
 type Error = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Some(Command::Serve(_))));
+    init_logging(cli.command.is_some() && !matches!(cli.command, Some(Command::Demo(_))));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,6 +60,12 @@ fn init_logging(server: bool) {
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Scheduler(args)) => {
+            processes::scheduler(args).await.map(|()| ExitCode::SUCCESS)
+        }
+        Some(Command::Executor(args)) => {
+            processes::executor(args).await.map(|()| ExitCode::SUCCESS)
+        }
         Some(Command::Demo(args)) => {
             demo::run(&args).await?;
             Ok(ExitCode::SUCCESS)
@@ -71,7 +78,7 @@ fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::local(&cluster.warehouse, usize::from(cluster.executors));
     options.slots = cluster.slots.unwrap_or(0);
     options.s3 = cluster.s3.options();
-    options.catalog_db = cluster.catalog_db.clone();
+    options.catalog = cluster.catalog.location(CatalogSection::default());
     options
 }
 
@@ -130,12 +137,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     let mut options = embedded_options(&args.cluster);
     options.bind_host = args.bind.clone();
     options.flight_port = args.flight_port;
-    options.postgres = (!args.no_pg).then(|| PgOptions {
-        port: args.pg_port,
-        auth: args.pg_auth,
-        password: args.pg_password.clone(),
-        tls: args.pg_tls_cert.clone().zip(args.pg_tls_key.clone()),
-    });
+    options.postgres = args.pg.options(DEFAULT_PG_PORT);
     let cluster = EmbeddedCluster::start(options).await?;
     let pg = match cluster.scheduler.pg_addr {
         Some(addr) => format!(" and PostgreSQL on {addr}"),
@@ -147,28 +149,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
         cluster.executors.len(),
         cluster.scheduler.warehouse
     );
-    wait_for_stop_signal().await;
+    processes::wait_for_stop_signal().await;
     eprintln!("Stopping.");
     drop(cluster);
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

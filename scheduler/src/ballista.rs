@@ -42,8 +42,14 @@ pub struct BallistaScheduler {
     pub jobs: Arc<dyn JobState>,
 }
 
-/// Binds `host:port` and starts the Ballista scheduler on it.
-pub async fn start_ballista(host: &str, port: u16) -> Result<BallistaScheduler, QuarryError> {
+/// Binds `host:port` and starts the Ballista scheduler on it. Executors send task
+/// status to the scheduler by its name, `advertise:port` (the bound address when
+/// `advertise` is `None`), which must reach it from their hosts.
+pub async fn start_ballista(
+    host: &str,
+    port: u16,
+    advertise: Option<&str>,
+) -> Result<BallistaScheduler, QuarryError> {
     let listener = TcpListener::bind((host, port)).await.map_err(|e| {
         QuarryError::Startup(format!(
             "cannot bind the Ballista scheduler on {host}:{port}: {e}"
@@ -52,7 +58,10 @@ pub async fn start_ballista(host: &str, port: u16) -> Result<BallistaScheduler, 
     let addr = listener
         .local_addr()
         .map_err(|e| QuarryError::Startup(e.to_string()))?;
-    let name = addr.to_string();
+    let name = match advertise {
+        Some(host) => format!("{host}:{}", addr.port()),
+        None => addr.to_string(),
+    };
     let jobs = Arc::new(InMemoryJobState::new(
         name.clone(),
         Arc::new(default_session_builder),

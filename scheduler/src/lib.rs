@@ -36,5 +36,8 @@ pub mod tables;
 pub mod write;
 
 pub use error::QuarryError;
-pub use server::{SchedulerHandle, SchedulerOptions, start_scheduler};
+pub use server::{
+    CatalogLocation, DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, SchedulerHandle, SchedulerOptions,
+    start_scheduler,
+};
 pub use service::{Progress, QueryService};

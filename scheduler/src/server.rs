@@ -4,6 +4,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use datafusion::execution::object_store::ObjectStoreRegistry;
 use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
@@ -30,10 +32,12 @@ pub const DEFAULT_BALLISTA_PORT: u16 = 50050;
 pub struct SchedulerOptions {
     /// The warehouse: a directory or `s3://bucket/prefix`.
     pub warehouse: String,
-    /// The SQLite catalog file; by default `catalog.db` in a local warehouse.
-    pub catalog_db: Option<PathBuf>,
+    /// Where the table catalog lives.
+    pub catalog: CatalogLocation,
     /// Interface to bind.
     pub bind_host: String,
+    /// The host executors reach the scheduler by (default: the bound address).
+    pub advertise_host: Option<String>,
     /// Flight SQL port (0: any free port).
     pub flight_port: u16,
     /// Ballista scheduler port executors register with (0: any free port).
@@ -78,6 +82,52 @@ impl SchedulerHandle {
     }
 }
 
+/// Where the table catalog lives.
+#[derive(Debug, Clone, Default)]
+pub enum CatalogLocation {
+    /// SQLite in `catalog.db` of a local warehouse.
+    #[default]
+    InWarehouse,
+    /// SQLite in this file.
+    Sqlite(PathBuf),
+    /// etcd at these endpoints, under this key prefix (feature `etcd`).
+    Etcd {
+        endpoints: Vec<String>,
+        prefix: String,
+    },
+}
+
+async fn open_catalog(
+    location: &CatalogLocation,
+    warehouse: &Warehouse,
+    stores: Arc<dyn ObjectStoreRegistry>,
+    namespaces: &[String],
+) -> Result<TableStore, String> {
+    let db = match (location, warehouse.local_root()) {
+        (CatalogLocation::Sqlite(db), _) => db.clone(),
+        (CatalogLocation::InWarehouse, Some(root)) => root.join("catalog.db"),
+        (CatalogLocation::InWarehouse, None) => {
+            return Err(format!(
+                "the warehouse {warehouse} is in object storage: say where the catalog \
+                 lives, with --catalog-db PATH or --etcd URL"
+            ));
+        }
+        #[cfg(feature = "etcd")]
+        (CatalogLocation::Etcd { endpoints, prefix }, _) => {
+            return TableStore::open_etcd(endpoints, prefix, warehouse, stores, namespaces)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        #[cfg(not(feature = "etcd"))]
+        (CatalogLocation::Etcd { .. }, _) => {
+            return Err("this quarry was built without etcd: build it with --features etcd".into());
+        }
+    };
+    TableStore::open_sqlite(&db, warehouse, stores, namespaces)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Starts the Ballista scheduler, the query service, the Flight SQL server and, when
 /// asked for, the PostgreSQL server.
 pub async fn start_scheduler(
@@ -90,23 +140,18 @@ pub async fn start_scheduler(
             options.warehouse
         ))
     })?;
-    let db = match (&options.catalog_db, warehouse.local_root()) {
-        (Some(db), _) => db.clone(),
-        (None, Some(root)) => root.join("catalog.db"),
-        (None, None) => {
-            return Err(QuarryError::Startup(format!(
-                "the warehouse {warehouse} is in object storage: say where the catalog \
-                 database goes with --catalog-db PATH"
-            )));
-        }
-    };
     let mut namespaces = options.namespaces.clone();
     namespaces.push(DEFAULT_SCHEMA.to_string());
     let stores = Arc::clone(&runtime.object_store_registry);
-    let store = TableStore::open_sqlite(&db, &warehouse, stores, &namespaces)
+    let store = open_catalog(&options.catalog, &warehouse, stores, &namespaces)
         .await
         .map_err(|e| QuarryError::Startup(format!("cannot open the table catalog: {e}")))?;
-    let ballista = start_ballista(&options.bind_host, options.ballista_port).await?;
+    let ballista = start_ballista(
+        &options.bind_host,
+        options.ballista_port,
+        options.advertise_host.as_deref(),
+    )
+    .await?;
     let service = Arc::new(QueryService::new(
         SessionFactory::new(warehouse.clone(), store, runtime),
         ballista.clone(),

@@ -43,6 +43,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Starts `command` and returns it with the first line it prints.
+pub fn spawn_with_banner(mut command: std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    (child, banner)
+}
+
 /// A port no one listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -66,7 +80,6 @@ impl ServeProcess {
     /// Starts the server with more arguments (a `--warehouse` among them replaces the
     /// temporary one) and environment variables, and waits for its banner.
     pub fn start_env(executors: usize, args: &[&str], env: &[(&str, String)]) -> Self {
-        use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let (port, pg_port) = (free_port(), free_port());
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quarry"));
@@ -74,19 +87,13 @@ impl ServeProcess {
         if !args.contains(&"--warehouse") {
             command.arg("--warehouse").arg(dir.path().join("wh"));
         }
-        let mut child = command
+        command
             .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["--executors", &executors.to_string()])
             .args(["--flight-port", &port.to_string()])
             .args(["--pg-port", &pg_port.to_string()])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut banner = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut banner)
-            .unwrap();
+            .args(args);
+        let (child, banner) = spawn_with_banner(command);
         let server = Self {
             child,
             port,
@@ -149,11 +156,7 @@ impl S3Server {
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_port(port, "s3s-fs");
         Self { child, port, dir }
     }
 
@@ -174,6 +177,72 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// An etcd server (Debian's etcd-server, installed by `scripts/test-env.sh`) on free
+/// ports over a temporary directory; killed when dropped.
+#[cfg(feature = "etcd")]
+pub struct EtcdServer {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "etcd")]
+impl EtcdServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, peer) = (free_port(), free_port());
+        let client = format!("http://127.0.0.1:{port}");
+        let peer = format!("http://127.0.0.1:{peer}");
+        let child = std::process::Command::new("etcd")
+            .args(["--name", "quarry-test", "--data-dir"])
+            .arg(dir.path().join("etcd"))
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args(["--initial-cluster", &format!("quarry-test={peer}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("etcd runs: scripts/test-env.sh installs etcd-server");
+        wait_for_port(port, "etcd");
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+#[cfg(feature = "etcd")]
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until something listens on `port`.
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

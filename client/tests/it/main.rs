@@ -5,8 +5,11 @@ mod cancel;
 mod common;
 mod distributed;
 mod errors;
+#[cfg(feature = "etcd")]
+mod etcd_catalog;
 mod flight_clients;
 mod object_storage;
 mod postgres;
+mod processes;
 mod shell;
 mod tables;

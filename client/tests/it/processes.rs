@@ -1,0 +1,124 @@
+//! The engine as separate processes: a `quarry scheduler` and two `quarry executor`s on
+//! 127.0.0.1, configured by a TOML file, `QUARRY_*` variables and flags. Their answers
+//! equal single-node DataFusion's.
+
+use std::process::{Child, Command};
+
+use datafusion::prelude::SessionContext;
+use quarry_client::connection::Connection;
+
+use crate::common::{free_port, rows, spawn_with_banner};
+
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `quarry ARGS` and returns it with the first line it prints.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Process, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quarry"));
+    command.args(args).envs(env.iter().copied());
+    let (child, banner) = spawn_with_banner(command);
+    (Process(child), banner)
+}
+
+const TABLE: &str = "SELECT value AS id, value % 97 AS k, (value * 7919) % 10007 AS v \
+                     FROM generate_series(1, 200000)";
+const REPORT: &str = "SELECT k, count(*) AS n, sum(v) AS total, max(id) AS last \
+                      FROM {t} GROUP BY k ORDER BY k";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flight, ballista) = (free_port(), free_port());
+    let config = dir.path().join("quarry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "warehouse = \"{}\"\n\n[scheduler]\nflight_port = {flight}\nballista_port = {ballista}\n\
+             \n[executor]\nschedulers = [\"127.0.0.1:{ballista}\"]\nslots = 2\n",
+            dir.path().join("wh").display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let (_scheduler, banner) = spawn(&["scheduler", "--config", &config, "--no-pg"], &[]);
+    assert!(
+        banner.contains(&format!("Flight SQL on 127.0.0.1:{flight}")),
+        "{banner}"
+    );
+    let mut executors = Vec::new();
+    for _ in 0..2 {
+        let (flight_port, grpc_port) = (free_port().to_string(), free_port().to_string());
+        let (executor, banner) = spawn(
+            &[
+                "executor",
+                "--config",
+                &config,
+                "--flight-port",
+                &flight_port,
+            ],
+            &[("QUARRY_EXECUTOR_GRPC_PORT", &grpc_port)],
+        );
+        assert!(
+            banner.contains(&format!("registered with 127.0.0.1:{ballista}")),
+            "{banner}"
+        );
+        executors.push(executor);
+    }
+
+    let conn = Connection::connect(&format!("http://127.0.0.1:{flight}"), "test", "")
+        .await
+        .unwrap();
+    let created = conn
+        .query(&format!("CREATE TABLE gold.facts AS {TABLE}"))
+        .await
+        .unwrap();
+    assert_eq!(rows(&created), ["200000"]);
+    let distributed = conn
+        .query(&REPORT.replace("{t}", "gold.facts"))
+        .await
+        .unwrap();
+    let local = SessionContext::new()
+        .sql(&REPORT.replace("{t}", &format!("({TABLE})")))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(rows(&distributed).len(), 97);
+    assert_eq!(rows(&distributed), rows(&local));
+}
+
+#[test]
+fn bad_configuration_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("quarry.toml");
+    std::fs::write(&config, "[scheduler]\nflight_prot = 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["scheduler", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("flight_prot"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args([
+            "executor",
+            "--bind",
+            "0.0.0.0",
+            "--scheduler",
+            "127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--advertise-host"), "{stderr}");
+}
