@@ -150,10 +150,7 @@ impl EtcdCatalog {
     async fn require_namespace(&self, namespace: &NamespaceIdent) -> Result<()> {
         match self.namespace_exists(namespace).await? {
             true => Ok(()),
-            false => Err(Error::new(
-                ErrorKind::NamespaceNotFound,
-                format!("no namespace {}", namespace.join(".")),
-            )),
+            false => Err(no_namespace(namespace)),
         }
     }
 
@@ -166,6 +163,13 @@ impl EtcdCatalog {
             .runtime(iceberg::Runtime::try_current()?)
             .build()
     }
+}
+
+fn no_namespace(namespace: &NamespaceIdent) -> Error {
+    Error::new(
+        ErrorKind::NamespaceNotFound,
+        format!("no namespace {}", namespace.join(".")),
+    )
 }
 
 fn no_table(table: &TableIdent) -> Error {
@@ -210,8 +214,7 @@ impl Catalog for EtcdCatalog {
 
     async fn get_namespace(&self, namespace: &NamespaceIdent) -> Result<Namespace> {
         let Some(json) = self.value(&self.namespace_key(namespace)).await? else {
-            self.require_namespace(namespace).await?;
-            return Ok(Namespace::new(namespace.clone()));
+            return Err(no_namespace(namespace));
         };
         let properties = serde_json::from_str(&json)
             .map_err(|e| Error::new(ErrorKind::DataInvalid, e.to_string()))?;

@@ -281,6 +281,10 @@ pub struct SchedulerArgs {
     #[arg(long, env = "QUARRY_BALLISTA_PORT")]
     pub ballista_port: Option<u16>,
 
+    /// HTTP port for /healthz, /readyz and Prometheus /metrics [default: 9047].
+    #[arg(long, env = "QUARRY_HTTP_PORT")]
+    pub http_port: Option<u16>,
+
     #[command(flatten)]
     pub pg: PgArgs,
 }

@@ -63,6 +63,7 @@ pub struct SchedulerSection {
     pub flight_port: Option<u16>,
     pub pg_port: Option<u16>,
     pub ballista_port: Option<u16>,
+    pub http_port: Option<u16>,
 }
 
 /// `[executor]`.

@@ -106,6 +106,7 @@ impl EmbeddedCluster {
                 ballista_port: 0,
                 namespaces: SchedulerOptions::default_namespaces(),
                 postgres: options.postgres.clone(),
+                http_port: None,
             },
             Arc::clone(&runtime),
         )

@@ -11,7 +11,8 @@ use quarry_catalog::object_stores::{ObjectStores, S3Options};
 use quarry_executor::{ExecutorOptions, start_executor};
 use quarry_scheduler::postgres::DEFAULT_PG_PORT;
 use quarry_scheduler::{
-    DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, SchedulerOptions, start_scheduler,
+    DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, DEFAULT_HTTP_PORT, SchedulerOptions,
+    start_scheduler,
 };
 
 use crate::cli::{ExecutorArgs, ProcessArgs, SchedulerArgs};
@@ -112,14 +113,23 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             .unwrap_or(DEFAULT_BALLISTA_PORT),
         namespaces: SchedulerOptions::default_namespaces(),
         postgres: args.pg.options(pg_port),
+        http_port: Some(
+            args.http_port
+                .or(section.http_port)
+                .unwrap_or(DEFAULT_HTTP_PORT),
+        ),
     };
     let mut handle = start_scheduler(options, runtime).await?;
     let pg = match handle.pg_addr {
         Some(addr) => format!(", PostgreSQL on {addr}"),
         None => String::new(),
     };
+    let http = match handle.http_addr {
+        Some(addr) => format!(", HTTP on {addr}"),
+        None => String::new(),
+    };
     println!(
-        "Quarry scheduler: Flight SQL on {}{pg}, executors register on {} (warehouse {}).",
+        "Quarry scheduler: Flight SQL on {}{pg}{http}, executors register on {} (warehouse {}).",
         handle.flight_addr, handle.ballista.addr, handle.warehouse
     );
     wait_for_stop_signal().await;

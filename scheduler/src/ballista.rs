@@ -107,6 +107,11 @@ pub async fn start_ballista(
 impl BallistaScheduler {
     /// Task slots of all registered executors.
     pub async fn total_task_slots(&self) -> usize {
+        self.executors().await.iter().map(|(_, slots)| slots).sum()
+    }
+
+    /// The registered executors: their ids and task slots.
+    pub async fn executors(&self) -> Vec<(String, usize)> {
         match self
             .server
             .state
@@ -116,9 +121,9 @@ impl BallistaScheduler {
         {
             Ok(executors) => executors
                 .iter()
-                .map(|(meta, _, _)| meta.specification.task_slots as usize)
-                .sum(),
-            Err(_) => 0,
+                .map(|(meta, _, _)| (meta.id.clone(), meta.specification.task_slots as usize))
+                .collect(),
+            Err(_) => Vec::new(),
         }
     }
 }

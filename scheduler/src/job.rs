@@ -98,7 +98,13 @@ impl JobRunner {
                 None => self.status(&job.id).await?,
             };
             match status {
-                Some(job_status::Status::Successful(done)) => return Ok(done.partition_location),
+                Some(job_status::Status::Successful(done)) => {
+                    if let Some(metrics) = crate::metrics::metrics() {
+                        let (ballista, id) = (self.ballista.clone(), job.id.clone());
+                        tokio::spawn(async move { metrics.job_finished(&ballista, &id).await });
+                    }
+                    return Ok(done.partition_location);
+                }
                 Some(job_status::Status::Failed(failed)) => {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
                     return Err(QuarryError::Execution(crate::error::clean(&failed.error)));

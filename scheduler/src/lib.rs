@@ -14,6 +14,7 @@
 //! - [`flight_sql`]: the Arrow Flight SQL front door over the query service.
 //! - [`postgres`]: the PostgreSQL wire-protocol front door over the query service.
 //! - [`split`]: splitting SQL text into statements.
+//! - [`http`], [`metrics`]: `/healthz`, `/readyz` and Prometheus `/metrics`.
 //! - [`server`]: starting all of the above on real ports.
 //! - [`error`]: errors as users see them.
 
@@ -21,9 +22,11 @@ pub mod ballista;
 pub mod error;
 pub mod explain;
 pub mod flight_sql;
+pub mod http;
 pub mod ingest;
 pub mod job;
 pub mod listing;
+pub mod metrics;
 pub mod params;
 pub mod postgres;
 pub mod query;
@@ -37,7 +40,7 @@ pub mod write;
 
 pub use error::QuarryError;
 pub use server::{
-    CatalogLocation, DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, SchedulerHandle, SchedulerOptions,
-    start_scheduler,
+    CatalogLocation, DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, DEFAULT_HTTP_PORT,
+    SchedulerHandle, SchedulerOptions, start_scheduler,
 };
 pub use service::{Progress, QueryService};

@@ -114,6 +114,9 @@ impl Query {
         if life.state != QueryState::Cancelled {
             life.state = state;
         }
+        if let Some(metrics) = crate::metrics::metrics() {
+            metrics.query_ended(life.state);
+        }
     }
 
     /// Marks the query cancelled. Returns `None` if it had already ended, otherwise

@@ -18,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
+use crate::http;
 use crate::postgres::{self, PgOptions};
 use crate::service::QueryService;
 use crate::session::{DEFAULT_SCHEMA, SessionFactory};
@@ -46,7 +47,12 @@ pub struct SchedulerOptions {
     pub namespaces: Vec<String>,
     /// The PostgreSQL front door, if it is to be served.
     pub postgres: Option<PgOptions>,
+    /// The HTTP port for `/healthz`, `/readyz` and `/metrics`, if it is to be served.
+    pub http_port: Option<u16>,
 }
+
+/// Default HTTP port (health, readiness, metrics).
+pub const DEFAULT_HTTP_PORT: u16 = 9047;
 
 impl SchedulerOptions {
     /// The namespaces of the medallion layers: bronze, silver, gold.
@@ -68,8 +74,12 @@ pub struct SchedulerHandle {
     /// The warehouse.
     pub warehouse: Warehouse,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Dropped or set, it stops the PostgreSQL door accepting connections.
+    /// Where the health and metrics endpoints are, when served.
+    pub http_addr: Option<SocketAddr>,
+    /// Dropped or set, it stops the PostgreSQL door and the HTTP port.
     pg_stop: tokio::sync::watch::Sender<bool>,
+    /// Whether the scheduler serves clients (`/readyz`).
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl SchedulerHandle {
@@ -78,6 +88,7 @@ impl SchedulerHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let _ = self.ready.send(false);
         let _ = self.pg_stop.send(true);
     }
 }
@@ -183,20 +194,38 @@ pub async fn start_scheduler(
             ),
     );
     let (pg_stop, pg_stopped) = tokio::sync::watch::channel(false);
+    let http_stopped = pg_stop.subscribe();
     let pg_addr = match &options.postgres {
         Some(pg) => {
             Some(postgres::serve(Arc::clone(&service), &options.bind_host, pg, pg_stopped).await?)
         }
         None => None,
     };
-    tracing::info!(%flight_addr, ?pg_addr, ballista = %ballista.addr, %warehouse, "scheduler started");
+    // Ready from here on: every door is open.
+    let (ready, is_ready) = tokio::sync::watch::channel(true);
+    let http_addr = match options.http_port {
+        Some(port) => Some(
+            http::serve(
+                &options.bind_host,
+                port,
+                ballista.clone(),
+                is_ready,
+                http_stopped,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    tracing::info!(%flight_addr, ?pg_addr, ?http_addr, ballista = %ballista.addr, %warehouse, "scheduler started");
     Ok(SchedulerHandle {
         flight_addr,
         pg_addr,
         ballista,
         service,
         warehouse,
+        http_addr,
         stop: Some(stop),
         pg_stop,
+        ready,
     })
 }

@@ -61,3 +61,98 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
     let schemas = run(&c_conn, "SHOW SCHEMAS").await;
     assert!(!schemas.iter().any(|s| s.contains("lab")), "{schemas:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_etcd_catalog_keeps_the_iceberg_catalog_contract() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use datafusion::execution::object_store::DefaultObjectStoreRegistry;
+    use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
+    use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
+    use quarry_catalog::Warehouse;
+    use quarry_catalog::etcd::EtcdCatalog;
+    use quarry_catalog::store::Backend;
+
+    let etcd = EtcdServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(dir.path().join("wh").to_string_lossy()).unwrap();
+    let file_io = quarry_catalog::storage::file_io(Arc::new(DefaultObjectStoreRegistry::new()));
+    let catalog = EtcdCatalog::connect(&[etcd.endpoint()], "t", warehouse.uri(), file_io)
+        .await
+        .unwrap();
+
+    let lab = NamespaceIdent::new("lab".into());
+    let owner = HashMap::from([("owner".to_string(), "ann".to_string())]);
+    catalog.create_namespace(&lab, owner.clone()).await.unwrap();
+    let again = catalog.create_namespace(&lab, owner).await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::NamespaceAlreadyExists);
+    let properties = catalog.get_namespace(&lab).await.unwrap();
+    assert_eq!(properties.properties()["owner"], "ann");
+
+    let schema = Schema::builder()
+        .with_fields(vec![
+            NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
+        ])
+        .build()
+        .unwrap();
+    let creation = || {
+        TableCreation::builder()
+            .name("t".into())
+            .schema(schema.clone())
+            .build()
+    };
+    let table = catalog.create_table(&lab, creation()).await.unwrap();
+    let twice = catalog.create_table(&lab, creation()).await.unwrap_err();
+    assert_eq!(twice.kind(), ErrorKind::TableAlreadyExists);
+
+    // A swap from a pointer that moved on is a retryable conflict.
+    let ident = table.identifier().clone();
+    let first = table.metadata_location().unwrap().to_string();
+    Backend::swap(&catalog, &ident, &first, "moved")
+        .await
+        .unwrap();
+    let lost = Backend::swap(&catalog, &ident, &first, "other")
+        .await
+        .unwrap_err();
+    assert_eq!(lost.kind(), ErrorKind::CatalogCommitConflicts);
+    assert!(lost.retryable());
+    Backend::swap(&catalog, &ident, "moved", &first)
+        .await
+        .unwrap();
+
+    let busy = catalog.drop_namespace(&lab).await.unwrap_err();
+    assert!(busy.to_string().contains("not empty"), "{busy}");
+    let renamed = TableIdent::new(lab.clone(), "t2".into());
+    catalog.rename_table(&ident, &renamed).await.unwrap();
+    assert_eq!(
+        catalog.list_tables(&lab).await.unwrap(),
+        vec![renamed.clone()]
+    );
+    assert_eq!(
+        catalog
+            .load_table(&renamed)
+            .await
+            .unwrap()
+            .metadata_location(),
+        Some(first.as_str())
+    );
+    catalog.drop_table(&renamed).await.unwrap();
+    assert_eq!(
+        catalog.load_table(&renamed).await.unwrap_err().kind(),
+        ErrorKind::TableNotFound
+    );
+    catalog.drop_namespace(&lab).await.unwrap();
+    assert!(!catalog.namespace_exists(&lab).await.unwrap());
+
+    drop(etcd);
+    let down = EtcdCatalog::connect(
+        &[format!("http://127.0.0.1:{}", crate::common::free_port())],
+        "t",
+        warehouse.uri(),
+        quarry_catalog::storage::file_io(Arc::new(DefaultObjectStoreRegistry::new())),
+    )
+    .await
+    .unwrap_err();
+    assert!(down.to_string().contains("does not answer"), "{down}");
+}

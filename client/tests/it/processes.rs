@@ -35,12 +35,13 @@ const REPORT: &str = "SELECT k, count(*) AS n, sum(v) AS total, max(id) AS last 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
     let dir = tempfile::tempdir().unwrap();
-    let (flight, ballista) = (free_port(), free_port());
+    let (flight, ballista, http) = (free_port(), free_port(), free_port());
     let config = dir.path().join("quarry.toml");
     std::fs::write(
         &config,
         format!(
             "warehouse = \"{}\"\n\n[scheduler]\nflight_port = {flight}\nballista_port = {ballista}\n\
+             http_port = {http}\n\
              \n[executor]\nschedulers = [\"127.0.0.1:{ballista}\"]\nslots = 2\n",
             dir.path().join("wh").display()
         ),
@@ -93,6 +94,49 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
         .unwrap();
     assert_eq!(rows(&distributed).len(), 97);
     assert_eq!(rows(&distributed), rows(&local));
+
+    // The HTTP port: probes, and metrics that count what just ran.
+    assert_eq!(http_get(http, "/healthz").0, 200);
+    assert_eq!(http_get(http, "/readyz").0, 200);
+    // Finished jobs are counted just after their results are sent.
+    let mut metrics = http_get(http, "/metrics").1;
+    for _ in 0..50 {
+        if !metrics.contains("quarry_bytes_scanned_total 0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        metrics = http_get(http, "/metrics").1;
+    }
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert_eq!(value("quarry_executors"), 2);
+    assert_eq!(value("quarry_task_slots"), 4);
+    assert!(value("quarry_queries_total{outcome=\"succeeded\"}") >= 2);
+    assert!(value("quarry_tasks_total") >= 2);
+    assert!(value("quarry_bytes_scanned_total") > 0);
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status and the body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 #[test]

@@ -1,0 +1,110 @@
+//! The scheduler's Prometheus metrics, served at `/metrics` ([`crate::http`]): queries
+//! by how they ended, the tasks and bytes scanned of finished jobs, and, read when
+//! scraped, the registered executors and their task slots.
+
+use std::sync::LazyLock;
+
+use ballista_scheduler::state::execution_stage::ExecutionStage;
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::ballista::BallistaScheduler;
+use crate::query::QueryState;
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    queries: IntCounterVec,
+    tasks: IntCounter,
+    bytes_scanned: IntCounter,
+    executors: IntGauge,
+    task_slots: IntGauge,
+}
+
+static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match Metrics::new() {
+    Ok(metrics) => Some(metrics),
+    Err(e) => {
+        tracing::warn!("metrics are off: {e}");
+        None
+    }
+});
+
+/// The metrics of this process (schedulers in one process share them).
+pub fn metrics() -> Option<&'static Metrics> {
+    METRICS.as_ref()
+}
+
+impl Metrics {
+    fn new() -> prometheus::Result<Self> {
+        let metrics = Self {
+            queries: IntCounterVec::new(
+                Opts::new("quarry_queries_total", "Statements that ended, by how"),
+                &["outcome"],
+            )?,
+            tasks: IntCounter::new("quarry_tasks_total", "Tasks of finished jobs")?,
+            bytes_scanned: IntCounter::new(
+                "quarry_bytes_scanned_total",
+                "Bytes read from table files by finished jobs",
+            )?,
+            executors: IntGauge::new("quarry_executors", "Registered executors")?,
+            task_slots: IntGauge::new("quarry_task_slots", "Task slots of registered executors")?,
+            registry: Registry::new(),
+        };
+        metrics
+            .registry
+            .register(Box::new(metrics.queries.clone()))?;
+        metrics.registry.register(Box::new(metrics.tasks.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.bytes_scanned.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.executors.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.task_slots.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Counts a statement that ended in `state`.
+    pub fn query_ended(&self, state: QueryState) {
+        let outcome = match state {
+            QueryState::Finished => "succeeded",
+            QueryState::Failed => "failed",
+            QueryState::Cancelled => "cancelled",
+            QueryState::Prepared | QueryState::Running => return,
+        };
+        self.queries.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts the tasks and scanned bytes of a finished job, from its stages.
+    pub async fn job_finished(&self, ballista: &BallistaScheduler, job_id: &str) {
+        let Ok(Some(graph)) = ballista.jobs.get_execution_graph(job_id).await else {
+            return;
+        };
+        for stage in graph.stages().values() {
+            if let ExecutionStage::Successful(stage) = stage {
+                self.tasks.inc_by(stage.partitions as u64);
+                let bytes: usize = stage
+                    .stage_metrics
+                    .iter()
+                    .filter_map(|set| set.sum_by_name("bytes_scanned"))
+                    .map(|value| value.as_usize())
+                    .sum();
+                self.bytes_scanned.inc_by(bytes as u64);
+            }
+        }
+    }
+
+    /// Everything, in Prometheus's text format, with the executor gauges read now.
+    pub async fn render(&self, ballista: &BallistaScheduler) -> String {
+        let executors = ballista.executors().await;
+        self.executors.set(executors.len() as i64);
+        self.task_slots
+            .set(executors.iter().map(|(_, slots)| *slots as i64).sum());
+        let mut text = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
+            tracing::warn!("cannot encode metrics: {e}");
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
