@@ -10,6 +10,9 @@ use quarry_catalog::object_stores::S3Options;
 use quarry_scheduler::CatalogLocation;
 use quarry_scheduler::postgres::{AuthMethod, PgOptions};
 
+/// The warehouse when none is given.
+pub const DEFAULT_WAREHOUSE: &str = "./quarry-data";
+
 /// Quarry: a distributed SQL engine over open tables.
 ///
 /// Without --host, quarry starts an embedded cluster (a scheduler and --executors
@@ -62,7 +65,7 @@ pub struct Cli {
 pub struct ClusterArgs {
     /// The warehouse, a directory or s3://bucket/prefix: landing files and tables live
     /// here; relative paths in SQL resolve against it.
-    #[arg(long, env = "QUARRY_WAREHOUSE", default_value = "./quarry-data")]
+    #[arg(long, env = "QUARRY_WAREHOUSE", default_value = DEFAULT_WAREHOUSE)]
     pub warehouse: String,
 
     #[command(flatten)]
@@ -102,21 +105,22 @@ pub struct CatalogArgs {
 impl CatalogArgs {
     /// The catalog's place: the flags and environment, else the file's `[catalog]`.
     pub fn location(&self, file: CatalogSection) -> CatalogLocation {
-        let endpoints = match self.etcd.is_empty() && self.catalog_db.is_none() {
-            true => file.etcd,
-            false => self.etcd.clone(),
-        };
-        let prefix = || {
-            self.etcd_prefix
-                .clone()
-                .or(file.etcd_prefix)
-                .unwrap_or_else(|| "quarry".into())
-        };
-        match self.catalog_db.clone().or(file.sqlite) {
-            _ if !endpoints.is_empty() => CatalogLocation::Etcd {
-                endpoints,
-                prefix: prefix(),
-            },
+        let prefix = self
+            .etcd_prefix
+            .clone()
+            .or(file.etcd_prefix)
+            .unwrap_or_else(|| "quarry".into());
+        let etcd = |endpoints| CatalogLocation::Etcd { endpoints, prefix };
+        if !self.etcd.is_empty() {
+            return etcd(self.etcd.clone());
+        }
+        if let Some(db) = &self.catalog_db {
+            return CatalogLocation::Sqlite(db.clone());
+        }
+        if !file.etcd.is_empty() {
+            return etcd(file.etcd);
+        }
+        match file.sqlite {
             Some(db) => CatalogLocation::Sqlite(db),
             None => CatalogLocation::InWarehouse,
         }
@@ -319,7 +323,7 @@ pub struct ExecutorArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The warehouse directory.
-    #[arg(long, env = "QUARRY_WAREHOUSE", default_value = "./quarry-data")]
+    #[arg(long, env = "QUARRY_WAREHOUSE", default_value = DEFAULT_WAREHOUSE)]
     pub warehouse: PathBuf,
 
     /// Number of sales transactions to generate.

@@ -15,7 +15,7 @@ use quarry_scheduler::{
     start_scheduler,
 };
 
-use crate::cli::{ExecutorArgs, ProcessArgs, SchedulerArgs};
+use crate::cli::{DEFAULT_WAREHOUSE, ExecutorArgs, ProcessArgs, SchedulerArgs};
 use crate::config::FileConfig;
 
 type Error = Box<dyn std::error::Error>;
@@ -38,57 +38,38 @@ fn runtime(s3: S3Options, scratch: PathBuf) -> Result<Arc<RuntimeEnv>, Error> {
     ))
 }
 
-/// A process's settings so far: its file, and where it listens and is reached.
-struct Process {
-    file: FileConfig,
-    bind: String,
-    advertise: String,
-}
-
-impl Process {
-    /// Reads the file; `section` picks the bind and advertised addresses out of it.
-    fn new(
-        args: &ProcessArgs,
-        section: fn(&FileConfig) -> (Option<String>, Option<String>),
-    ) -> Result<Self, Error> {
-        let file = FileConfig::load(args.config.as_deref())?;
-        let (bind, advertise) = section(&file);
-        let bind = args
-            .bind
-            .clone()
-            .or(bind)
-            .unwrap_or_else(|| DEFAULT_BIND.into());
-        // Others reach it by name, or by the bound address unless that is every
-        // interface's.
-        let advertise = match args.advertise_host.clone().or(advertise) {
-            Some(host) => host,
-            None if matches!(bind.as_str(), "0.0.0.0" | "::" | "[::]") => {
-                return Err(format!(
-                    "listening on {bind} needs --advertise-host (or QUARRY_ADVERTISE_HOST): \
-                     the name other processes reach this one by"
-                )
-                .into());
-            }
-            None => bind.clone(),
-        };
-        Ok(Self {
-            file,
-            bind,
-            advertise,
-        })
-    }
+/// Where a process listens and the name others reach it by: the flags and variables
+/// in `args`, else the file's `bind` and `advertise` of its section.
+fn addresses(
+    args: &ProcessArgs,
+    bind: Option<String>,
+    advertise: Option<String>,
+) -> Result<(String, String), Error> {
+    let bind = args
+        .bind
+        .clone()
+        .or(bind)
+        .unwrap_or_else(|| DEFAULT_BIND.into());
+    // By the bound address, unless that is every interface's.
+    let advertise = match args.advertise_host.clone().or(advertise) {
+        Some(host) => host,
+        None if matches!(bind.as_str(), "0.0.0.0" | "::" | "[::]") => {
+            return Err(format!(
+                "listening on {bind} needs --advertise-host (or QUARRY_ADVERTISE_HOST): \
+                 the name other processes reach this one by"
+            )
+            .into());
+        }
+        None => bind.clone(),
+    };
+    Ok((bind, advertise))
 }
 
 /// Runs a scheduler until stopped.
 pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
-    let Process {
-        file,
-        bind,
-        advertise,
-    } = Process::new(&args.process, |f| {
-        (f.scheduler.bind.clone(), f.scheduler.advertise_host.clone())
-    })?;
+    let file = FileConfig::load(args.process.config.as_deref())?;
     let section = file.scheduler;
+    let (bind, advertise) = addresses(&args.process, section.bind, section.advertise_host)?;
     let scratch = tempfile::Builder::new()
         .prefix("quarry-scheduler-")
         .tempdir()?;
@@ -99,7 +80,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
         warehouse: args
             .warehouse
             .or(file.warehouse)
-            .unwrap_or_else(|| "./quarry-data".into()),
+            .unwrap_or_else(|| DEFAULT_WAREHOUSE.into()),
         catalog: args.catalog.location(file.catalog),
         bind_host: bind,
         advertise_host: Some(advertise),
@@ -140,14 +121,9 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
 
 /// Runs an executor until stopped.
 pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
-    let Process {
-        file,
-        bind,
-        advertise,
-    } = Process::new(&args.process, |f| {
-        (f.executor.bind.clone(), f.executor.advertise_host.clone())
-    })?;
+    let file = FileConfig::load(args.process.config.as_deref())?;
     let section = file.executor;
+    let (bind, advertise) = addresses(&args.process, section.bind, section.advertise_host)?;
     let scheduler = args
         .scheduler
         .or_else(|| section.schedulers.first().cloned())

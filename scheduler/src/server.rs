@@ -77,7 +77,7 @@ pub struct SchedulerHandle {
     /// Where the health and metrics endpoints are, when served.
     pub http_addr: Option<SocketAddr>,
     /// Dropped or set, it stops the PostgreSQL door and the HTTP port.
-    pg_stop: tokio::sync::watch::Sender<bool>,
+    doors_stop: tokio::sync::watch::Sender<bool>,
     /// Whether the scheduler serves clients (`/readyz`).
     ready: tokio::sync::watch::Sender<bool>,
 }
@@ -89,7 +89,7 @@ impl SchedulerHandle {
             let _ = stop.send(());
         }
         let _ = self.ready.send(false);
-        let _ = self.pg_stop.send(true);
+        let _ = self.doors_stop.send(true);
     }
 }
 
@@ -193,12 +193,12 @@ pub async fn start_scheduler(
                 },
             ),
     );
-    let (pg_stop, pg_stopped) = tokio::sync::watch::channel(false);
-    let http_stopped = pg_stop.subscribe();
+    let (doors_stop, doors_stopped) = tokio::sync::watch::channel(false);
+    let http_stopped = doors_stop.subscribe();
     let pg_addr = match &options.postgres {
-        Some(pg) => {
-            Some(postgres::serve(Arc::clone(&service), &options.bind_host, pg, pg_stopped).await?)
-        }
+        Some(pg) => Some(
+            postgres::serve(Arc::clone(&service), &options.bind_host, pg, doors_stopped).await?,
+        ),
         None => None,
     };
     // Ready from here on: every door is open.
@@ -225,7 +225,7 @@ pub async fn start_scheduler(
         warehouse,
         http_addr,
         stop: Some(stop),
-        pg_stop,
+        doors_stop,
         ready,
     })
 }

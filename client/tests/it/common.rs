@@ -283,10 +283,7 @@ impl TestCluster {
 
     /// Runs `sql` and returns its rows; panics on error with the statement.
     pub async fn rows(&self, sql: &str) -> Vec<String> {
-        match self.query(sql).await {
-            Ok(batches) => rows(&batches),
-            Err(e) => panic!("{sql}: {e}"),
-        }
+        query_rows(&self.conn, sql).await
     }
 }
 
@@ -321,6 +318,14 @@ pub async fn stage_executors(
         })
         .collect();
     (stage.partitions, executors)
+}
+
+/// Runs `sql` and returns its rows; panics on error with the statement.
+pub async fn query_rows(conn: &Connection, sql: &str) -> Vec<String> {
+    match conn.query(sql).await {
+        Ok(batches) => rows(&batches),
+        Err(e) => panic!("{sql}: {e}"),
+    }
 }
 
 pub async fn query(conn: &Connection, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {

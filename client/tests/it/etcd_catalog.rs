@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 
-use crate::common::{EtcdServer, ServeProcess, rows};
+use crate::common::{EtcdServer, ServeProcess, query_rows};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
@@ -18,16 +18,13 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
         ServeProcess::start_with(1, &args),
     );
     let (a_conn, b_conn) = (a.connect().await, b.connect().await);
-    let run =
-        async |conn: &quarry_client::connection::Connection, sql: &str| match conn.query(sql).await
-        {
-            Ok(batches) => rows(&batches),
-            Err(e) => panic!("{sql}: {e}"),
-        };
 
-    run(&a_conn, "CREATE SCHEMA lab").await;
-    run(&a_conn, "CREATE TABLE lab.events (id BIGINT, via VARCHAR)").await;
-    assert_eq!(run(&b_conn, "SELECT count(*) FROM lab.events").await, ["0"]);
+    query_rows(&a_conn, "CREATE SCHEMA lab").await;
+    query_rows(&a_conn, "CREATE TABLE lab.events (id BIGINT, via VARCHAR)").await;
+    assert_eq!(
+        query_rows(&b_conn, "SELECT count(*) FROM lab.events").await,
+        ["0"]
+    );
     let err = b_conn.query("CREATE SCHEMA lab").await.unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
 
@@ -39,7 +36,7 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
             (&b_conn, "b")
         };
         async move {
-            run(
+            query_rows(
                 conn,
                 &format!("INSERT INTO lab.events VALUES ({i}, '{via}')"),
             )
@@ -49,16 +46,16 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
     join_all(inserts).await;
     let report =
         "SELECT via, count(*), count(DISTINCT id) FROM lab.events GROUP BY via ORDER BY via";
-    assert_eq!(run(&a_conn, report).await, ["a|8|8", "b|8|8"]);
-    assert_eq!(run(&b_conn, report).await, ["a|8|8", "b|8|8"]);
+    assert_eq!(query_rows(&a_conn, report).await, ["a|8|8", "b|8|8"]);
+    assert_eq!(query_rows(&b_conn, report).await, ["a|8|8", "b|8|8"]);
 
     drop((a_conn, b_conn, a, b));
     let c = ServeProcess::start_with(1, &args);
     let c_conn = c.connect().await;
-    assert_eq!(run(&c_conn, report).await, ["a|8|8", "b|8|8"]);
-    run(&c_conn, "DROP TABLE lab.events").await;
-    run(&c_conn, "DROP SCHEMA lab").await;
-    let schemas = run(&c_conn, "SHOW SCHEMAS").await;
+    assert_eq!(query_rows(&c_conn, report).await, ["a|8|8", "b|8|8"]);
+    query_rows(&c_conn, "DROP TABLE lab.events").await;
+    query_rows(&c_conn, "DROP SCHEMA lab").await;
+    let schemas = query_rows(&c_conn, "SHOW SCHEMAS").await;
     assert!(!schemas.iter().any(|s| s.contains("lab")), "{schemas:?}");
 }
 

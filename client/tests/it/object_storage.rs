@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use quarry_client::connection::Connection;
-
-use crate::common::{S3Server, ServeProcess, files_under, rows};
+use crate::common::{S3Server, ServeProcess, files_under, query_rows};
 
 /// Every object under `dir`, as paths relative to it (s3s-fs keeps its own
 /// bookkeeping in dot-files, which are left out).
@@ -17,13 +15,6 @@ fn objects(dir: &Path) -> Vec<String> {
         .filter(|f| !f.file_name().unwrap().to_string_lossy().starts_with('.'))
         .map(|f| f.strip_prefix(dir).unwrap().display().to_string())
         .collect()
-}
-
-async fn run(conn: &Connection, sql: &str) -> Vec<String> {
-    match conn.query(sql).await {
-        Ok(batches) => rows(&batches),
-        Err(e) => panic!("{sql}: {e}"),
-    }
 }
 
 fn start(s3: &S3Server, catalog_db: &Path) -> ServeProcess {
@@ -61,7 +52,7 @@ async fn tables_live_in_an_s3_warehouse() {
     let server = start(&s3, &db);
     let conn = server.connect().await;
     assert_eq!(
-        run(
+        query_rows(
             &conn,
             "CREATE TABLE gold.sales AS SELECT value AS id, value % 2 AS region, \
              value * 1.5 AS amount FROM generate_series(1, 1000)"
@@ -69,11 +60,11 @@ async fn tables_live_in_an_s3_warehouse() {
         .await,
         ["1000"]
     );
-    run(&conn, "INSERT INTO gold.sales VALUES (1001, 0, 2.0)").await;
+    query_rows(&conn, "INSERT INTO gold.sales VALUES (1001, 0, 2.0)").await;
     let report = "SELECT r.name, count(*), sum(s.amount) FROM gold.sales s \
                   JOIN 'landing/regions.csv' r ON r.id = s.region GROUP BY r.name ORDER BY 1";
     let expected = ["north|501|375752.0", "south|500|375000.0"];
-    assert_eq!(run(&conn, report).await, expected);
+    assert_eq!(query_rows(&conn, report).await, expected);
 
     let files = objects(&lake.join("wh/gold"));
     assert!(
@@ -90,7 +81,7 @@ async fn tables_live_in_an_s3_warehouse() {
     drop(server);
     let server = start(&s3, &db);
     let conn = server.connect().await;
-    assert_eq!(run(&conn, report).await, expected);
+    assert_eq!(query_rows(&conn, report).await, expected);
 
     // A missing object is an error that names it; a purge leaves no object behind.
     let err = conn
@@ -99,7 +90,7 @@ async fn tables_live_in_an_s3_warehouse() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("landing/nope.csv"), "{err}");
-    run(&conn, "DROP TABLE gold.sales PURGE").await;
+    query_rows(&conn, "DROP TABLE gold.sales PURGE").await;
     assert_eq!(objects(&lake.join("wh/gold")), Vec::<String>::new());
 }
 
