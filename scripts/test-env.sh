@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what the end-to-end tests need besides Rust, from PyPI and Debian packages,
 # and prints the environment to export:
-# - QUARRY_PYTHON: a virtual environment with the engines that read Quarry's tables and
-#   the TPC-H generator (tests/interop/requirements.txt), in ~/.cache/quarry/venv;
+# - QUARRY_PYTHON: a virtual environment with the engines that read Quarry's tables,
+#   the TPC-H generator and kubernetes-validate, which checks deploy/kubernetes
+#   (tests/interop/requirements.txt), in ~/.cache/quarry/venv;
 # - QUARRY_CLIENTS_PYTHON: one with the Flight SQL clients (ADBC, flightsql-dbapi and
 #   Apache Superset) and psycopg (tests/clients/requirements.txt), in
 #   ~/.cache/quarry/venv-clients. They need SQLAlchemy 1.4 where pyiceberg needs 2, hence

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, unit tests and end-to-end tests.
+# Runs every check and test: formatting, the deployment files (offline), lints, unit tests
+# and end-to-end tests.
 # Needs the Rust toolchain, Python 3 (with venv) and a JDK; end-to-end tests start real
 # clusters on 127.0.0.1, read their tables with pyiceberg and DuckDB, and drive them with
 # real clients (ADBC, Superset, psql, pgJDBC, psqlODBC, psycopg, sqllogictest), which
@@ -11,6 +12,9 @@ eval "$(scripts/test-env.sh)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+
+echo "== deploy manifests"
+"$QUARRY_PYTHON" tests/deploy/validate.py
 
 echo "== cargo clippy (default features: what the README's first command builds; all features)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
