@@ -8,11 +8,14 @@
 //!   `CREATE EXTERNAL TABLE`), resolved against the warehouse.
 //! - [`store`]: the Iceberg catalog of tables (SQLite in the warehouse when embedded).
 //! - `etcd` (feature `etcd`): the Iceberg catalog in etcd, shared by many schedulers.
+//! - `cluster` (feature `etcd`): the cluster's members and scheduler election in etcd.
 //! - [`table`]: Iceberg tables: types, partitioning, statistics, writes.
 //! - [`catalog_provider`]: the store as DataFusion's catalog: namespaces as schemas.
 //! - [`codec`]: the plan codecs that carry Quarry's table scans to the executors.
 
 pub mod catalog_provider;
+#[cfg(feature = "etcd")]
+pub mod cluster;
 pub mod codec;
 #[cfg(feature = "etcd")]
 pub mod etcd;

@@ -92,37 +92,53 @@ pub struct CatalogArgs {
     #[arg(long, env = "QUARRY_CATALOG_DB", conflicts_with = "etcd")]
     pub catalog_db: Option<PathBuf>,
 
-    /// etcd endpoints (http://host:2379, comma-separated): the catalog in etcd, shared
-    /// by every scheduler of a cluster.
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+}
+
+/// The cluster's etcd: its table catalog, its members and the scheduler election.
+#[derive(Debug, Clone, Args)]
+pub struct EtcdArgs {
+    /// etcd endpoints (http://host:2379, comma-separated): the cluster's table catalog,
+    /// its live members and the election of its leading scheduler.
     #[arg(long, env = "QUARRY_ETCD", value_delimiter = ',')]
     pub etcd: Vec<String>,
 
-    /// The key prefix of Quarry's catalog in etcd [default: quarry].
+    /// The key prefix of Quarry's keys in etcd [default: quarry].
     #[arg(long, env = "QUARRY_ETCD_PREFIX")]
     pub etcd_prefix: Option<String>,
+}
+
+impl EtcdArgs {
+    /// The etcd endpoints and key prefix: the flags and environment, else the file's
+    /// `[catalog]`; `None` without etcd.
+    pub fn over(&self, file: &CatalogSection) -> Option<(Vec<String>, String)> {
+        let endpoints = match self.etcd.is_empty() {
+            false => self.etcd.clone(),
+            true => file.etcd.clone(),
+        };
+        let prefix = self
+            .etcd_prefix
+            .clone()
+            .or(file.etcd_prefix.clone())
+            .unwrap_or_else(|| "quarry".into());
+        (!endpoints.is_empty()).then_some((endpoints, prefix))
+    }
 }
 
 impl CatalogArgs {
     /// The catalog's place: the flags and environment, else the file's `[catalog]`.
     pub fn location(&self, file: CatalogSection) -> CatalogLocation {
-        let prefix = self
-            .etcd_prefix
-            .clone()
-            .or(file.etcd_prefix)
-            .unwrap_or_else(|| "quarry".into());
-        let etcd = |endpoints| CatalogLocation::Etcd { endpoints, prefix };
-        if !self.etcd.is_empty() {
-            return etcd(self.etcd.clone());
-        }
-        if let Some(db) = &self.catalog_db {
-            return CatalogLocation::Sqlite(db.clone());
-        }
-        if !file.etcd.is_empty() {
-            return etcd(file.etcd);
-        }
-        match file.sqlite {
-            Some(db) => CatalogLocation::Sqlite(db),
-            None => CatalogLocation::InWarehouse,
+        let etcd = self.etcd.over(&file);
+        let flagged = !self.etcd.etcd.is_empty();
+        match (etcd, &self.catalog_db, file.sqlite) {
+            (Some((endpoints, prefix)), _, _) if flagged => {
+                CatalogLocation::Etcd { endpoints, prefix }
+            }
+            (_, Some(db), _) => CatalogLocation::Sqlite(db.clone()),
+            (Some((endpoints, prefix)), None, _) => CatalogLocation::Etcd { endpoints, prefix },
+            (None, None, Some(db)) => CatalogLocation::Sqlite(db),
+            (None, None, None) => CatalogLocation::InWarehouse,
         }
     }
 }
@@ -299,9 +315,23 @@ pub struct ExecutorArgs {
     #[command(flatten)]
     pub process: ProcessArgs,
 
-    /// The scheduler to register with, host:port (its Ballista port, 50050).
-    #[arg(long = "scheduler", env = "QUARRY_SCHEDULER")]
-    pub scheduler: Option<String>,
+    /// The schedulers to register with, host:port (their Ballista port, 50050),
+    /// comma-separated: the one that leads accepts [default: the leader elected in
+    /// etcd, with --etcd].
+    #[arg(long = "scheduler", env = "QUARRY_SCHEDULER", value_delimiter = ',')]
+    pub schedulers: Vec<String>,
+
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+
+    /// HTTP port for /healthz, /readyz and Prometheus /metrics [default: 9048].
+    #[arg(long, env = "QUARRY_HTTP_PORT")]
+    pub http_port: Option<u16>,
+
+    /// Seconds a stopping executor (SIGTERM) waits for its running tasks and the job
+    /// files others still read, before it leaves anyway [default: 30].
+    #[arg(long, env = "QUARRY_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<u64>,
 
     /// Arrow Flight port, for shuffles and results [default: 50051].
     #[arg(long, env = "QUARRY_EXECUTOR_FLIGHT_PORT")]
@@ -342,6 +372,6 @@ const EXAMPLES: &str = "Examples:
   quarry --format csv -f report.sql > report.csv
   quarry serve --flight-port 32010              serve Flight SQL and PostgreSQL clients
   quarry scheduler --config quarry.toml         a cluster's scheduler (see deploy/)
-  quarry executor --scheduler sched:50050       one of its executors
+  quarry executor --etcd http://etcd:2379       one of its executors
   psql -h localhost -p 15432 -U me quarry       connect psql to a running server
   quarry --host localhost -p 32010              connect to a running server";

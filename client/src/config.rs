@@ -77,6 +77,8 @@ pub struct ExecutorSection {
     pub grpc_port: Option<u16>,
     pub slots: Option<usize>,
     pub work_dir: Option<PathBuf>,
+    pub http_port: Option<u16>,
+    pub drain_timeout: Option<u64>,
 }
 
 impl FileConfig {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use quarry_catalog::object_stores::{ObjectStores, S3Options};
-use quarry_executor::{ExecutorHandle, ExecutorOptions, start_executor};
+use quarry_executor::{ExecutorHandle, ExecutorOptions, Schedulers, start_executor};
 use quarry_scheduler::postgres::PgOptions;
 use quarry_scheduler::{CatalogLocation, SchedulerHandle, SchedulerOptions, start_scheduler};
 
@@ -82,6 +82,9 @@ pub enum EmbeddedError {
     Registration(Duration),
 }
 
+/// How long an embedded executor may take to register.
+const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl EmbeddedCluster {
     /// Starts the scheduler, then the executors, and waits until all have registered.
     pub async fn start(options: EmbeddedOptions) -> Result<Self, EmbeddedError> {
@@ -106,9 +109,9 @@ impl EmbeddedCluster {
                 ballista_port: 0,
                 namespaces: SchedulerOptions::default_namespaces(),
                 postgres: options.postgres.clone(),
-                http_port: None,
             },
             Arc::clone(&runtime),
+            None,
         )
         .await?;
         let executors_n = options.executors.max(1);
@@ -117,7 +120,8 @@ impl EmbeddedCluster {
         for i in 0..executors_n {
             let executor = start_executor(
                 ExecutorOptions {
-                    scheduler: scheduler.ballista.addr.to_string(),
+                    schedulers: Schedulers::Addresses(vec![scheduler.ballista.addr.to_string()]),
+                    register_within: Some(REGISTRATION_TIMEOUT),
                     bind_host: options.bind_host.clone(),
                     advertise_host: advertise_host(&options.bind_host),
                     flight_port: 0,

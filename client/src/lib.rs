@@ -11,7 +11,8 @@
 //! - [`complete`]: tab completion of names and keywords at the prompt.
 //! - [`demo`]: the demo retail dataset.
 //! - [`processes`]: `quarry scheduler` and `quarry executor`, the engine as separate
-//!   processes, configured by [`config`] files, `QUARRY_*` variables and flags.
+//!   processes, configured by [`config`] files, `QUARRY_*` variables and flags;
+//!   [`membership`]: their place in the cluster's etcd (members, leader election).
 //! - [`cli`]: command-line arguments.
 
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod connection;
 pub mod demo;
 pub mod describe;
 pub mod embedded;
+pub mod membership;
 pub mod output;
 pub mod processes;
 pub mod shell;

@@ -1,22 +1,27 @@
 //! `quarry scheduler` and `quarry executor`: the engine as separate processes. Each
 //! reads its settings from flags, `QUARRY_*` variables and the configuration file
 //! ([`crate::config`]), in that order, builds its own object stores (credentials never
-//! travel between processes) and runs until SIGTERM or Ctrl-C.
+//! travel between processes) and runs until SIGTERM or Ctrl-C. With etcd, schedulers
+//! elect a leader and executors follow it ([`crate::membership`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use quarry_catalog::object_stores::{ObjectStores, S3Options};
-use quarry_executor::{ExecutorOptions, start_executor};
+use quarry_executor::http::DEFAULT_EXECUTOR_HTTP_PORT;
+use quarry_executor::{ExecutorOptions, Schedulers, start_executor};
+use quarry_scheduler::http::HttpPort;
 use quarry_scheduler::postgres::DEFAULT_PG_PORT;
 use quarry_scheduler::{
-    DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, DEFAULT_HTTP_PORT, SchedulerOptions,
-    start_scheduler,
+    CatalogLocation, DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, DEFAULT_HTTP_PORT,
+    SchedulerOptions, start_scheduler,
 };
 
 use crate::cli::{DEFAULT_WAREHOUSE, ExecutorArgs, ProcessArgs, SchedulerArgs};
 use crate::config::FileConfig;
+use crate::membership;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -25,6 +30,8 @@ pub const DEFAULT_EXECUTOR_FLIGHT_PORT: u16 = 50051;
 /// Default control port of an executor (Ballista's).
 pub const DEFAULT_EXECUTOR_GRPC_PORT: u16 = 50052;
 const DEFAULT_BIND: &str = "127.0.0.1";
+/// Default seconds a stopping executor drains.
+pub const DEFAULT_DRAIN_SECS: u64 = 30;
 
 /// The runtime every query of this process shares, with its object stores.
 fn runtime(s3: S3Options, scratch: PathBuf) -> Result<Arc<RuntimeEnv>, Error> {
@@ -65,7 +72,10 @@ fn addresses(
     Ok((bind, advertise))
 }
 
-/// Runs a scheduler until stopped.
+/// Runs a scheduler until stopped. With the catalog in etcd it first joins the cluster
+/// and campaigns to lead: a standby serves only its HTTP port (`/readyz` says
+/// "standby") and opens the catalog and the client ports once elected. A leader whose
+/// etcd lease ends stops, so that a standby takes over.
 pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
     let file = FileConfig::load(args.process.config.as_deref())?;
     let section = file.scheduler;
@@ -83,7 +93,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             .unwrap_or_else(|| DEFAULT_WAREHOUSE.into()),
         catalog: args.catalog.location(file.catalog),
         bind_host: bind,
-        advertise_host: Some(advertise),
+        advertise_host: Some(advertise.clone()),
         flight_port: args
             .flight_port
             .or(section.flight_port)
@@ -94,40 +104,105 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             .unwrap_or(DEFAULT_BALLISTA_PORT),
         namespaces: SchedulerOptions::default_namespaces(),
         postgres: args.pg.options(pg_port),
-        http_port: Some(
-            args.http_port
-                .or(section.http_port)
-                .unwrap_or(DEFAULT_HTTP_PORT),
-        ),
     };
-    let mut handle = start_scheduler(options, runtime).await?;
+    let http_port = args
+        .http_port
+        .or(section.http_port)
+        .unwrap_or(DEFAULT_HTTP_PORT);
+    let http = HttpPort::serve(&options.bind_host, http_port).await?;
+    let member = match &options.catalog {
+        CatalogLocation::Etcd { endpoints, prefix } => {
+            let ballista = format!("{advertise}:{}", options.ballista_port);
+            let info = serde_json::json!({
+                "ballista": ballista,
+                "flight": format!("{advertise}:{}", options.flight_port),
+                "http": format!("{advertise}:{}", http.addr.port()),
+            });
+            let cluster = membership::connect(endpoints, prefix).await?;
+            let member = cluster
+                .join("schedulers", &ballista, &info.to_string())
+                .await?;
+            println!(
+                "Quarry scheduler {ballista}: standby, HTTP on {}; waiting to lead.",
+                http.addr
+            );
+            tokio::select! {
+                elected = member.campaign(&ballista) => elected?,
+                () = wait_for_stop_signal() => {
+                    member.leave().await;
+                    return Ok(());
+                }
+            }
+            Some(member)
+        }
+        _ => None,
+    };
+    let mut handle = match start_scheduler(options, runtime, Some(&http)).await {
+        Ok(handle) => handle,
+        Err(e) => {
+            if let Some(member) = member {
+                member.leave().await;
+            }
+            return Err(e.into());
+        }
+    };
     let pg = match handle.pg_addr {
         Some(addr) => format!(", PostgreSQL on {addr}"),
         None => String::new(),
     };
-    let http = match handle.http_addr {
-        Some(addr) => format!(", HTTP on {addr}"),
-        None => String::new(),
-    };
     println!(
-        "Quarry scheduler: Flight SQL on {}{pg}{http}, executors register on {} (warehouse {}).",
-        handle.flight_addr, handle.ballista.addr, handle.warehouse
+        "Quarry scheduler: Flight SQL on {}{pg}, HTTP on {}, executors register on {} (warehouse {}).",
+        handle.flight_addr, http.addr, handle.ballista.addr, handle.warehouse
     );
-    wait_for_stop_signal().await;
+    let lost = async {
+        match &member {
+            Some(member) => member.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        () = wait_for_stop_signal() => Ok(()),
+        () = lost => Err("this scheduler's etcd lease ended, so it no longer leads: stopping".into()),
+    };
     eprintln!("Stopping.");
+    http.stopping();
     handle.shutdown();
-    Ok(())
+    if let Some(member) = member {
+        member.leave().await;
+    }
+    outcome
 }
 
-/// Runs an executor until stopped.
+/// Runs an executor until stopped: registers with the scheduler that leads (from
+/// `--scheduler`, else the leader elected in etcd), follows it when another takes
+/// over, and drains on SIGTERM.
 pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
     let file = FileConfig::load(args.process.config.as_deref())?;
     let section = file.executor;
     let (bind, advertise) = addresses(&args.process, section.bind, section.advertise_host)?;
-    let scheduler = args
-        .scheduler
-        .or_else(|| section.schedulers.first().cloned())
-        .ok_or("no scheduler to register with: give --scheduler HOST:PORT")?;
+    let etcd = args.etcd.over(&file.catalog);
+    let cluster = match &etcd {
+        Some((endpoints, prefix)) => Some(membership::connect(endpoints, prefix).await?),
+        None => None,
+    };
+    let schedulers = match (args.schedulers, &cluster) {
+        (list, _) if !list.is_empty() => Schedulers::Addresses(list),
+        (_, Some(cluster)) => {
+            let cluster = cluster.clone();
+            Schedulers::Leader(Arc::new(move || {
+                let cluster = cluster.clone();
+                Box::pin(async move { cluster.leader().await.ok().flatten() })
+            }))
+        }
+        (_, None) if !section.schedulers.is_empty() => Schedulers::Addresses(section.schedulers),
+        (_, None) => {
+            return Err(
+                "no scheduler to register with: give --scheduler HOST:PORT, or \
+                        --etcd URL to follow the elected one"
+                    .into(),
+            );
+        }
+    };
     let scratch = tempfile::Builder::new()
         .prefix("quarry-executor-")
         .tempdir()?;
@@ -140,10 +215,20 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         work_dir.join("spill"),
     )?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let http_port = args
+        .http_port
+        .or(section.http_port)
+        .unwrap_or(DEFAULT_EXECUTOR_HTTP_PORT);
+    let grace = Duration::from_secs(
+        args.drain_timeout
+            .or(section.drain_timeout)
+            .unwrap_or(DEFAULT_DRAIN_SECS),
+    );
     let options = ExecutorOptions {
-        scheduler,
-        bind_host: bind,
-        advertise_host: advertise,
+        schedulers,
+        register_within: None,
+        bind_host: bind.clone(),
+        advertise_host: advertise.clone(),
         flight_port: args
             .flight_port
             .or(section.flight_port)
@@ -155,15 +240,43 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         task_slots: args.slots.or(section.slots).unwrap_or(cores).max(1),
         work_dir,
     };
-    let scheduler = options.scheduler.clone();
+    let slots = options.task_slots;
     let mut handle = start_executor(options, runtime).await?;
+    let http = quarry_executor::http::serve(&handle, &bind, http_port).await?;
+    let member = match &cluster {
+        Some(cluster) => {
+            let info = serde_json::json!({
+                "flight": format!("{advertise}:{}", handle.flight_addr.port()),
+                "http": format!("{advertise}:{}", http.port()),
+                "slots": slots,
+            });
+            Some(
+                cluster
+                    .join("executors", &handle.id, &info.to_string())
+                    .await?,
+            )
+        }
+        None => None,
+    };
     println!(
-        "Quarry executor {}: registered with {scheduler}, Flight on {}.",
-        handle.id, handle.flight_addr
+        "Quarry executor {}: registered with {}, Flight on {}, HTTP on {http}.",
+        handle.id,
+        handle.scheduler().unwrap_or_default(),
+        handle.flight_addr
     );
     wait_for_stop_signal().await;
-    eprintln!("Stopping.");
-    handle.shutdown();
+    eprintln!("Draining (up to {}s).", grace.as_secs());
+    let drained = handle.drain(grace).await;
+    if let Some(member) = member {
+        member.leave().await;
+    }
+    match drained {
+        true => eprintln!("Drained; stopped."),
+        false => eprintln!(
+            "Stopped after {}s with work still running.",
+            grace.as_secs()
+        ),
+    }
     Ok(())
 }
 

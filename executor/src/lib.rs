@@ -2,13 +2,18 @@
 //! registry and one [`RuntimeEnv`](datafusion::execution::runtime_env::RuntimeEnv)
 //! shared by every task of the process (so caches survive between tasks).
 //!
-//! - [`process`]: starting an executor and stopping it ([`ExecutorHandle`]).
+//! - [`process`]: starting an executor, draining and stopping it ([`ExecutorHandle`]).
+//! - [`follow`]: registering with the leading scheduler, and again when it changes.
+//! - [`http`]: `/healthz`, `/readyz` and Prometheus `/metrics` of a standalone executor.
 //! - [`engine`]: how tasks run: cancelled tasks stop within one batch, panics fail
 //!   their task.
 //! - [`metrics`]: what the executor records about each finished task.
 
 pub mod engine;
+pub mod follow;
+pub mod http;
 pub mod metrics;
 pub mod process;
 
+pub use follow::Schedulers;
 pub use process::{ExecutorHandle, ExecutorOptions, start_executor};

@@ -7,16 +7,20 @@
 //! chosen before registration.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::BallistaCodec;
-use ballista_core::serde::protobuf::ExecutorRegistration;
+use ballista_core::serde::protobuf::job_status::Status;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::{
+    ExecutorRegistration, ExecutorStoppedParams, GetJobStatusParams,
+};
 use ballista_core::serde::scheduler::{
     ExecutorOperatingSystemSpecification, ExecutorSpecification,
 };
@@ -24,20 +28,22 @@ use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
 use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_executor::executor::Executor;
 use ballista_executor::executor_process::ExecutorProcessConfig;
-use ballista_executor::executor_server;
 use ballista_executor::flight_service::BallistaFlightService;
-use ballista_executor::shutdown::ShutdownNotifier;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
-use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use quarry_catalog::codec;
 
 use crate::engine::QuarryExecutionEngine;
+use crate::follow::{Follower, Schedulers};
+use crate::http::Probe;
+use crate::metrics::TaskMetrics;
+use ballista_executor::metrics::ExecutorMetricsCollector;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
-/// How often to try registering with the scheduler before giving up.
-const REGISTRATION_ATTEMPTS: u64 = 8;
+/// Seconds between heartbeats to the scheduler.
+const HEARTBEAT_SECS: u64 = 2;
 
 /// gRPC message size limit for results and shuffles (Ballista's default is 16 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
@@ -53,8 +59,8 @@ pub enum ExecutorError {
     },
     #[error("cannot create the work directory {0}: {1}")]
     WorkDir(PathBuf, std::io::Error),
-    #[error("cannot reach the scheduler at {0}: {1}")]
-    Scheduler(String, String),
+    #[error("no scheduler accepted the executor in time (schedulers: {0})")]
+    Scheduler(String),
     #[error("executor failed to start: {0}")]
     Ballista(#[from] ballista_core::error::BallistaError),
 }
@@ -62,8 +68,10 @@ pub enum ExecutorError {
 /// How to start an executor.
 #[derive(Debug, Clone)]
 pub struct ExecutorOptions {
-    /// The scheduler's Ballista gRPC address (`host:port`).
-    pub scheduler: String,
+    /// Where the scheduler to register with is.
+    pub schedulers: Schedulers,
+    /// How long to wait for the first registration (`None`: until a scheduler accepts).
+    pub register_within: Option<Duration>,
     /// Interface to bind.
     pub bind_host: String,
     /// Host name the scheduler and other executors use to reach this one.
@@ -85,7 +93,11 @@ pub struct ExecutorHandle {
     /// Its Arrow Flight address.
     pub flight_addr: SocketAddr,
     executor: Arc<Executor>,
-    shutdown: ShutdownNotifier,
+    work_dir: PathBuf,
+    registered: watch::Receiver<Option<String>>,
+    tasks: Arc<TaskMetrics>,
+    draining: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
     flight_stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -95,9 +107,59 @@ impl ExecutorHandle {
         self.executor.active_task_count()
     }
 
+    /// What the HTTP port reports on.
+    pub(crate) fn probe(&self) -> Probe {
+        Probe {
+            executor: Arc::clone(&self.executor),
+            registered: self.registered.clone(),
+            tasks: Arc::clone(&self.tasks),
+            draining: Arc::clone(&self.draining),
+        }
+    }
+
+    /// The scheduler the executor is registered with now, if any.
+    pub fn scheduler(&self) -> Option<String> {
+        self.registered.borrow().clone()
+    }
+
+    /// Drains the executor, then stops it: reports itself Terminating so that the
+    /// scheduler offers it no more tasks, waits up to `grace` for its running tasks to
+    /// end and for the files of the scheduler's live jobs (shuffle outputs and results
+    /// others still read) to be freed, then deregisters. Returns whether all that ended
+    /// within `grace`.
+    pub async fn drain(&mut self, grace: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + grace;
+        self.draining.store(true, Ordering::Release);
+        // Global to the process; only a standalone executor (one per process) drains.
+        ballista_executor::executor_server::TERMINATING.store(true, Ordering::Release);
+        // The next heartbeat tells the scheduler; a task offered before then runs too.
+        tokio::time::sleep_until(
+            deadline.min(tokio::time::Instant::now() + Duration::from_secs(HEARTBEAT_SECS + 1)),
+        )
+        .await;
+        let drained = loop {
+            let scheduler = self.scheduler();
+            if self.active_tasks() == 0 && !holds_live_jobs(&self.work_dir, scheduler).await {
+                break true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let scheduler = self.scheduler();
+        self.shutdown();
+        if let Some(scheduler) = scheduler {
+            // After the heartbeats stopped: one more would register the executor again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            deregister(&scheduler, &self.id).await;
+        }
+        drained
+    }
+
     /// Stops serving: the control service, heartbeats and the Flight service end.
     pub fn shutdown(&mut self) {
-        let _ = self.shutdown.notify_shutdown.send(());
+        let _ = self.stop.send(true);
         if let Some(stop) = self.flight_stop.take() {
             let _ = stop.send(());
         }
@@ -105,7 +167,8 @@ impl ExecutorHandle {
 }
 
 /// Starts an executor that shares `runtime` (object stores, memory pool, disk manager,
-/// caches) between all its tasks, and registers it with the scheduler.
+/// caches) between all its tasks, and registers it with the scheduler; it follows the
+/// leading scheduler from then on ([`crate::follow`]).
 pub async fn start_executor(
     options: ExecutorOptions,
     runtime: Arc<RuntimeEnv>,
@@ -141,6 +204,7 @@ pub async fn start_executor(
         ),
         os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
     };
+    let tasks = Arc::new(TaskMetrics::default());
     let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(Arc::clone(&runtime)));
     let config_producer: ConfigProducer = Arc::new(session_config);
     let executor = Arc::new(Executor::new(
@@ -149,7 +213,7 @@ pub async fn start_executor(
         runtime_producer,
         config_producer,
         Arc::new(BallistaFunctionRegistry::default()),
-        Arc::new(crate::metrics::TracingMetricsCollector),
+        Arc::clone(&tasks) as Arc<dyn ExecutorMetricsCollector>,
         options.task_slots,
         Arc::new(QuarryExecutionEngine::default()),
     ));
@@ -169,12 +233,6 @@ pub async fn start_executor(
             ),
     );
 
-    let scheduler_url = format!("http://{}", options.scheduler);
-    let scheduler = SchedulerGrpcClient::connect(scheduler_url.clone())
-        .await
-        .map_err(|e| ExecutorError::Scheduler(options.scheduler.clone(), e.to_string()))?
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let process_config = Arc::new(ExecutorProcessConfig {
         // Ballista parses `host:port` itself: give it an address, bracketed for IPv6.
         bind_host: match bind_ip {
@@ -185,46 +243,111 @@ pub async fn start_executor(
         concurrent_tasks: options.task_slots,
         grpc_max_decoding_message_size: MAX_MESSAGE_SIZE as u32,
         grpc_max_encoding_message_size: MAX_MESSAGE_SIZE as u32,
-        executor_heartbeat_interval_seconds: 5,
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECS,
         ..ExecutorProcessConfig::default()
     });
-    let shutdown = ShutdownNotifier::new();
     // Ballista signals a stop request from the scheduler on this channel; the embedded
     // and standalone executors stop through their handle instead.
     let (stop_send, mut stop_recv) = tokio::sync::mpsc::channel::<bool>(4);
     tokio::spawn(async move { while stop_recv.recv().await.is_some() {} });
-    let codec: BallistaCodec<LogicalPlanNode, PhysicalPlanNode> =
-        BallistaCodec::new(codec::logical_codec(), codec::physical_codec());
-    // Ballista spawns the control service and registers at once; the scheduler dials
-    // the service back during registration and may find it not yet listening. A failed
-    // attempt registers nothing and stops its service, so trying again is safe.
-    let mut attempt = 0;
-    while let Err(e) = executor_server::startup(
-        scheduler.clone(),
-        Arc::clone(&process_config),
-        Arc::clone(&executor),
-        codec.clone(),
-        stop_send.clone(),
-        &shutdown,
-    )
-    .await
-    {
-        attempt += 1;
-        if attempt >= REGISTRATION_ATTEMPTS {
-            return Err(e.into());
-        }
-        tracing::debug!(attempt, "executor registration failed, retrying: {e}");
-        tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+    let follower = Follower {
+        schedulers: options.schedulers.clone(),
+        config: process_config,
+        executor: Arc::clone(&executor),
+        codec: BallistaCodec::new(codec::logical_codec(), codec::physical_codec()),
+        stop_send,
+    };
+    let (registered_send, registered) = watch::channel(None);
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(follower.run(registered_send, stopped));
+    let mut first = registered.clone();
+    let first = async move { first.wait_for(Option::is_some).await.is_ok() };
+    let waited = match options.register_within {
+        Some(limit) => tokio::time::timeout(limit, first).await.unwrap_or(false),
+        None => first.await,
+    };
+    if !waited {
+        let _ = stop.send(true);
+        let _ = flight_stop.send(());
+        return Err(ExecutorError::Scheduler(format!(
+            "{:?}",
+            options.schedulers
+        )));
     }
-    tracing::info!(executor_id = %id, %flight_addr, grpc_port, "executor registered");
+    tracing::info!(executor_id = %id, %flight_addr, grpc_port, "executor started");
 
     Ok(ExecutorHandle {
         id,
         flight_addr,
         executor,
-        shutdown,
+        work_dir: options.work_dir,
+        registered,
+        tasks,
+        draining: Arc::default(),
+        stop,
         flight_stop: Some(flight_stop),
     })
+}
+
+/// Whether the work directory (a directory per job; spills live in `spill`) holds
+/// files of a job that the scheduler still runs, or that finished and whose result may
+/// still be read (the scheduler deletes those files once it has been). Jobs the
+/// scheduler does not know (a former leader's) or that failed hold nothing up.
+async fn holds_live_jobs(work_dir: &Path, scheduler: Option<String>) -> bool {
+    let jobs: Vec<String> = match std::fs::read_dir(work_dir) {
+        Ok(entries) => entries
+            .flatten()
+            .filter(|entry| entry.path().is_dir() && entry.file_name() != "spill")
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => return false,
+    };
+    let (false, Some(scheduler)) = (jobs.is_empty(), scheduler) else {
+        return false;
+    };
+    let Ok(Ok(mut client)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        SchedulerGrpcClient::connect(format!("http://{scheduler}")),
+    )
+    .await
+    else {
+        return false;
+    };
+    for job_id in jobs {
+        let asked = client.get_job_status(GetJobStatusParams { job_id });
+        let status = match tokio::time::timeout(Duration::from_secs(2), asked).await {
+            Ok(Ok(answer)) => answer.into_inner().status.and_then(|s| s.status),
+            _ => None,
+        };
+        if matches!(
+            status,
+            Some(Status::Queued(_) | Status::Running(_) | Status::Successful(_))
+        ) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Tells the scheduler at `scheduler` that executor `id` has left, so that it stops
+/// counting on it at once rather than when its heartbeats are missed.
+async fn deregister(scheduler: &str, id: &str) {
+    let stopped = async {
+        SchedulerGrpcClient::connect(format!("http://{scheduler}"))
+            .await
+            .map_err(|e| e.to_string())?
+            .executor_stopped(ExecutorStoppedParams {
+                executor_id: id.to_string(),
+                reason: "the executor drained and stopped".into(),
+            })
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(5), stopped).await {
+        Ok(Ok(_)) => tracing::info!(%scheduler, "executor deregistered"),
+        Ok(Err(e)) => tracing::warn!(%scheduler, "cannot deregister: {e}"),
+        Err(_) => tracing::warn!(%scheduler, "cannot deregister: no answer"),
+    }
 }
 
 /// The session configuration each task starts from (the task's own settings override it).

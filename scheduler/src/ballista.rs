@@ -28,6 +28,9 @@ use crate::error::QuarryError;
 /// The Ballista scheduler server type Quarry runs.
 pub type BallistaServer = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
 
+/// Seconds without a heartbeat after which an executor is taken as lost.
+pub const EXECUTOR_TIMEOUT_SECS: u64 = 8;
+
 /// gRPC message size limit between scheduler and executors.
 pub const MAX_MESSAGE_SIZE: u32 = 64 << 20;
 
@@ -71,7 +74,7 @@ pub async fn start_ballista(
         Arc::new(InMemoryClusterState::default()),
         Arc::clone(&jobs) as Arc<dyn JobState>,
     );
-    let config = SchedulerConfig::default()
+    let mut config = SchedulerConfig::default()
         .with_hostname(host)
         .with_port(addr.port())
         .with_scheduler_policy(TaskSchedulingPolicy::PushStaged)
@@ -81,6 +84,13 @@ pub async fn start_ballista(
         .with_finished_job_data_clean_up_interval_seconds(3600)
         .with_grpc_server_max_decoding_message_size(MAX_MESSAGE_SIZE)
         .with_grpc_server_max_encoding_message_size(MAX_MESSAGE_SIZE);
+    // An executor that misses its heartbeats (every 2 s) for this long is lost: its
+    // tasks and shuffle files are gone, and queries that needed them are re-run.
+    config.executor_timeout_seconds = EXECUTOR_TIMEOUT_SECS;
+    config.expire_dead_executor_interval_seconds = 1;
+    // A draining executor reports itself Terminating and deregisters when done; one
+    // that falls silent while draining is lost after this long.
+    config.executor_termination_grace_period = EXECUTOR_TIMEOUT_SECS;
     let mut server = BallistaServer::new(
         name,
         cluster,
@@ -125,5 +135,40 @@ impl BallistaScheduler {
                 .collect(),
             Err(_) => Vec::new(),
         }
+    }
+
+    /// Takes every registered executor that no longer accepts connections as lost, at
+    /// once rather than when its heartbeats are missed: removes it, and returns running
+    /// jobs' tasks on it to be run again. Returns the lost executors' ids.
+    pub async fn drop_lost_executors(&self) -> Vec<String> {
+        let state = &self.server.state;
+        let Ok(executors) = state.executor_manager.get_executors_state().await else {
+            return Vec::new();
+        };
+        let checks = executors.iter().map(|(meta, _, _)| async move {
+            let address = format!("{}:{}", meta.host, meta.grpc_port);
+            let connect = tokio::net::TcpStream::connect(address);
+            let reachable = matches!(
+                tokio::time::timeout(std::time::Duration::from_secs(1), connect).await,
+                Ok(Ok(_))
+            );
+            (!reachable).then(|| meta.id.clone())
+        });
+        let lost: Vec<String> = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        for id in &lost {
+            tracing::warn!(executor_id = %id, "executor unreachable: taking it as lost");
+            let reason = Some("unreachable".to_string());
+            if let Err(e) = state.executor_manager.remove_executor(id, reason).await {
+                tracing::warn!(executor_id = %id, "cannot remove the executor: {e}");
+            }
+            if let Err(e) = state.task_manager.executor_lost(id).await {
+                tracing::warn!(executor_id = %id, "cannot reset its tasks: {e}");
+            }
+        }
+        lost
     }
 }

@@ -24,6 +24,10 @@ pub enum QuarryError {
     /// The query was cancelled.
     #[error("query cancelled")]
     Cancelled,
+    /// The cluster lost work the statement needed (an executor died); running the
+    /// statement again is safe and should succeed.
+    #[error("{0}; the statement did not take effect: run it again")]
+    Unavailable(String),
     /// A query or session handle the service does not know.
     #[error("{0}")]
     NotFound(String),
@@ -97,6 +101,7 @@ impl From<QuarryError> for tonic::Status {
             QuarryError::Cancelled => tonic::Status::cancelled(message),
             QuarryError::NotFound(_) => tonic::Status::not_found(message),
             QuarryError::Startup(_) | QuarryError::Internal(_) => tonic::Status::internal(message),
+            QuarryError::Unavailable(_) => tonic::Status::unavailable(message),
         }
     }
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista_core::client::BallistaClient;
-use ballista_core::serde::protobuf::{JobStatus, PartitionLocation, job_status, task_status};
+use ballista_core::serde::protobuf::executor_grpc_client::ExecutorGrpcClient;
+use ballista_core::serde::protobuf::{
+    JobStatus, PartitionLocation, RemoveJobDataParams, job_status, task_status,
+};
 use ballista_scheduler::state::execution_stage::ExecutionStage;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
@@ -75,7 +78,18 @@ impl JobRunner {
         // stays queued; after this long the job is taken as lost.
         const LOST_AFTER: Duration = Duration::from_secs(10);
         let mut closed_at = None;
+        let mut checked = std::time::Instant::now();
         loop {
+            // An executor that died takes tasks and shuffle files with it; Ballista may
+            // then wait for them forever, or fail the job. Either way it is lost work.
+            if checked.elapsed() > LOST_EXECUTOR_CHECK {
+                checked = std::time::Instant::now();
+                let lost = self.ballista.drop_lost_executors().await;
+                if !lost.is_empty() {
+                    let _ = self.ballista.server.cancel_job(job.id.clone()).await;
+                    return Err(executors_lost(&lost));
+                }
+            }
             let update = match closed_at {
                 None => match tokio::time::timeout(Duration::from_millis(250), job.updates.recv())
                     .await
@@ -107,6 +121,10 @@ impl JobRunner {
                 }
                 Some(job_status::Status::Failed(failed)) => {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
+                    let lost = self.ballista.drop_lost_executors().await;
+                    if !lost.is_empty() {
+                        return Err(executors_lost(&lost));
+                    }
                     return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
                 }
                 _ if closed_at.is_some_and(|at| at.elapsed() > LOST_AFTER) => {
@@ -158,13 +176,39 @@ impl JobRunner {
         Ok(())
     }
 
-    /// Deletes a finished job's shuffle and result files on the executors.
+    /// Deletes a finished job's shuffle and result files on the executors, draining
+    /// ones included (Ballista's own clean-up skips those, which would then wait for
+    /// files nobody reads any more).
     pub fn clean_up(&self, job_id: &str) {
-        self.ballista
-            .server
-            .state
-            .executor_manager
-            .clean_up_job_data(job_id.to_string());
+        let (ballista, job_id) = (self.ballista.clone(), job_id.to_string());
+        tokio::spawn(async move {
+            let Ok(executors) = ballista
+                .server
+                .state
+                .executor_manager
+                .get_executors_state()
+                .await
+            else {
+                return;
+            };
+            for (executor, _, _) in executors {
+                let address = format!("http://{}:{}", executor.host, executor.grpc_port);
+                let remove = RemoveJobDataParams {
+                    job_id: job_id.clone(),
+                };
+                let removed = async move {
+                    ExecutorGrpcClient::connect(address)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .remove_job_data(remove)
+                        .await
+                        .map_err(|e| e.to_string())
+                };
+                if let Err(e) = removed.await {
+                    tracing::debug!(executor_id = %executor.id, "cannot remove job files: {e}");
+                }
+            }
+        });
     }
 
     /// Stages and tasks done so far; `None` once the job has left the running set.
@@ -208,6 +252,16 @@ impl JobRunner {
         }
         Some(progress)
     }
+}
+
+/// How often a running job checks that its executors are still there.
+const LOST_EXECUTOR_CHECK: Duration = Duration::from_secs(2);
+
+fn executors_lost(ids: &[String]) -> QuarryError {
+    QuarryError::Unavailable(format!(
+        "executor {} stopped answering while the statement ran",
+        ids.join(", ")
+    ))
 }
 
 /// Streams the result partitions in order, fetching each from the executor that holds it.

@@ -37,7 +37,10 @@ impl Metrics {
     fn new() -> prometheus::Result<Self> {
         let metrics = Self {
             queries: IntCounterVec::new(
-                Opts::new("quarry_queries_total", "Statements that ended, by how"),
+                Opts::new(
+                    "quarry_queries_total",
+                    "Statements that ended, by how: succeeded, failed, cancelled, or rejected (not parsed or planned)",
+                ),
                 &["outcome"],
             )?,
             tasks: IntCounter::new("quarry_tasks_total", "Tasks of finished jobs")?,
@@ -76,6 +79,11 @@ impl Metrics {
         self.queries.with_label_values(&[outcome]).inc();
     }
 
+    /// Counts a statement that failed to parse or plan, and so never ran.
+    pub fn query_rejected(&self) {
+        self.queries.with_label_values(&["rejected"]).inc();
+    }
+
     /// Counts the tasks and scanned bytes of a finished job, from its stages.
     pub async fn job_finished(&self, ballista: &BallistaScheduler, job_id: &str) {
         let Ok(Some(graph)) = ballista.jobs.get_execution_graph(job_id).await else {
@@ -96,11 +104,14 @@ impl Metrics {
     }
 
     /// Everything, in Prometheus's text format, with the executor gauges read now.
-    pub async fn render(&self, ballista: &BallistaScheduler) -> String {
-        let executors = ballista.executors().await;
-        self.executors.set(executors.len() as i64);
-        self.task_slots
-            .set(executors.iter().map(|(_, slots)| *slots as i64).sum());
+    /// The executor gauges stay 0 on a standby (`ballista` is `None`).
+    pub async fn render(&self, ballista: Option<&BallistaScheduler>) -> String {
+        if let Some(ballista) = ballista {
+            let executors = ballista.executors().await;
+            self.executors.set(executors.len() as i64);
+            self.task_slots
+                .set(executors.iter().map(|(_, slots)| *slots as i64).sum());
+        }
         let mut text = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
             tracing::warn!("cannot encode metrics: {e}");

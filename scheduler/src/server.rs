@@ -18,7 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
-use crate::http;
+use crate::http::HttpPort;
 use crate::postgres::{self, PgOptions};
 use crate::service::QueryService;
 use crate::session::{DEFAULT_SCHEMA, SessionFactory};
@@ -27,6 +27,8 @@ use crate::session::{DEFAULT_SCHEMA, SessionFactory};
 pub const DEFAULT_FLIGHT_PORT: u16 = 32010;
 /// Default Ballista scheduler gRPC port.
 pub const DEFAULT_BALLISTA_PORT: u16 = 50050;
+/// Default HTTP port (health, readiness, metrics).
+pub const DEFAULT_HTTP_PORT: u16 = 9047;
 
 /// How to start a scheduler.
 #[derive(Debug, Clone)]
@@ -47,12 +49,7 @@ pub struct SchedulerOptions {
     pub namespaces: Vec<String>,
     /// The PostgreSQL front door, if it is to be served.
     pub postgres: Option<PgOptions>,
-    /// The HTTP port for `/healthz`, `/readyz` and `/metrics`, if it is to be served.
-    pub http_port: Option<u16>,
 }
-
-/// Default HTTP port (health, readiness, metrics).
-pub const DEFAULT_HTTP_PORT: u16 = 9047;
 
 impl SchedulerOptions {
     /// The namespaces of the medallion layers: bronze, silver, gold.
@@ -74,12 +71,8 @@ pub struct SchedulerHandle {
     /// The warehouse.
     pub warehouse: Warehouse,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Where the health and metrics endpoints are, when served.
-    pub http_addr: Option<SocketAddr>,
-    /// Dropped or set, it stops the PostgreSQL door and the HTTP port.
+    /// Dropped or set, it stops the PostgreSQL door.
     doors_stop: tokio::sync::watch::Sender<bool>,
-    /// Whether the scheduler serves clients (`/readyz`).
-    ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl SchedulerHandle {
@@ -88,7 +81,6 @@ impl SchedulerHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = self.ready.send(false);
         let _ = self.doors_stop.send(true);
     }
 }
@@ -140,10 +132,12 @@ async fn open_catalog(
 }
 
 /// Starts the Ballista scheduler, the query service, the Flight SQL server and, when
-/// asked for, the PostgreSQL server.
+/// asked for, the PostgreSQL server; `http`, the process's HTTP port, reports it ready
+/// once every door is open.
 pub async fn start_scheduler(
     options: SchedulerOptions,
     runtime: Arc<RuntimeEnv>,
+    http: Option<&HttpPort>,
 ) -> Result<SchedulerHandle, QuarryError> {
     let warehouse = Warehouse::open(&options.warehouse).map_err(|e| {
         QuarryError::Startup(format!(
@@ -194,7 +188,6 @@ pub async fn start_scheduler(
             ),
     );
     let (doors_stop, doors_stopped) = tokio::sync::watch::channel(false);
-    let http_stopped = doors_stop.subscribe();
     let pg_addr = match &options.postgres {
         Some(pg) => Some(
             postgres::serve(Arc::clone(&service), &options.bind_host, pg, doors_stopped).await?,
@@ -202,30 +195,17 @@ pub async fn start_scheduler(
         None => None,
     };
     // Ready from here on: every door is open.
-    let (ready, is_ready) = tokio::sync::watch::channel(true);
-    let http_addr = match options.http_port {
-        Some(port) => Some(
-            http::serve(
-                &options.bind_host,
-                port,
-                ballista.clone(),
-                is_ready,
-                http_stopped,
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    tracing::info!(%flight_addr, ?pg_addr, ?http_addr, ballista = %ballista.addr, %warehouse, "scheduler started");
+    if let Some(http) = http {
+        http.serving(&ballista);
+    }
+    tracing::info!(%flight_addr, ?pg_addr, ballista = %ballista.addr, %warehouse, "scheduler started");
     Ok(SchedulerHandle {
         flight_addr,
         pg_addr,
         ballista,
         service,
         warehouse,
-        http_addr,
         stop: Some(stop),
         doors_stop,
-        ready,
     })
 }

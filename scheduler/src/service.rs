@@ -143,11 +143,15 @@ impl QueryService {
         session: &Arc<SessionContext>,
         sql: &str,
     ) -> Result<Statement, QuarryError> {
-        without_panics(
+        let planned = without_panics(
             "planning",
             statement::plan(session, self.sessions.store(), sql),
         )
-        .await
+        .await;
+        if let (Err(_), Some(metrics)) = (&planned, crate::metrics::metrics()) {
+            metrics.query_rejected();
+        }
+        planned
     }
 
     /// Runs a prepared statement that changes data, the catalog or the session, and
@@ -269,7 +273,7 @@ impl QueryService {
         let guard = Arc::new(JobGuard {
             jobs: self.jobs.clone(),
             query: Arc::clone(&query),
-            job_id: job.id.clone(),
+            job_id: Mutex::new(job.id.clone()),
             job_ended: AtomicBool::new(false),
             _registration: registration,
         });
@@ -311,13 +315,36 @@ impl QueryService {
                 Ok(batch)
             })
             .boxed(),
-            _ => futures::stream::once(async move {
-                let locations = jobs.wait(&mut job).await.map_err(|e| g.failed(e))?;
-                g.succeeded();
-                Ok::<_, DataFusionError>(fetch_results(locations, inner_schema))
-            })
-            .try_flatten()
-            .boxed(),
+            _ => {
+                let (ctx, plan, name) =
+                    (Arc::clone(&query.ctx), plan.clone(), job_name(&query.sql));
+                futures::stream::once(async move {
+                    let mut reruns = 0;
+                    let locations = loop {
+                        match jobs.wait(&mut job).await {
+                            Ok(locations) => break locations,
+                            // A query changes nothing: running it again is safe.
+                            Err(QuarryError::Unavailable(why)) if reruns < RERUNS => {
+                                reruns += 1;
+                                tracing::warn!(job_id = %job.id, "{why}: running the query again");
+                                jobs.clean_up(&job.id);
+                                job = jobs
+                                    .submit(Arc::clone(&ctx), &plan, &name)
+                                    .await
+                                    .map_err(|e| g.failed(e))?;
+                                if !g.rerun(&job.id) {
+                                    return Err(g.failed(QuarryError::Cancelled));
+                                }
+                            }
+                            Err(e) => return Err(g.failed(e)),
+                        }
+                    };
+                    g.succeeded();
+                    Ok::<_, DataFusionError>(fetch_results(locations, inner_schema))
+                })
+                .try_flatten()
+                .boxed()
+            }
         };
         Ok(hold(schema, batches, guard))
     }
@@ -407,12 +434,18 @@ impl Drop for Registration {
 struct JobGuard {
     jobs: JobRunner,
     query: Arc<Query>,
-    job_id: String,
+    job_id: Mutex<String>,
     job_ended: AtomicBool,
     _registration: Registration,
 }
 
 impl JobGuard {
+    /// The query runs as job `job_id` now; false if it was cancelled meanwhile.
+    fn rerun(&self, job_id: &str) -> bool {
+        *self.job_id.lock().unwrap_or_else(|p| p.into_inner()) = job_id.to_string();
+        self.query.start(Some(job_id))
+    }
+
     fn succeeded(&self) {
         self.job_ended.store(true, Ordering::SeqCst);
         self.query.end(QueryState::Finished);
@@ -432,12 +465,22 @@ impl JobGuard {
 
 impl Drop for JobGuard {
     fn drop(&mut self) {
-        let (jobs, job_id) = (self.jobs.clone(), self.job_id.clone());
+        let jobs = self.jobs.clone();
+        let job_id = self
+            .job_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if self.job_ended.load(Ordering::SeqCst) {
             jobs.clean_up(&job_id);
             return;
         }
+        // The client went away: the statement ends here, cancelled.
+        let abandoned = !self.query.is_cancelled();
         self.query.cancel();
+        if let (true, Some(metrics)) = (abandoned, crate::metrics::metrics()) {
+            metrics.query_ended(QueryState::Cancelled);
+        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             tracing::info!(job_id = %job_id, "result stream dropped before the job finished: cancelling");
             runtime.spawn(async move {
@@ -480,6 +523,9 @@ async fn without_panics<T>(
         }
     }
 }
+
+/// How many times a query whose executors were lost runs again before it fails.
+const RERUNS: usize = 2;
 
 /// The job name the scheduler logs: the start of the SQL text on one line.
 fn job_name(sql: &str) -> String {

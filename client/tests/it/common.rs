@@ -51,10 +51,63 @@ pub fn spawn_with_banner(mut command: std::process::Command) -> (std::process::C
         .spawn()
         .unwrap();
     let mut banner = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut banner).unwrap();
+    // The rest goes to the test's output; a closed pipe would fail the child's prints.
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
     (child, banner)
+}
+
+/// A child process, killed when dropped.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `quarry ARGS` and returns it with the first line it prints.
+pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Process, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quarry"));
+    command.args(args).envs(env.iter().copied());
+    let (child, banner) = spawn_with_banner(command);
+    (Process(child), banner)
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status and the body (status 0: no answer).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let mut response = String::new();
+    let sent = write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    if sent.is_err() || stream.read_to_string(&mut response).is_err() {
+        return (0, String::new());
+    }
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the Prometheus sample `name` (with its labels) in `metrics`.
+pub fn metric(metrics: &str, name: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
 /// A port no one listens on now.

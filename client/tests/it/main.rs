@@ -2,6 +2,8 @@
 //! 127.0.0.1 with free ports), reached through Flight SQL or the built `quarry` binary.
 
 mod cancel;
+#[cfg(feature = "etcd")]
+mod cluster;
 mod common;
 mod distributed;
 mod errors;

@@ -2,30 +2,12 @@
 //! 127.0.0.1, configured by a TOML file, `QUARRY_*` variables and flags. Their answers
 //! equal single-node DataFusion's.
 
-use std::process::{Child, Command};
+use std::process::Command;
 
 use datafusion::prelude::SessionContext;
 use quarry_client::connection::Connection;
 
-use crate::common::{free_port, rows, spawn_with_banner};
-
-/// A child process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `quarry ARGS` and returns it with the first line it prints.
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Process, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_quarry"));
-    command.args(args).envs(env.iter().copied());
-    let (child, banner) = spawn_with_banner(command);
-    (Process(child), banner)
-}
+use crate::common::{free_port, http_get, metric, rows, spawn};
 
 const TABLE: &str = "SELECT value AS id, value % 97 AS k, (value * 7919) % 10007 AS v \
                      FROM generate_series(1, 200000)";
@@ -56,6 +38,7 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
     let mut executors = Vec::new();
     for _ in 0..2 {
         let (flight_port, grpc_port) = (free_port().to_string(), free_port().to_string());
+        let http_port = free_port().to_string();
         let (executor, banner) = spawn(
             &[
                 "executor",
@@ -63,6 +46,8 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
                 &config,
                 "--flight-port",
                 &flight_port,
+                "--http-port",
+                &http_port,
             ],
             &[("QUARRY_EXECUTOR_GRPC_PORT", &grpc_port)],
         );
@@ -95,6 +80,9 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
     assert_eq!(rows(&distributed).len(), 97);
     assert_eq!(rows(&distributed), rows(&local));
 
+    let rejected = conn.query("SELECT no_such_column FROM gold.facts").await;
+    assert!(rejected.is_err());
+
     // The HTTP port: probes, and metrics that count what just ran.
     assert_eq!(http_get(http, "/healthz").0, 200);
     assert_eq!(http_get(http, "/readyz").0, 200);
@@ -107,36 +95,14 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         metrics = http_get(http, "/metrics").1;
     }
-    let value = |name: &str| -> u64 {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
-    };
+    let value =
+        |name: &str| metric(&metrics, name).unwrap_or_else(|| panic!("no {name} in\n{metrics}"));
     assert_eq!(value("quarry_executors"), 2);
     assert_eq!(value("quarry_task_slots"), 4);
     assert!(value("quarry_queries_total{outcome=\"succeeded\"}") >= 2);
+    assert!(value("quarry_queries_total{outcome=\"rejected\"}") >= 1);
     assert!(value("quarry_tasks_total") >= 2);
     assert!(value("quarry_bytes_scanned_total") > 0);
-}
-
-/// `GET path` on 127.0.0.1:`port`: the status and the body.
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]
