@@ -23,7 +23,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Connect to a running scheduler at this host instead of starting one.
+    /// Connect to a running scheduler at this host instead of starting one; a cluster's
+    /// schedulers as `host1,host2:port2` (the leader accepts).
     #[arg(long, env = "QUARRY_HOST")]
     pub host: Option<String>,
 

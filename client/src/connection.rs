@@ -56,7 +56,17 @@ impl ClientError {
 
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
-        ClientError::Server(status.message().to_string())
+        let message = status.message();
+        // The server's own `Unavailable` errors say what to do; a broken connection
+        // (the scheduler died, or another took over) does not.
+        if status.code() == tonic::Code::Unavailable && !message.contains("run it again") {
+            return ClientError::Server(format!(
+                "lost the connection to the scheduler ({message}): it stopped, or another \
+                 took over; connect again (a statement that was running may not have \
+                 finished)"
+            ));
+        }
+        ClientError::Server(message.to_string())
     }
 }
 
@@ -135,6 +145,30 @@ impl Connection {
         };
         conn.log_in().await?;
         Ok(conn)
+    }
+
+    /// Connects to the first of `urls` that accepts (of a cluster's schedulers, only
+    /// the leader listens for clients); returns the connection and its URL.
+    pub async fn connect_first<'u>(
+        urls: &'u [String],
+        user: &str,
+        password: &str,
+    ) -> Result<(Self, &'u str), ClientError> {
+        let mut failures = Vec::new();
+        for url in urls {
+            match Self::connect(url, user, password).await {
+                Ok(conn) => return Ok((conn, url)),
+                Err(ClientError::Connect(url, e)) => failures.push(format!("{url}: {e}")),
+                Err(e) => return Err(e),
+            }
+        }
+        match failures.len() {
+            1 => Err(ClientError::Connect(urls.join(","), failures.remove(0))),
+            _ => Err(ClientError::Connect(
+                "any scheduler".into(),
+                failures.join("; "),
+            )),
+        }
     }
 
     /// Logs in and keeps the session token the server returns.
@@ -400,4 +434,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_says_what_to_do() {
+        let lost = ClientError::from(tonic::Status::unavailable("tcp connect error"));
+        assert!(lost.to_string().contains("connect again"), "{lost}");
+        let retryable = ClientError::from(tonic::Status::unavailable(
+            "executor x stopped answering; the statement did not take effect: run it again",
+        ));
+        assert!(
+            !retryable.to_string().contains("connect again"),
+            "{retryable}"
+        );
+    }
 }

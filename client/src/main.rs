@@ -82,16 +82,32 @@ fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
     options
 }
 
+/// The Flight SQL URLs of `hosts`: comma-separated `host` or `host:port` (else `port`).
+fn scheduler_urls(hosts: &str, port: u16) -> Vec<String> {
+    hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+        .map(|host| match host.rsplit_once(':') {
+            Some((_, p)) if p.parse::<u16>().is_ok() && !host.ends_with(']') => {
+                format!("http://{host}")
+            }
+            _ => format!("http://{host}:{port}"),
+        })
+        .collect()
+}
+
 async fn shell(cli: Cli) -> Result<ExitCode, Error> {
-    let (cluster, url) = match &cli.host {
-        Some(host) => (None, format!("http://{host}:{}", cli.port)),
+    let (cluster, urls) = match &cli.host {
+        // `a,b:32011`: a cluster's schedulers; the leader accepts.
+        Some(hosts) => (None, scheduler_urls(hosts, cli.port)),
         None => {
             let cluster = EmbeddedCluster::start(embedded_options(&cli.cluster)).await?;
             let url = cluster.flight_url();
-            (Some(cluster), url)
+            (Some(cluster), vec![url])
         }
     };
-    let conn = Connection::connect(&url, &cli.user, &cli.password).await?;
+    let (conn, url) = Connection::connect_first(&urls, &cli.user, &cli.password).await?;
     let mut shell = Shell::new(conn, cli.format);
 
     let mut statements = Vec::new();
@@ -153,4 +169,22 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     eprintln!("Stopping.");
     drop(cluster);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scheduler_urls;
+
+    #[test]
+    fn hosts_name_schedulers_with_or_without_ports() {
+        assert_eq!(
+            scheduler_urls("a, b:1,[::1],[::1]:2", 32010),
+            [
+                "http://a:32010",
+                "http://b:1",
+                "http://[::1]:32010",
+                "http://[::1]:2"
+            ]
+        );
+    }
 }
