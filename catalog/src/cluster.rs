@@ -8,8 +8,8 @@
 //!   the one executors register with.
 //!
 //! A member renews its lease every [`LEASE_TTL`]/3 seconds. When renewing has failed
-//! for longer than the lease lives, the member is lost ([`Member::lost`]): a leader
-//! whose lease is gone is no longer the leader, and must stop acting as one.
+//! until shortly before the lease would expire, the member is lost ([`Member::lost`]):
+//! a leader gives up before etcd can elect another, and must stop acting as one.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -19,6 +19,8 @@ use tokio::sync::watch;
 
 /// Seconds a member's lease lives without renewal: how long a dead leader is followed.
 pub const LEASE_TTL: i64 = 5;
+/// How long before its lease would expire a member takes it as lost.
+const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
 
 /// How long a request to etcd may take (but a campaign).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -184,39 +186,31 @@ impl Member {
     }
 }
 
-/// Renews `lease` every third of its life; sets `lost` once it has not been renewed
-/// for a whole life, or etcd says it is gone.
+/// Renews `lease` every third of its life; sets `lost` when etcd says it is gone, or
+/// [`SAFETY_MARGIN`] before it would expire unrenewed, so that a leader gives up before
+/// etcd can elect another.
 async fn renew(client: Client, lease: i64, lost: watch::Sender<bool>) {
     let life = Duration::from_secs(LEASE_TTL as u64);
     let mut renewed = Instant::now();
     let mut keeper = None;
-    while renewed.elapsed() < life {
-        tokio::time::sleep(life / 3).await;
-        if keeper.is_none() {
-            let mut leases = client.lease_client();
-            keeper = tokio::time::timeout(life / 3, leases.keep_alive(lease))
-                .await
-                .ok()
-                .and_then(Result::ok);
-        }
-        let Some((sender, stream)) = keeper.as_mut() else {
-            continue;
+    loop {
+        let give_up = tokio::time::Instant::from_std(renewed + life - SAFETY_MARGIN);
+        let attempt = async {
+            tokio::time::sleep(life / 3).await;
+            if keeper.is_none() {
+                keeper = client.lease_client().keep_alive(lease).await.ok();
+            }
+            let (sender, stream) = keeper.as_mut()?;
+            sender.keep_alive().await.ok()?;
+            stream.message().await.ok()?.map(|response| response.ttl())
         };
-        let answer = match tokio::time::timeout(life / 3, sender.keep_alive())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .ok_or(())
-        {
-            Ok(()) => tokio::time::timeout(life / 3, stream.message()).await,
-            Err(()) => Ok(Ok(None)),
-        };
-        match answer {
-            Ok(Ok(Some(response))) if response.ttl() > 0 => renewed = Instant::now(),
+        match tokio::time::timeout_at(give_up, attempt).await {
+            Ok(Some(ttl)) if ttl > 0 => renewed = Instant::now(),
             // etcd no longer knows the lease: it expired while we could not reach it.
-            Ok(Ok(Some(_))) => break,
-            // The stream broke or stalled: open a new one next time.
-            _ => keeper = None,
+            Ok(Some(_)) => break,
+            // The stream broke: open a new one next time.
+            Ok(None) => keeper = None,
+            Err(_) => break,
         }
     }
     tracing::warn!(lease, "the etcd lease ended");

@@ -132,7 +132,8 @@ impl Connection {
     /// Connects to `url` (`http://host:port`) and logs in as `user`.
     pub async fn connect(url: &str, user: &str, password: &str) -> Result<Self, ClientError> {
         let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| ClientError::Connect(url.into(), e.to_string()))?;
+            .map_err(|e| ClientError::Connect(url.into(), e.to_string()))?
+            .connect_timeout(std::time::Duration::from_secs(10));
         let channel = endpoint
             .connect()
             .await

@@ -77,6 +77,7 @@ fn addresses(
 /// "standby") and opens the catalog and the client ports once elected. A leader whose
 /// etcd lease ends stops, so that a standby takes over.
 pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
+    let stop = StopSignal::listen();
     let file = FileConfig::load(args.process.config.as_deref())?;
     let section = file.scheduler;
     let (bind, advertise) = addresses(&args.process, section.bind, section.advertise_host)?;
@@ -127,8 +128,11 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
                 http.addr
             );
             tokio::select! {
-                elected = member.campaign(&ballista) => elected?,
-                () = wait_for_stop_signal() => {
+                elected = member.campaign(&ballista) => if let Err(e) = elected {
+                    member.leave().await;
+                    return Err(e.into());
+                },
+                () = stop.wait() => {
                     member.leave().await;
                     return Ok(());
                 }
@@ -161,7 +165,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
         }
     };
     let outcome = tokio::select! {
-        () = wait_for_stop_signal() => Ok(()),
+        () = stop.wait() => Ok(()),
         () = lost => Err("this scheduler's etcd lease ended, so it no longer leads: stopping".into()),
     };
     eprintln!("Stopping.");
@@ -177,6 +181,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
 /// `--scheduler`, else the leader elected in etcd), follows it when another takes
 /// over, and drains on SIGTERM.
 pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
+    let stop = StopSignal::listen();
     let file = FileConfig::load(args.process.config.as_deref())?;
     let section = file.executor;
     let (bind, advertise) = addresses(&args.process, section.bind, section.advertise_host)?;
@@ -242,20 +247,33 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
     };
     let slots = options.task_slots;
     let mut handle = start_executor(options, runtime).await?;
+    // Served while the executor waits for a leader, so that it counts as alive.
     let http = quarry_executor::http::serve(&handle, &bind, http_port).await?;
-    let member = match &cluster {
-        Some(cluster) => {
-            let info = serde_json::json!({
-                "flight": format!("{advertise}:{}", handle.flight_addr.port()),
-                "http": format!("{advertise}:{}", http.port()),
-                "slots": slots,
-            });
-            Some(
-                cluster
-                    .join("executors", &handle.id, &info.to_string())
-                    .await?,
-            )
+    tokio::select! {
+        () = handle.registered() => {}
+        () = stop.wait() => {
+            handle.shutdown();
+            return Ok(());
         }
+    }
+    let info = serde_json::json!({
+        "flight": format!("{advertise}:{}", handle.flight_addr.port()),
+        "http": format!("{advertise}:{}", http.port()),
+        "slots": slots,
+    })
+    .to_string();
+    let join = async |cluster: &membership::Cluster| {
+        // Until etcd answers: the executor serves whether or not it is listed.
+        loop {
+            match cluster.join("executors", &handle.id, &info).await {
+                Ok(member) => return member,
+                Err(e) => tracing::warn!("cannot join the cluster in etcd: {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let mut member = match &cluster {
+        Some(cluster) => Some(join(cluster).await),
         None => None,
     };
     println!(
@@ -264,7 +282,14 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         handle.scheduler().unwrap_or_default(),
         handle.flight_addr
     );
-    wait_for_stop_signal().await;
+    // A lease lost while etcd was out of reach: join again, so that etcd lists it.
+    while let (Some(cluster), Some(current)) = (&cluster, &member) {
+        tokio::select! {
+            () = current.lost() => member = Some(join(cluster).await),
+            () = stop.wait() => break,
+        }
+    }
+    stop.wait().await;
     eprintln!("Draining (up to {}s).", grace.as_secs());
     let drained = handle.drain(grace).await;
     if let Some(member) = member {
@@ -278,6 +303,30 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         ),
     }
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM, listened for from the moment it is made, so that a signal that
+/// arrives while the process starts is not lost.
+#[derive(Clone)]
+pub struct StopSignal(tokio::sync::watch::Receiver<bool>);
+
+impl StopSignal {
+    /// Starts listening.
+    pub fn listen() -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            let _ = stop.send(true);
+            stop.closed().await;
+        });
+        Self(stopped)
+    }
+
+    /// Resolves once a signal has come.
+    pub async fn wait(&self) {
+        let mut stopped = self.0.clone();
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

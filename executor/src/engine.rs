@@ -8,12 +8,15 @@
 //! which yields once after every batch, so a cancelled task stops within one batch.
 //!
 //! A task that panics would never report its status and its job would wait forever;
-//! [`CatchPanic`] turns the panic into the task's error, which fails the query.
+//! [`CatchPanic`] turns the panic into the task's error, which fails the query. It also
+//! counts the tasks running (Ballista's own count keeps tasks that failed), which a
+//! draining executor waits on.
 
 use std::any::Any;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use ballista_core::serde::protobuf::ShuffleWritePartition;
@@ -35,6 +38,14 @@ use futures::{FutureExt, Stream, StreamExt};
 #[derive(Default)]
 pub struct QuarryExecutionEngine {
     inner: DefaultExecutionEngine,
+    running: Arc<AtomicUsize>,
+}
+
+impl QuarryExecutionEngine {
+    /// The number of tasks running now, kept up to date.
+    pub fn running(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.running)
+    }
 }
 
 impl ExecutionEngine for QuarryExecutionEngine {
@@ -66,13 +77,22 @@ impl ExecutionEngine for QuarryExecutionEngine {
             work_dir,
             config,
         )?;
-        Ok(Arc::new(CatchPanic(stage)))
+        Ok(Arc::new(CatchPanic(stage, Arc::clone(&self.running))))
     }
 }
 
-/// Runs a task, turning a panic into the task's error.
+/// Runs a task, turning a panic into the task's error, and counts it while it runs.
 #[derive(Debug)]
-pub struct CatchPanic(Arc<dyn QueryStageExecutor>);
+pub struct CatchPanic(Arc<dyn QueryStageExecutor>, Arc<AtomicUsize>);
+
+/// Counts one running task until dropped (the task ended, failed or was aborted).
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl fmt::Display for CatchPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,6 +107,8 @@ impl QueryStageExecutor for CatchPanic {
         input_partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<Vec<ShuffleWritePartition>> {
+        self.1.fetch_add(1, Ordering::AcqRel);
+        let _running = Running(Arc::clone(&self.1));
         let task =
             std::panic::AssertUnwindSafe(self.0.execute_query_stage(input_partition, context));
         match task.catch_unwind().await {

@@ -61,7 +61,19 @@ impl Schedulers {
         match self {
             // No answer from the election (etcd unreachable) is no reason to move.
             Self::Leader(find) => find().await.is_none_or(|leader| leader == current),
-            Self::Addresses(_) => reachable(current).await,
+            // Moving is worth it only if another scheduler answers; the same one back
+            // at its address finds the executor again through its heartbeats.
+            Self::Addresses(addresses) => {
+                if reachable(current).await {
+                    return true;
+                }
+                for other in addresses.iter().filter(|a| *a != current) {
+                    if reachable(other).await {
+                        return false;
+                    }
+                }
+                true
+            }
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -30,6 +30,7 @@ pub(crate) struct Probe {
     pub executor: Arc<Executor>,
     pub registered: watch::Receiver<Option<String>>,
     pub tasks: Arc<TaskMetrics>,
+    pub running: Arc<AtomicUsize>,
     pub draining: Arc<AtomicBool>,
 }
 
@@ -87,7 +88,7 @@ async fn render(State(probe): State<Probe>) -> String {
         (
             "quarry_executor_running_tasks",
             "Tasks running now",
-            probe.executor.active_task_count(),
+            probe.running.load(Ordering::Acquire),
         ),
         (
             "quarry_executor_task_slots",

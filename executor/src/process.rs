@@ -9,7 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
@@ -37,6 +37,7 @@ use crate::engine::QuarryExecutionEngine;
 use crate::follow::{Follower, Schedulers};
 use crate::http::Probe;
 use crate::metrics::TaskMetrics;
+use ballista_executor::execution_engine::ExecutionEngine;
 use ballista_executor::metrics::ExecutorMetricsCollector;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -70,7 +71,8 @@ pub enum ExecutorError {
 pub struct ExecutorOptions {
     /// Where the scheduler to register with is.
     pub schedulers: Schedulers,
-    /// How long to wait for the first registration (`None`: until a scheduler accepts).
+    /// How long to wait for the first registration before failing (`None`: do not
+    /// wait; [`ExecutorHandle::registered`] says when it happened).
     pub register_within: Option<Duration>,
     /// Interface to bind.
     pub bind_host: String,
@@ -96,6 +98,7 @@ pub struct ExecutorHandle {
     work_dir: PathBuf,
     registered: watch::Receiver<Option<String>>,
     tasks: Arc<TaskMetrics>,
+    running: Arc<AtomicUsize>,
     draining: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     flight_stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -104,7 +107,7 @@ pub struct ExecutorHandle {
 impl ExecutorHandle {
     /// Tasks running now.
     pub fn active_tasks(&self) -> usize {
-        self.executor.active_task_count()
+        self.running.load(Ordering::Acquire)
     }
 
     /// What the HTTP port reports on.
@@ -113,8 +116,15 @@ impl ExecutorHandle {
             executor: Arc::clone(&self.executor),
             registered: self.registered.clone(),
             tasks: Arc::clone(&self.tasks),
+            running: Arc::clone(&self.running),
             draining: Arc::clone(&self.draining),
         }
+    }
+
+    /// Resolves once the executor is registered with a scheduler.
+    pub async fn registered(&self) {
+        let mut registered = self.registered.clone();
+        let _ = registered.wait_for(Option::is_some).await;
     }
 
     /// The scheduler the executor is registered with now, if any.
@@ -139,13 +149,13 @@ impl ExecutorHandle {
         .await;
         let drained = loop {
             let scheduler = self.scheduler();
-            if self.active_tasks() == 0 && !holds_live_jobs(&self.work_dir, scheduler).await {
-                break true;
+            let holds = holds_live_jobs(&self.work_dir, scheduler);
+            match tokio::time::timeout_at(deadline, holds).await {
+                Ok(false) if self.active_tasks() == 0 => break true,
+                Err(_) => break false,
+                Ok(_) if tokio::time::Instant::now() >= deadline => break false,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
-            if tokio::time::Instant::now() >= deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let scheduler = self.scheduler();
         self.shutdown();
@@ -205,6 +215,8 @@ pub async fn start_executor(
         os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
     };
     let tasks = Arc::new(TaskMetrics::default());
+    let engine = Arc::new(QuarryExecutionEngine::default());
+    let running = engine.running();
     let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(Arc::clone(&runtime)));
     let config_producer: ConfigProducer = Arc::new(session_config);
     let executor = Arc::new(Executor::new(
@@ -215,7 +227,7 @@ pub async fn start_executor(
         Arc::new(BallistaFunctionRegistry::default()),
         Arc::clone(&tasks) as Arc<dyn ExecutorMetricsCollector>,
         options.task_slots,
-        Arc::new(QuarryExecutionEngine::default()),
+        Arc::clone(&engine) as Arc<dyn ExecutionEngine>,
     ));
 
     let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -264,7 +276,7 @@ pub async fn start_executor(
     let first = async move { first.wait_for(Option::is_some).await.is_ok() };
     let waited = match options.register_within {
         Some(limit) => tokio::time::timeout(limit, first).await.unwrap_or(false),
-        None => first.await,
+        None => true,
     };
     if !waited {
         let _ = stop.send(true);
@@ -283,6 +295,7 @@ pub async fn start_executor(
         work_dir: options.work_dir,
         registered,
         tasks,
+        running,
         draining: Arc::default(),
         stop,
         flight_stop: Some(flight_stop),
@@ -292,7 +305,8 @@ pub async fn start_executor(
 /// Whether the work directory (a directory per job; spills live in `spill`) holds
 /// files of a job that the scheduler still runs, or that finished and whose result may
 /// still be read (the scheduler deletes those files once it has been). Jobs the
-/// scheduler does not know (a former leader's) or that failed hold nothing up.
+/// scheduler does not know (a former leader's) or that failed hold nothing up; nor does
+/// anything when the executor is registered with no scheduler.
 async fn holds_live_jobs(work_dir: &Path, scheduler: Option<String>) -> bool {
     let jobs: Vec<String> = match std::fs::read_dir(work_dir) {
         Ok(entries) => entries
@@ -305,19 +319,20 @@ async fn holds_live_jobs(work_dir: &Path, scheduler: Option<String>) -> bool {
     let (false, Some(scheduler)) = (jobs.is_empty(), scheduler) else {
         return false;
     };
+    // Without an answer, a job counts as live: leaving early could fail its query.
     let Ok(Ok(mut client)) = tokio::time::timeout(
         Duration::from_secs(2),
         SchedulerGrpcClient::connect(format!("http://{scheduler}")),
     )
     .await
     else {
-        return false;
+        return true;
     };
     for job_id in jobs {
         let asked = client.get_job_status(GetJobStatusParams { job_id });
         let status = match tokio::time::timeout(Duration::from_secs(2), asked).await {
             Ok(Ok(answer)) => answer.into_inner().status.and_then(|s| s.status),
-            _ => None,
+            _ => return true,
         };
         if matches!(
             status,
@@ -329,8 +344,8 @@ async fn holds_live_jobs(work_dir: &Path, scheduler: Option<String>) -> bool {
     false
 }
 
-/// Tells the scheduler at `scheduler` that executor `id` has left, so that it stops
-/// counting on it at once rather than when its heartbeats are missed.
+/// Tells the scheduler at `scheduler` that executor `id` has left (Ballista removes it
+/// after its grace period for terminating executors, 8 s).
 async fn deregister(scheduler: &str, id: &str) {
     let stopped = async {
         SchedulerGrpcClient::connect(format!("http://{scheduler}"))

@@ -5,11 +5,14 @@
 //! as few executors as possible). Push scheduling sends tasks to executors as soon as slots free up and gets task
 //! status back at once, instead of executors polling every 50 ms.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::protobuf::executor_status;
 use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
 use ballista_core::utils::{
     GrpcServerConfig, create_grpc_server, default_config_producer, default_session_builder,
@@ -30,6 +33,9 @@ pub type BallistaServer = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
 
 /// Seconds without a heartbeat after which an executor is taken as lost.
 pub const EXECUTOR_TIMEOUT_SECS: u64 = 8;
+/// Seconds without a heartbeat after which an executor that does not answer a
+/// connection (rather than refusing it) is taken as lost.
+const SILENT_AFTER_SECS: u64 = 4;
 
 /// gRPC message size limit between scheduler and executors.
 pub const MAX_MESSAGE_SIZE: u32 = 64 << 20;
@@ -43,6 +49,8 @@ pub struct BallistaScheduler {
     pub server: BallistaServer,
     /// Finished jobs' execution graphs (stage plans and metrics).
     pub jobs: Arc<dyn JobState>,
+    /// Executors taken as lost so far.
+    lost: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Binds `host:port` and starts the Ballista scheduler on it. Executors send task
@@ -111,7 +119,12 @@ pub async fn start_ballista(
             .add_service(service)
             .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true))),
     );
-    Ok(BallistaScheduler { addr, server, jobs })
+    Ok(BallistaScheduler {
+        addr,
+        server,
+        jobs,
+        lost: Arc::default(),
+    })
 }
 
 impl BallistaScheduler {
@@ -137,38 +150,65 @@ impl BallistaScheduler {
         }
     }
 
-    /// Takes every registered executor that no longer accepts connections as lost, at
-    /// once rather than when its heartbeats are missed: removes it, and returns running
-    /// jobs' tasks on it to be run again. Returns the lost executors' ids.
-    pub async fn drop_lost_executors(&self) -> Vec<String> {
+    /// Finds the executors that are gone and takes them as lost at once, rather than
+    /// when their heartbeats are missed: one that refuses connections, or one that does
+    /// not answer and has not sent a heartbeat for [`SILENT_AFTER_SECS`]. A draining
+    /// (Terminating) executor is left to deregister itself. A lost executor is removed,
+    /// and running jobs' tasks on it are cancelled and run again (Ballista's own
+    /// handling of a lost executor). Returns every executor lost so far.
+    pub async fn drop_lost_executors(&self) -> HashSet<String> {
         let state = &self.server.state;
-        let Ok(executors) = state.executor_manager.get_executors_state().await else {
-            return Vec::new();
-        };
+        let executors = state
+            .executor_manager
+            .get_executors_state()
+            .await
+            .unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let checks = executors.iter().map(|(meta, _, _)| async move {
+            let heartbeat = state.executor_manager.get_executor_hearbeat(&meta.id);
+            let draining = heartbeat.as_ref().is_some_and(|h| {
+                matches!(
+                    h.status.as_ref().and_then(|s| s.status.as_ref()),
+                    Some(executor_status::Status::Terminating(_))
+                )
+            });
+            if draining {
+                return None;
+            }
+            let silent =
+                heartbeat.is_none_or(|h| now.saturating_sub(h.timestamp) > SILENT_AFTER_SECS);
             let address = format!("{}:{}", meta.host, meta.grpc_port);
             let connect = tokio::net::TcpStream::connect(address);
-            let reachable = matches!(
-                tokio::time::timeout(std::time::Duration::from_secs(1), connect).await,
-                Ok(Ok(_))
-            );
-            (!reachable).then(|| meta.id.clone())
+            let lost = match tokio::time::timeout(Duration::from_secs(1), connect).await {
+                Ok(Ok(_)) => false,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => true,
+                _ => silent,
+            };
+            lost.then(|| meta.id.clone())
         });
-        let lost: Vec<String> = futures::future::join_all(checks)
+        let newly: Vec<String> = futures::future::join_all(checks)
             .await
             .into_iter()
             .flatten()
             .collect();
-        for id in &lost {
+        for id in &newly {
             tracing::warn!(executor_id = %id, "executor unreachable: taking it as lost");
             let reason = Some("unreachable".to_string());
             if let Err(e) = state.executor_manager.remove_executor(id, reason).await {
                 tracing::warn!(executor_id = %id, "cannot remove the executor: {e}");
             }
-            if let Err(e) = state.task_manager.executor_lost(id).await {
-                tracing::warn!(executor_id = %id, "cannot reset its tasks: {e}");
+            match state.task_manager.executor_lost(id).await {
+                Ok(tasks) if !tasks.is_empty() => {
+                    let _ = state.executor_manager.cancel_running_tasks(tasks).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(executor_id = %id, "cannot reset its tasks: {e}"),
             }
         }
-        lost
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        lost.extend(newly);
+        lost.clone()
     }
 }

@@ -2,6 +2,7 @@
 //! follow its status, stream its result partitions from the executors that hold them
 //! (one partition at a time, so the scheduler never holds a whole result), and cancel it.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use ballista_core::serde::protobuf::executor_grpc_client::ExecutorGrpcClient;
 use ballista_core::serde::protobuf::{
     JobStatus, PartitionLocation, RemoveJobDataParams, job_status, task_status,
 };
-use ballista_scheduler::state::execution_stage::ExecutionStage;
+use ballista_scheduler::state::execution_stage::{ExecutionStage, TaskInfo};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -79,15 +80,17 @@ impl JobRunner {
         const LOST_AFTER: Duration = Duration::from_secs(10);
         let mut closed_at = None;
         let mut checked = std::time::Instant::now();
+        // The executors the job has run tasks on, so far.
+        let mut used = HashSet::new();
         loop {
-            // An executor that died takes tasks and shuffle files with it; Ballista may
-            // then wait for them forever, or fail the job. Either way it is lost work.
+            // An executor that died takes the job's tasks and shuffle files with it;
+            // Ballista may then wait for them forever, or fail the job. Either way the
+            // job's work is lost.
             if checked.elapsed() > LOST_EXECUTOR_CHECK {
                 checked = std::time::Instant::now();
-                let lost = self.ballista.drop_lost_executors().await;
-                if !lost.is_empty() {
+                if let Err(e) = self.lost_work(&job.id, &mut used).await {
                     let _ = self.ballista.server.cancel_job(job.id.clone()).await;
-                    return Err(executors_lost(&lost));
+                    return Err(e);
                 }
             }
             let update = match closed_at {
@@ -121,10 +124,7 @@ impl JobRunner {
                 }
                 Some(job_status::Status::Failed(failed)) => {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
-                    let lost = self.ballista.drop_lost_executors().await;
-                    if !lost.is_empty() {
-                        return Err(executors_lost(&lost));
-                    }
+                    self.lost_work(&job.id, &mut used).await?;
                     return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
                 }
                 _ if closed_at.is_some_and(|at| at.elapsed() > LOST_AFTER) => {
@@ -136,6 +136,38 @@ impl JobRunner {
                 _ => {}
             }
         }
+    }
+
+    /// Adds the executors job `job_id` has run tasks on to `used`, and fails with
+    /// `Unavailable` if any of them is lost.
+    async fn lost_work(&self, job_id: &str, used: &mut HashSet<String>) -> Result<(), QuarryError> {
+        let running = self
+            .ballista
+            .server
+            .state
+            .task_manager
+            .get_running_job_cache()
+            .get(job_id)
+            .map(|job| Arc::clone(&job.execution_graph));
+        match running {
+            Some(graph) => used.extend(executors_of(graph.read().await.stages())),
+            // A job that ended: its last graph.
+            None => {
+                if let Ok(Some(graph)) = self.ballista.jobs.get_execution_graph(job_id).await {
+                    used.extend(executors_of(graph.stages()));
+                }
+            }
+        }
+        let lost = self.ballista.drop_lost_executors().await;
+        let mut gone: Vec<String> = used.intersection(&lost).cloned().collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        gone.sort();
+        Err(QuarryError::Unavailable(format!(
+            "executor {} stopped answering while the statement ran",
+            gone.join(", ")
+        )))
     }
 
     async fn status(&self, job_id: &str) -> Result<Option<job_status::Status>, QuarryError> {
@@ -191,23 +223,31 @@ impl JobRunner {
             else {
                 return;
             };
-            for (executor, _, _) in executors {
+            let removals = executors.into_iter().map(|(executor, _, _)| {
                 let address = format!("http://{}:{}", executor.host, executor.grpc_port);
                 let remove = RemoveJobDataParams {
                     job_id: job_id.clone(),
                 };
-                let removed = async move {
-                    ExecutorGrpcClient::connect(address)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .remove_job_data(remove)
-                        .await
-                        .map_err(|e| e.to_string())
-                };
-                if let Err(e) = removed.await {
-                    tracing::debug!(executor_id = %executor.id, "cannot remove job files: {e}");
+                async move {
+                    let removed = async move {
+                        let channel = tonic::transport::Endpoint::from_shared(address)
+                            .map_err(|e| e.to_string())?
+                            .connect_timeout(Duration::from_secs(2))
+                            .timeout(Duration::from_secs(10))
+                            .connect()
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        ExecutorGrpcClient::new(channel)
+                            .remove_job_data(remove)
+                            .await
+                            .map_err(|e| e.to_string())
+                    };
+                    if let Err(e) = removed.await {
+                        tracing::debug!(executor_id = %executor.id, "cannot remove job files: {e}");
+                    }
                 }
-            }
+            });
+            futures::future::join_all(removals).await;
         });
     }
 
@@ -254,15 +294,31 @@ impl JobRunner {
     }
 }
 
+/// The executors that ran or run tasks of these stages.
+fn executors_of(stages: &HashMap<usize, ExecutionStage>) -> Vec<String> {
+    let mut executors = Vec::new();
+    for stage in stages.values() {
+        let infos: Vec<&TaskInfo> = match stage {
+            ExecutionStage::Running(s) => s.task_infos.iter().flatten().collect(),
+            ExecutionStage::Successful(s) => s.task_infos.iter().collect(),
+            ExecutionStage::Failed(s) => s.task_infos.iter().flatten().collect(),
+            _ => Vec::new(),
+        };
+        executors.extend(
+            infos
+                .into_iter()
+                .filter_map(|info| match &info.task_status {
+                    task_status::Status::Running(t) => Some(t.executor_id.clone()),
+                    task_status::Status::Successful(t) => Some(t.executor_id.clone()),
+                    _ => None,
+                }),
+        );
+    }
+    executors
+}
+
 /// How often a running job checks that its executors are still there.
 const LOST_EXECUTOR_CHECK: Duration = Duration::from_secs(2);
-
-fn executors_lost(ids: &[String]) -> QuarryError {
-    QuarryError::Unavailable(format!(
-        "executor {} stopped answering while the statement ran",
-        ids.join(", ")
-    ))
-}
 
 /// Streams the result partitions in order, fetching each from the executor that holds it.
 pub fn fetch_results(

@@ -18,6 +18,7 @@ use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogPro
 use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
@@ -318,13 +319,18 @@ impl QueryService {
             _ => {
                 let (ctx, plan, name) =
                     (Arc::clone(&query.ctx), plan.clone(), job_name(&query.sql));
+                // A query changes nothing, so running it again is safe; `COPY` and DML
+                // write files.
+                let rerunnable =
+                    query.statement.is_query() && !matches!(plan, LogicalPlan::Copy(_));
                 futures::stream::once(async move {
                     let mut reruns = 0;
                     let locations = loop {
                         match jobs.wait(&mut job).await {
                             Ok(locations) => break locations,
-                            // A query changes nothing: running it again is safe.
-                            Err(QuarryError::Unavailable(why)) if reruns < RERUNS => {
+                            Err(QuarryError::Unavailable(why))
+                                if rerunnable && reruns < RERUNS && !g.query.is_cancelled() =>
+                            {
                                 reruns += 1;
                                 tracing::warn!(job_id = %job.id, "{why}: running the query again");
                                 jobs.clean_up(&job.id);
@@ -333,6 +339,8 @@ impl QueryService {
                                     .await
                                     .map_err(|e| g.failed(e))?;
                                 if !g.rerun(&job.id) {
+                                    // Cancelled meanwhile: so is the new job.
+                                    let _ = jobs.cancel(&job.id).await;
                                     return Err(g.failed(QuarryError::Cancelled));
                                 }
                             }
