@@ -18,6 +18,7 @@ It prints a Markdown table and exits non-zero if an answer is wrong.
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -60,6 +61,7 @@ class Cluster:
 
     def __exit__(self, *_):
         subprocess.run([str(SCRIPT), "stop"], env=self.env, stdout=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def http_port(self, i):
         return self.base + 10 * (i + 1) + 3
