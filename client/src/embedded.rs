@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use quarry_catalog::object_stores::{ObjectStores, S3Options};
 use quarry_executor::{ExecutorHandle, ExecutorOptions, Schedulers, start_executor};
 use quarry_scheduler::postgres::PgOptions;
@@ -30,6 +31,9 @@ pub struct EmbeddedOptions {
     pub flight_port: u16,
     /// The PostgreSQL front door, if it is to be served.
     pub postgres: Option<PgOptions>,
+    /// How the executors decode the plans of their tasks (Quarry's codec; tests give
+    /// them one that refuses a node, to see the query fail and the cluster go on).
+    pub executor_codec: Arc<dyn PhysicalExtensionCodec>,
 }
 
 impl EmbeddedOptions {
@@ -44,6 +48,7 @@ impl EmbeddedOptions {
             bind_host: "127.0.0.1".into(),
             flight_port: 0,
             postgres: None,
+            executor_codec: quarry_catalog::codec::physical_codec(),
         }
     }
 
@@ -128,6 +133,7 @@ impl EmbeddedCluster {
                     grpc_port: 0,
                     task_slots: slots,
                     work_dir: scratch.path().join(format!("executor-{i}")),
+                    physical_codec: Arc::clone(&options.executor_codec),
                 },
                 Arc::clone(&runtime),
             )

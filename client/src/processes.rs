@@ -244,6 +244,7 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
             .unwrap_or(DEFAULT_EXECUTOR_GRPC_PORT),
         task_slots: args.slots.or(section.slots).unwrap_or(cores).max(1),
         work_dir,
+        physical_codec: quarry_catalog::codec::physical_codec(),
     };
     let slots = options.task_slots;
     let mut handle = start_executor(options, runtime).await?;

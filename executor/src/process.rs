@@ -31,6 +31,7 @@ use ballista_executor::executor_process::ExecutorProcessConfig;
 use ballista_executor::flight_service::BallistaFlightService;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use quarry_catalog::codec;
 
 use crate::engine::QuarryExecutionEngine;
@@ -86,6 +87,9 @@ pub struct ExecutorOptions {
     pub task_slots: usize,
     /// Where shuffle files and spills go; owned by the executor while it runs.
     pub work_dir: PathBuf,
+    /// Decodes the plan nodes of the tasks it is sent: Quarry's
+    /// ([`codec::physical_codec`]), which every scheduler encodes with.
+    pub physical_codec: Arc<dyn PhysicalExtensionCodec>,
 }
 
 /// A running executor. Dropping the handle does not stop it; call [`Self::shutdown`].
@@ -266,7 +270,7 @@ pub async fn start_executor(
         schedulers: options.schedulers.clone(),
         config: process_config,
         executor: Arc::clone(&executor),
-        codec: BallistaCodec::new(codec::logical_codec(), codec::physical_codec()),
+        codec: BallistaCodec::new(codec::logical_codec(), options.physical_codec),
         stop_send,
     };
     let (registered_send, registered) = watch::channel(None);

@@ -1,7 +1,8 @@
 //! Hosting the Ballista scheduler: its gRPC service on a bound port (port 0 picks a free
 //! one), push-based task scheduling, and in-memory cluster and job state.
 //!
-//! Tasks are spread round-robin over the executors (Ballista's default packs them onto
+//! Tasks are launched by [`QuarryTaskLauncher`]: a task an executor refuses fails its
+//! query instead of counting the executor as lost. Tasks are spread round-robin over the executors (Ballista's default packs them onto
 //! as few executors as possible). Push scheduling sends tasks to executors as soon as slots free up and gets task
 //! status back at once, instead of executors polling every 50 ms.
 
@@ -27,6 +28,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::error::QuarryError;
+use crate::launcher::QuarryTaskLauncher;
 
 /// The Ballista scheduler server type Quarry runs.
 pub type BallistaServer = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
@@ -99,18 +101,22 @@ pub async fn start_ballista(
     // A draining executor reports itself Terminating and deregisters when done; one
     // that falls silent while draining is lost after this long.
     config.executor_termination_grace_period = EXECUTOR_TIMEOUT_SECS;
-    let mut server = BallistaServer::new(
+    let launcher = QuarryTaskLauncher::new(name.clone());
+    let mut server = BallistaServer::new_with_task_launcher(
         name,
         cluster,
         BallistaCodec::new(codec::logical_codec(), codec::physical_codec()),
         Arc::new(config),
         ballista_scheduler::metrics::default_metrics_collector()
             .map_err(|e| QuarryError::Startup(e.to_string()))?,
+        Arc::clone(&launcher) as _,
     );
     server
         .init()
         .await
         .map_err(|e| QuarryError::Startup(e.to_string()))?;
+    // After `init`, which starts the event loop the launcher reports to.
+    launcher.attach(server.clone());
     let service = SchedulerGrpcServer::new(server.clone())
         .max_decoding_message_size(MAX_MESSAGE_SIZE as usize)
         .max_encoding_message_size(MAX_MESSAGE_SIZE as usize);

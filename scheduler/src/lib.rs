@@ -7,6 +7,7 @@
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables.
 //! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
+//! - [`launcher`]: sending tasks to executors; a task an executor refuses fails its query.
 //! - [`job`]: running a logical plan as a Ballista job and streaming its result.
 //! - [`explain`]: `EXPLAIN ANALYZE` with per-stage metrics.
 //! - [`query`]: a query and its lifecycle.
@@ -25,6 +26,7 @@ pub mod flight_sql;
 pub mod http;
 pub mod ingest;
 pub mod job;
+pub mod launcher;
 pub mod listing;
 pub mod metrics;
 pub mod params;

@@ -307,9 +307,19 @@ pub struct TestCluster {
 
 impl TestCluster {
     pub async fn start(executors: usize, slots: usize) -> Self {
+        Self::start_with(executors, slots, |_| {}).await
+    }
+
+    /// Starts a cluster with options changed by `change`.
+    pub async fn start_with(
+        executors: usize,
+        slots: usize,
+        change: impl FnOnce(&mut EmbeddedOptions),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut options = EmbeddedOptions::local(dir.path().join("warehouse"), executors);
         options.slots = slots;
+        change(&mut options);
         let cluster = EmbeddedCluster::start(options).await.unwrap();
         let conn = Connection::connect(&cluster.flight_url(), "test", "")
             .await

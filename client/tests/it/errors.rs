@@ -1,4 +1,15 @@
-//! Bad statements get one clear line naming the problem; EXPLAIN shows stages.
+//! Bad statements get one clear line naming the problem; EXPLAIN shows stages; a task
+//! the executors refuse fails its query, not the cluster.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use quarry_catalog::codec;
+use quarry_catalog::table::scan::IcebergScanExec;
 
 use crate::common::{TestCluster, rows};
 
@@ -129,4 +140,83 @@ async fn external_tables_are_shared_by_sessions() {
         tables.iter().any(|r| r.ends_with("|x|BASE TABLE")),
         "{tables:?}"
     );
+}
+
+/// Quarry's codec, except that it refuses to decode Iceberg scans: executors with it
+/// refuse every task that reads an Iceberg table.
+#[derive(Debug)]
+struct RefusesIcebergScans(Arc<dyn PhysicalExtensionCodec>);
+
+impl PhysicalExtensionCodec for RefusesIcebergScans {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let node = self.0.try_decode(buf, inputs, ctx)?;
+        if node.as_any().is::<IcebergScanExec>() {
+            return Err(DataFusionError::Internal(
+                "this executor refuses Iceberg scans (a test)".into(),
+            ));
+        }
+        Ok(node)
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+    ) -> datafusion::error::Result<()> {
+        self.0.try_encode(node, buf)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_the_executors_refuse_fails_its_query_and_the_cluster_goes_on() {
+    let t = TestCluster::start_with(2, 1, |options| {
+        options.executor_codec = Arc::new(RefusesIcebergScans(codec::physical_codec()));
+    })
+    .await;
+    let slots = t.cluster.scheduler.ballista.total_task_slots().await;
+    t.rows("CREATE TABLE t AS SELECT * FROM (VALUES (1), (2), (3)) v(a)")
+        .await;
+    // Before, the scheduler took each refusal for a lost executor and launched the
+    // tasks again every few seconds, forever; every later query waited behind them.
+    let refused = tokio::time::timeout(Duration::from_secs(60), t.query("SELECT sum(a) FROM t"))
+        .await
+        .expect("the refused query did not fail: it is being launched again and again")
+        .expect_err("the executors refuse Iceberg scans")
+        .to_string();
+    assert!(
+        refused.contains("could not run: executor")
+            && refused.contains("refused its tasks")
+            && refused.contains("this executor refuses Iceberg scans (a test)"),
+        "{refused}"
+    );
+    let stage = refused
+        .split("stage ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next());
+    assert!(
+        stage.is_some_and(|s| s.parse::<usize>().is_ok()),
+        "the error names the stage: {refused}"
+    );
+    assert!(!refused.contains('\n'), "{refused:?}");
+    // The executors stay in service, and the next queries answer.
+    assert_eq!(t.cluster.scheduler.ballista.total_task_slots().await, slots);
+    assert_eq!(t.rows("SELECT 6 * 7").await, ["42"]);
+    let landing = t.warehouse().join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("x.csv"), "a\n1\n2\n").unwrap();
+    assert_eq!(
+        t.rows("SELECT sum(a) FROM 'landing/x.csv'").await,
+        vec!["3"]
+    );
+    let again = t
+        .query("SELECT a FROM t WHERE a > 1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(again.contains("refused its tasks"), "{again}");
 }
