@@ -12,6 +12,8 @@
 //! - [`table`]: Iceberg tables: types, partitioning, statistics, writes.
 //! - [`catalog_provider`]: the store as DataFusion's catalog: namespaces as schemas.
 //! - [`codec`]: the plan codecs that carry Quarry's table scans to the executors.
+//! - [`shippable`]: a physical optimizer rule that keeps plans intact through DataFusion's
+//!   codec on their way to the executors.
 
 pub mod catalog_provider;
 #[cfg(feature = "etcd")]
@@ -21,6 +23,7 @@ pub mod codec;
 pub mod etcd;
 pub mod file_tables;
 pub mod object_stores;
+pub mod shippable;
 pub mod storage;
 pub mod store;
 pub mod table;

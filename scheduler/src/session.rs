@@ -4,7 +4,8 @@
 //! [`TableStore`] as schemas (default schema `public`), shared by all clients, so a table
 //! created in one session is visible to the others at once. File paths work as table
 //! names and resolve against the warehouse. Sessions carry Ballista's settings, because
-//! their settings travel with every task.
+//! their settings travel with every task, and plan physically with one more rule,
+//! [`ShippablePlan`], so that the plans executors decode are the ones planned.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use quarry_catalog::catalog_provider::LakeCatalog;
+use quarry_catalog::shippable::ShippablePlan;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
@@ -94,6 +96,7 @@ impl SessionFactory {
             .with_runtime_env(Arc::clone(&self.runtime))
             .with_catalog_list(catalogs)
             .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(ShippablePlan))
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)
     }
