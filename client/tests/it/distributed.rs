@@ -27,6 +27,12 @@ const QUERIES: &[&str] = &[
     // ORDER BY with LIMIT
     "SELECT id, v, s FROM facts ORDER BY v DESC, id LIMIT 15",
     "SELECT id, amount FROM events WHERE kind = 'event-3' ORDER BY amount DESC LIMIT 5 OFFSET 10",
+    // uncorrelated scalar subqueries over a dimension none of whose columns is kept,
+    // as in TPC-DS Q9: filters and joins that keep no columns travel to the executors
+    "SELECT CASE WHEN (SELECT count(*) FROM facts WHERE v BETWEEN 1 AND 2000) > 300000 \
+     THEN (SELECT avg(v) FROM facts WHERE k < 10) ELSE (SELECT max(v) FROM facts) END AS bucket, \
+     (SELECT count(*) FROM events WHERE day = 7) AS day7 FROM dims WHERE k = 1",
+    "SELECT count(*) AS n FROM facts f JOIN dims d ON f.k = d.k WHERE d.name LIKE 'c%'",
     // files queried by path
     "SELECT kind, count(*) AS n FROM 'data/events.csv' GROUP BY kind ORDER BY kind",
 ];
