@@ -1,13 +1,14 @@
 //! `quarry-bench`: measures Quarry against other engines on the same data, machine and
 //! run, and checks that their answers agree.
 //!
-//! - `tpch` ([`tpch`]): the 22 TPC-H queries on Quarry, DataFusion, Ballista and DuckDB,
-//!   with a report (Markdown, JSON and a chart) under `benchmarks/results/`.
+//! - `tpch` and `tpcds` ([`tpc`]): the 22 TPC-H or the 99 TPC-DS queries on Quarry,
+//!   DataFusion, Ballista and DuckDB, with a report (Markdown, JSON and a chart) under
+//!   `benchmarks/results/`.
 //! - `aggregate` and `tables` ([`micro`]): one feature each against DataFusion.
-//! - `tpch-engine`: one engine of the TPC-H run, as a process of its own (internal).
+//! - `tpc-engine`: one engine of such a run, as a process of its own (internal).
 
 mod micro;
-mod tpch;
+mod tpc;
 
 use clap::{Parser, Subcommand};
 
@@ -21,14 +22,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// TPC-H: Quarry vs DataFusion, Ballista and DuckDB, with a report.
-    Tpch(Box<tpch::TpchArgs>),
+    Tpch(Box<tpc::TpcArgs>),
+    /// TPC-DS: Quarry vs DataFusion, Ballista and DuckDB, with a report.
+    Tpcds(Box<tpc::TpcArgs>),
     /// GROUP BY over a Parquet table: Quarry (embedded, via Flight SQL) vs DataFusion.
     Aggregate(micro::MicroArgs),
     /// CTAS into an Iceberg table, and a selective query with and without pruning.
     Tables(micro::MicroArgs),
-    /// One engine of a TPC-H run, driven through stdin and stdout by `tpch`.
+    /// One engine of a TPC-H or TPC-DS run, driven through stdin and stdout.
     #[command(hide = true)]
-    TpchEngine(tpch::worker::EngineArgs),
+    TpcEngine(tpc::worker::EngineArgs),
 }
 
 /// Planning and decoding deep plans recurses deeply, debug builds above all: the
@@ -45,8 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Tpch(args) => tpch::run(*args).await,
-        Command::TpchEngine(args) => tpch::worker::serve(args).await,
+        Command::Tpch(args) => tpc::run(tpc::suite::Suite::Tpch, *args).await,
+        Command::Tpcds(args) => tpc::run(tpc::suite::Suite::Tpcds, *args).await,
+        Command::TpcEngine(args) => tpc::worker::serve(args).await,
         Command::Aggregate(args) => micro::aggregate(args).await,
         Command::Tables(args) => micro::tables(args).await,
     }

@@ -1,3 +1,5 @@
 //! End-to-end tests of `quarry-bench`: real engine processes on 127.0.0.1.
 
+mod run;
+mod tpcds;
 mod tpch;
