@@ -82,13 +82,24 @@ impl JobRunner {
         let mut checked = std::time::Instant::now();
         // The executors the job has run tasks on, so far.
         let mut used = HashSet::new();
+        // Since when the cluster has had no executor at all.
+        let mut no_executors_since = None;
         loop {
             // An executor that died takes the job's tasks and shuffle files with it;
             // Ballista may then wait for them forever, or fail the job. Either way the
-            // job's work is lost.
+            // job's work is lost. With no executor at all, nothing runs.
             if checked.elapsed() > LOST_EXECUTOR_CHECK {
                 checked = std::time::Instant::now();
-                if let Err(e) = self.lost_work(&job.id, &mut used).await {
+                let mut lost = self.lost_work(&job.id, &mut used).await;
+                if self.ballista.total_task_slots().await > 0 {
+                    no_executors_since = None;
+                } else if no_executors_since.get_or_insert(checked).elapsed() > NO_EXECUTORS_LIMIT {
+                    lost = Err(QuarryError::Unavailable(format!(
+                        "no executor has been in the cluster for {} s to run the statement",
+                        NO_EXECUTORS_LIMIT.as_secs()
+                    )));
+                }
+                if let Err(e) = lost {
                     let _ = self.ballista.server.cancel_job(job.id.clone()).await;
                     return Err(e);
                 }
@@ -319,6 +330,9 @@ fn executors_of(stages: &HashMap<usize, ExecutionStage>) -> Vec<String> {
 
 /// How often a running job checks that its executors are still there.
 const LOST_EXECUTOR_CHECK: Duration = Duration::from_secs(2);
+/// How long a job waits for an executor when the cluster has none, before it fails
+/// (Ballista would wait for one forever).
+pub const NO_EXECUTORS_LIMIT: Duration = Duration::from_secs(30);
 
 /// Streams the result partitions in order, fetching each from the executor that holds it.
 pub fn fetch_results(

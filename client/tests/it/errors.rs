@@ -220,3 +220,33 @@ async fn a_task_the_executors_refuse_fails_its_query_and_the_cluster_goes_on() {
         .to_string();
     assert!(again.contains("refused its tasks"), "{again}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_query_with_no_executor_to_run_it_fails_instead_of_waiting_forever() {
+    let mut t = TestCluster::start(1, 1).await;
+    let landing = t.warehouse().join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("x.csv"), "a\n1\n2\n").unwrap();
+    t.cluster.executors[0].shutdown();
+    // The scheduler takes the silent executor as gone after its heartbeat timeout.
+    let ballista = &t.cluster.scheduler.ballista;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ballista.total_task_slots().await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the executor stays registered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let limit = quarry_scheduler::job::NO_EXECUTORS_LIMIT + Duration::from_secs(30);
+    let err = tokio::time::timeout(limit, t.query("SELECT sum(a) FROM 'landing/x.csv'"))
+        .await
+        .expect("the query waits for an executor forever")
+        .expect_err("no executor can run it")
+        .to_string();
+    assert!(
+        err.contains("no executor has been in the cluster for 30 s")
+            && err.contains("run it again"),
+        "{err}"
+    );
+}
