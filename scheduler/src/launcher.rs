@@ -89,10 +89,19 @@ impl QuarryTaskLauncher {
     /// Sends one stage's tasks to `executor`.
     async fn launch(&self, executor: &ExecutorMetadata, tasks: MultiTaskDefinition) -> Result<()> {
         let (job_id, stage_id) = (tasks.job_id.clone(), tasks.stage_id);
+        // What a failure report needs; the plan itself goes to the executor.
+        let ids = MultiTaskDefinition {
+            task_ids: tasks.task_ids.clone(),
+            job_id: job_id.clone(),
+            stage_id,
+            stage_attempt_num: tasks.stage_attempt_num,
+            launch_time: tasks.launch_time,
+            ..Default::default()
+        };
         let sent = match self.client(executor).await {
             Ok(mut client) => client
                 .launch_multi_task(LaunchMultiTaskParams {
-                    multi_tasks: vec![tasks.clone()],
+                    multi_tasks: vec![tasks],
                     scheduler_id: self.scheduler_id.clone(),
                 })
                 .await
@@ -114,7 +123,7 @@ impl QuarryTaskLauncher {
                 executor.id,
                 status.message()
             );
-            return self.fail(executor, tasks, reason).await;
+            return self.fail(executor, ids, reason).await;
         }
         // The connection failed: the executor may be gone. Ballista takes it as lost
         // and launches the tasks again elsewhere, unless this job has failed too often.
@@ -127,7 +136,7 @@ impl QuarryTaskLauncher {
                 executor.id,
                 status.message()
             );
-            return self.fail(executor, tasks, reason).await;
+            return self.fail(executor, ids, reason).await;
         }
         Err(BallistaError::GrpcConnectionError(format!(
             "cannot reach executor {}: {}",
