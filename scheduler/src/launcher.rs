@@ -63,7 +63,7 @@ impl QuarryTaskLauncher {
     }
 
     async fn client(&self, executor: &ExecutorMetadata) -> Result<ExecutorGrpcClient<Channel>> {
-        let url = format!("http://{}:{}", executor.host, executor.grpc_port);
+        let url = control_url(executor);
         if let Some(client) = self.lock_clients().get(&url) {
             return Ok(client.clone());
         }
@@ -127,8 +127,7 @@ impl QuarryTaskLauncher {
         }
         // The connection failed: the executor may be gone. Ballista takes it as lost
         // and launches the tasks again elsewhere, unless this job has failed too often.
-        self.lock_clients()
-            .remove(&format!("http://{}:{}", executor.host, executor.grpc_port));
+        self.lock_clients().remove(&control_url(executor));
         if let Some(failed) = self.gives_up(&job_id) {
             let reason = format!(
                 "stage {stage_id} could not start: its tasks reached no executor in \
@@ -204,6 +203,11 @@ impl QuarryTaskLauncher {
             .map(|_| ())
             .map_err(|e| BallistaError::Internal(e.message().to_string()))
     }
+}
+
+/// The address of `executor`'s control service, which tasks are launched on.
+fn control_url(executor: &ExecutorMetadata) -> String {
+    format!("http://{}:{}", executor.host, executor.grpc_port)
 }
 
 /// Whether a failed call means the executor could not be reached, rather than that it
