@@ -21,4 +21,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace --all-features --locked
+# Without backtraces a failing test's message ends the output, where a reader sees it.
+RUST_BACKTRACE=0 cargo test --workspace --all-features --locked

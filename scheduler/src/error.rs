@@ -28,6 +28,10 @@ pub enum QuarryError {
     /// statement again is safe and should succeed.
     #[error("{0}; the statement did not take effect: run it again")]
     Unavailable(String),
+    /// The cluster has had no executor to run the statement for a while; it did not
+    /// run, and running it again is safe once executors are back.
+    #[error("{0}; the statement did not take effect: run it again")]
+    NoExecutors(String),
     /// A query or session handle the service does not know.
     #[error("{0}")]
     NotFound(String),
@@ -101,7 +105,9 @@ impl From<QuarryError> for tonic::Status {
             QuarryError::Cancelled => tonic::Status::cancelled(message),
             QuarryError::NotFound(_) => tonic::Status::not_found(message),
             QuarryError::Startup(_) | QuarryError::Internal(_) => tonic::Status::internal(message),
-            QuarryError::Unavailable(_) => tonic::Status::unavailable(message),
+            QuarryError::Unavailable(_) | QuarryError::NoExecutors(_) => {
+                tonic::Status::unavailable(message)
+            }
         }
     }
 }

@@ -94,7 +94,7 @@ impl JobRunner {
                 if self.ballista.total_task_slots().await > 0 {
                     no_executors_since = None;
                 } else if no_executors_since.get_or_insert(checked).elapsed() > NO_EXECUTORS_LIMIT {
-                    lost = Err(QuarryError::Unavailable(format!(
+                    lost = Err(QuarryError::NoExecutors(format!(
                         "no executor has been in the cluster for {} s to run the statement",
                         NO_EXECUTORS_LIMIT.as_secs()
                     )));

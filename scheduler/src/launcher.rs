@@ -8,11 +8,12 @@
 //! their query fails with the executor's reason and the executor stays in service.
 //! Only a call that cannot reach the executor (refused or dropped connection, time-out)
 //! counts it as lost, and a job whose launches keep failing that way gives up after
-//! [`MAX_FAILED_LAUNCHES`].
+//! [`MAX_FAILED_LAUNCHES`] failures over at least [`GIVE_UP_AFTER`] (an executor that
+//! registers again after a blip, on a busy machine, must not fail the query).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ballista_core::error::{BallistaError, Result};
@@ -30,8 +31,11 @@ use tonic::transport::Channel;
 use crate::ballista::{BallistaServer, MAX_MESSAGE_SIZE};
 
 /// Launches of one job that may fail to reach their executor before its tasks fail
-/// instead of being launched again.
+/// instead of being launched again, if they have been failing for [`GIVE_UP_AFTER`].
 pub const MAX_FAILED_LAUNCHES: u32 = 5;
+/// How long a job's launches may keep failing to reach an executor, with no launch
+/// that reached one in between, before its tasks fail.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(20);
 
 /// Quarry's task launcher. It needs the server it belongs to (to report refused tasks),
 /// which is built after it: [`QuarryTaskLauncher::attach`] hands it over once the
@@ -41,8 +45,9 @@ pub struct QuarryTaskLauncher {
     server: OnceLock<BallistaServer>,
     /// A client per executor address, connected on first use.
     clients: Mutex<HashMap<String, ExecutorGrpcClient<Channel>>>,
-    /// Failed launches per job, forgotten after a while.
-    failures: moka::sync::Cache<String, u32>,
+    /// Per job: failed launches since the last that reached its executor, and when the
+    /// first of them failed. Forgotten after a while.
+    failures: moka::sync::Cache<String, (u32, Instant)>,
 }
 
 impl QuarryTaskLauncher {
@@ -128,7 +133,7 @@ impl QuarryTaskLauncher {
         // The connection failed: the executor may be gone. Ballista takes it as lost
         // and launches the tasks again elsewhere, unless this job has failed too often.
         self.lock_clients().remove(&control_url(executor));
-        if let Some(failed) = self.gives_up(&job_id) {
+        if let Some(failed) = self.gives_up(&job_id, Instant::now()) {
             let reason = format!(
                 "stage {stage_id} could not start: its tasks reached no executor in \
                  {failed} attempts (last: executor {}: {})",
@@ -144,12 +149,14 @@ impl QuarryTaskLauncher {
         )))
     }
 
-    /// Counts a launch of `job_id` that did not reach its executor; returns the count
-    /// once it reaches [`MAX_FAILED_LAUNCHES`] (and starts counting afresh).
-    fn gives_up(&self, job_id: &str) -> Option<u32> {
-        let failed = self.failures.get(job_id).unwrap_or(0) + 1;
-        if failed < MAX_FAILED_LAUNCHES {
-            self.failures.insert(job_id.to_string(), failed);
+    /// Counts a launch of `job_id` that did not reach its executor at `now`; returns
+    /// the count once it reaches [`MAX_FAILED_LAUNCHES`] and the first failure is
+    /// [`GIVE_UP_AFTER`] old (and starts counting afresh).
+    fn gives_up(&self, job_id: &str, now: Instant) -> Option<u32> {
+        let (failed, since) = self.failures.get(job_id).unwrap_or((0, now));
+        let failed = failed + 1;
+        if failed < MAX_FAILED_LAUNCHES || now.duration_since(since) < GIVE_UP_AFTER {
+            self.failures.insert(job_id.to_string(), (failed, since));
             return None;
         }
         self.failures.invalidate(job_id);
@@ -248,12 +255,22 @@ mod tests {
     #[test]
     fn a_job_whose_launches_keep_failing_gives_up() {
         let launcher = QuarryTaskLauncher::new("s".into());
+        let start = Instant::now();
         for _ in 1..MAX_FAILED_LAUNCHES {
-            assert_eq!(launcher.gives_up("a"), None);
+            assert_eq!(launcher.gives_up("a", start), None);
         }
-        assert_eq!(launcher.gives_up("b"), None, "jobs count apart");
-        assert_eq!(launcher.gives_up("a"), Some(MAX_FAILED_LAUNCHES));
-        assert_eq!(launcher.gives_up("a"), None, "a new count starts");
+        assert_eq!(
+            launcher.gives_up("a", start + Duration::from_secs(1)),
+            None,
+            "failing for a second is no reason to give up"
+        );
+        let later = start + GIVE_UP_AFTER;
+        assert_eq!(launcher.gives_up("b", later), None, "jobs count apart");
+        assert_eq!(
+            launcher.gives_up("a", later),
+            Some(MAX_FAILED_LAUNCHES + 1)
+        );
+        assert_eq!(launcher.gives_up("a", later), None, "a new count starts");
     }
 
     #[test]

@@ -331,10 +331,6 @@ impl QueryService {
                             Err(QuarryError::Unavailable(why))
                                 if rerunnable && reruns < RERUNS && !g.query.is_cancelled() =>
                             {
-                                // With no executor left, a new job would only wait.
-                                if jobs.ballista().total_task_slots().await == 0 {
-                                    return Err(g.failed(QuarryError::Unavailable(why)));
-                                }
                                 reruns += 1;
                                 tracing::warn!(job_id = %job.id, "{why}: running the query again");
                                 jobs.clean_up(&job.id);

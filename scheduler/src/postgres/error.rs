@@ -56,7 +56,7 @@ pub fn sqlstate(error: &QuarryError) -> &'static str {
         }
         QuarryError::Startup(_) | QuarryError::Internal(_) => "XX000",
         // cannot_connect_now: the cluster is recovering.
-        QuarryError::Unavailable(_) => "57P03",
+        QuarryError::Unavailable(_) | QuarryError::NoExecutors(_) => "57P03",
     }
 }
 
