@@ -2,6 +2,8 @@
 //! Iceberg tables, read from the catalog at every lookup so that a table created by
 //! any session (or any other engine) is visible at once.
 //!
+//! The namespace of reflections' materializations is not among the schemas.
+//!
 //! Each schema also holds the session-independent objects DataFusion itself creates:
 //! views and external tables (`CREATE EXTERNAL TABLE`), kept in memory on the scheduler.
 
@@ -15,6 +17,7 @@ use datafusion::common::{DataFusionError, Result, exec_err};
 use iceberg::TableIdent;
 use parking_lot::Mutex;
 
+use crate::reflection;
 use crate::store::TableStore;
 use crate::table::IcebergTable;
 
@@ -44,15 +47,21 @@ impl CatalogProvider for LakeCatalog {
     }
 
     fn schema_names(&self) -> Vec<String> {
-        self.store
+        let mut names = self
+            .store
             .blocking(self.store.namespaces())
             .unwrap_or_else(|e| {
                 tracing::warn!("cannot list namespaces: {e}");
                 Vec::new()
-            })
+            });
+        names.retain(|name| !reflection::is_hidden(name));
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if reflection::is_hidden(name) {
+            return None;
+        }
         match self.store.blocking(self.store.namespace_exists(name)) {
             Ok(true) => Some(Arc::new(LakeSchema {
                 store: self.store.clone(),

@@ -10,6 +10,8 @@
 //! - `etcd` (feature `etcd`): the Iceberg catalog in etcd, shared by many schedulers.
 //! - `cluster` (feature `etcd`): the cluster's members and scheduler election in etcd.
 //! - [`table`]: Iceberg tables: types, partitioning, statistics, writes.
+//! - [`reflection`]: reflections' definitions, and the hidden namespace their
+//!   materializations live in.
 //! - [`catalog_provider`]: the store as DataFusion's catalog: namespaces as schemas.
 //! - [`codec`]: the plan codecs that carry Quarry's table scans to the executors.
 //! - [`shippable`]: a physical optimizer rule that keeps plans intact through DataFusion's
@@ -23,6 +25,7 @@ pub mod codec;
 pub mod etcd;
 pub mod file_tables;
 pub mod object_stores;
+pub mod reflection;
 pub mod shippable;
 pub mod storage;
 pub mod store;

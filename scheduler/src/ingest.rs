@@ -85,6 +85,7 @@ pub async fn ingest(
             new_table()?,
             Commit::Replace {
                 old: Box::new(table),
+                properties: Default::default(),
             },
         ),
         (None, _) if target.if_missing == IfMissing::Fail => {
@@ -92,7 +93,13 @@ pub async fn ingest(
                 "table '{ident}' not found: create it, or ask ingest to create it"
             )));
         }
-        (None, _) => (new_table()?, Commit::Create { ident }),
+        (None, _) => (
+            new_table()?,
+            Commit::Create {
+                ident,
+                properties: Default::default(),
+            },
+        ),
     };
     let (store, runtime) = (store.clone(), Arc::clone(runtime));
     let task = tokio::spawn(async move {

@@ -266,10 +266,7 @@ mod tests {
         );
         let later = start + GIVE_UP_AFTER;
         assert_eq!(launcher.gives_up("b", later), None, "jobs count apart");
-        assert_eq!(
-            launcher.gives_up("a", later),
-            Some(MAX_FAILED_LAUNCHES + 1)
-        );
+        assert_eq!(launcher.gives_up("a", later), Some(MAX_FAILED_LAUNCHES + 1));
         assert_eq!(launcher.gives_up("a", later), None, "a new count starts");
     }
 

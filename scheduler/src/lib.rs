@@ -6,6 +6,8 @@
 //!   by all sessions.
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables.
+//! - [`reflections`]: reflections: their statements, their materializations, and the
+//!   analyzer rule that answers aggregates from them.
 //! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
 //! - [`launcher`]: sending tasks to executors; a task an executor refuses fails its query.
 //! - [`job`]: running a logical plan as a Ballista job and streaming its result.
@@ -32,6 +34,7 @@ pub mod metrics;
 pub mod params;
 pub mod postgres;
 pub mod query;
+pub mod reflections;
 pub mod server;
 pub mod service;
 pub mod session;

@@ -255,6 +255,7 @@ impl QueryService {
                 let result =
                     without_panics("the statement", write::apply(self.sessions.store(), change))
                         .await;
+                self.sessions.reflections().invalidate();
                 query.end(if result.is_ok() {
                     QueryState::Finished
                 } else {
@@ -293,11 +294,14 @@ impl QueryService {
                     job,
                     write.as_ref().clone(),
                 );
+                let reflections = Arc::clone(self.sessions.reflections());
                 futures::stream::once(async move {
                     let result = match task.await {
                         Ok(result) => result,
                         Err(e) => Err(QuarryError::Internal(format!("the write task failed: {e}"))),
                     };
+                    // A reflection may have been built, or its table changed.
+                    reflections.invalidate();
                     match result {
                         Ok(batch) => {
                             g.succeeded();

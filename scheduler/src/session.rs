@@ -5,7 +5,10 @@
 //! created in one session is visible to the others at once. File paths work as table
 //! names and resolve against the warehouse. Sessions carry Ballista's settings, because
 //! their settings travel with every task, and plan physically with one more rule,
-//! [`ShippablePlan`], so that the plans executors decode are the ones planned.
+//! [`ShippablePlan`], so that the plans executors decode are the ones planned. They
+//! analyze plans with [`UseReflections`] last, which answers aggregates from
+//! reflections, and carry the registry of reflections and their setting
+//! (`quarry.reflections`).
 
 use std::sync::Arc;
 
@@ -20,6 +23,8 @@ use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
 use crate::error::QuarryError;
+use crate::reflections::rewrite::UseReflections;
+use crate::reflections::{ReflectionOptions, Reflections};
 
 /// Name of Quarry's catalog.
 pub const CATALOG: &str = "quarry";
@@ -33,6 +38,7 @@ pub struct SessionFactory {
     store: TableStore,
     catalogs: Arc<dyn CatalogProviderList>,
     runtime: Arc<RuntimeEnv>,
+    reflections: Arc<Reflections>,
 }
 
 impl SessionFactory {
@@ -46,10 +52,16 @@ impl SessionFactory {
         );
         Self {
             warehouse,
+            reflections: Reflections::new(store.clone()),
             store,
             catalogs: Arc::new(catalogs),
             runtime,
         }
+    }
+
+    /// The reflections queries may be answered from.
+    pub fn reflections(&self) -> &Arc<Reflections> {
+        &self.reflections
     }
 
     /// The Iceberg tables sessions see.
@@ -90,12 +102,15 @@ impl SessionFactory {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, DEFAULT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
-            .with_target_partitions(target_partitions.max(1));
+            .with_target_partitions(target_partitions.max(1))
+            .with_option_extension(ReflectionOptions::default())
+            .with_extension(Arc::clone(&self.reflections));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(Arc::clone(&self.runtime))
             .with_catalog_list(catalogs)
             .with_default_features()
+            .with_analyzer_rule(Arc::new(UseReflections::new(Arc::clone(&self.reflections))))
             .with_physical_optimizer_rule(Arc::new(ShippablePlan))
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)

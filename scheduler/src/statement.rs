@@ -20,6 +20,7 @@ use quarry_catalog::store::TableStore;
 
 use crate::error::QuarryError;
 use crate::params;
+use crate::reflections::{Reflections, parse};
 use crate::tables::{self, CatalogChange, Planned, Write};
 
 /// Where and how a planned statement runs.
@@ -113,6 +114,18 @@ pub async fn plan(
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let sql = params::number_placeholders(sql, dialect.as_ref());
+    if let Some(reflections) = state.config().get_extension::<Reflections>() {
+        reflections.load_if_changed().await?;
+        if let Some(statement) = parse::parse(&sql, dialect.as_ref())? {
+            return match crate::reflections::plan(ctx, store, &reflections, statement).await? {
+                Planned::Write(write) => Ok(Statement::Write(write)),
+                Planned::Catalog(change) => Ok(Statement::Catalog(change)),
+                _ => Err(QuarryError::Internal(
+                    "a reflection statement planned as a query".into(),
+                )),
+            };
+        }
+    }
     let statement = state.sql_to_statement(&sql, &dialect).map_err(|e| {
         let e = QuarryError::from(e);
         match e {

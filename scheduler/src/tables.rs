@@ -8,6 +8,7 @@
 //! Planning has no side effects: a [`Write`] or a [`CatalogChange`] is what will happen
 //! when the statement runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
@@ -54,10 +55,16 @@ pub enum Commit {
     Append { ident: TableIdent, uuid: uuid::Uuid },
     /// `INSERT OVERWRITE`: they replace all rows of the table with this uuid.
     Overwrite { ident: TableIdent, uuid: uuid::Uuid },
-    /// `CREATE TABLE .. AS`: a new table.
-    Create { ident: TableIdent },
+    /// `CREATE TABLE .. AS`: a new table, with these table properties.
+    Create {
+        ident: TableIdent,
+        properties: HashMap<String, String>,
+    },
     /// `CREATE OR REPLACE TABLE .. AS` of an existing table.
-    Replace { old: Box<Table> },
+    Replace {
+        old: Box<Table>,
+        properties: HashMap<String, String>,
+    },
 }
 
 /// A change to the catalog alone.
@@ -252,20 +259,36 @@ async fn plan_create(
             }),
         ))));
     }
-    let spec = Arc::new(WriteSpec::new(
-        ident.to_string(),
-        store.new_location(&ident),
-        schema,
-        spec,
-        &Default::default(),
-    ));
+    let spec = new_table_write(store, &ident, schema, spec);
     let target = IcebergTable::pending(Arc::clone(&spec))?;
     let plan = insert_plan(&table.name, Arc::new(target), InsertOp::Append, table.input)?;
     let commit = match existing {
-        Some(old) => Commit::Replace { old: Box::new(old) },
-        None => Commit::Create { ident },
+        Some(old) => Commit::Replace {
+            old: Box::new(old),
+            properties: HashMap::new(),
+        },
+        None => Commit::Create {
+            ident,
+            properties: HashMap::new(),
+        },
     };
     Ok(Planned::Write(Box::new(Write { plan, spec, commit })))
+}
+
+/// The write of a new table's first files, at a new location.
+pub(crate) fn new_table_write(
+    store: &TableStore,
+    ident: &TableIdent,
+    schema: Schema,
+    spec: PartitionSpec,
+) -> Arc<WriteSpec> {
+    Arc::new(WriteSpec::new(
+        ident.to_string(),
+        store.new_location(ident),
+        schema,
+        spec,
+        &Default::default(),
+    ))
 }
 
 /// The Iceberg schema and partition spec of a new table with these columns.
@@ -378,7 +401,7 @@ pub fn plan_insert(plan: LogicalPlan) -> Result<Result<Write, LogicalPlan>, Quar
     Ok(Ok(Write { plan, spec, commit }))
 }
 
-fn insert_plan(
+pub(crate) fn insert_plan(
     name: &TableReference,
     target: Arc<dyn TableProvider>,
     op: InsertOp,
@@ -405,6 +428,12 @@ pub(crate) fn iceberg_ident(
         return Err(QuarryError::Plan(format!(
             "tables live in catalog '{CATALOG}', not '{}'",
             resolved.catalog
+        )));
+    }
+    if quarry_catalog::reflection::is_hidden(&resolved.schema) {
+        return Err(QuarryError::Plan(format!(
+            "schema '{}' holds reflections; its tables change only through reflections",
+            resolved.schema
         )));
     }
     TableIdent::from_strs([resolved.schema.as_ref(), resolved.table.as_ref()])

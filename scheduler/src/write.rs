@@ -115,27 +115,13 @@ async fn commit_files(
         Commit::Overwrite { ident, uuid } => {
             commit::overwrite(store, ident, *uuid, files).await?;
         }
-        Commit::Create { ident } => {
-            commit::create(
-                store,
-                ident,
-                &spec.location,
-                spec.schema.clone(),
-                &spec.partition_spec,
-                files,
-            )
-            .await?;
+        Commit::Create { ident, properties } => {
+            let layout = (spec.schema.clone(), &spec.partition_spec);
+            commit::create(store, ident, &spec.location, layout, properties, files).await?;
         }
-        Commit::Replace { old } => {
-            commit::replace(
-                store,
-                old,
-                &spec.location,
-                spec.schema.clone(),
-                &spec.partition_spec,
-                files,
-            )
-            .await?;
+        Commit::Replace { old, properties } => {
+            let layout = (spec.schema.clone(), &spec.partition_spec);
+            commit::replace(store, old, &spec.location, layout, properties, files).await?;
         }
     }
     Ok(())
@@ -203,13 +189,14 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
         CatalogChange::None => {}
         CatalogChange::CreateTable(new) => {
             let location = store.new_location(&new.ident);
-            let (schema, spec) = (new.schema.clone(), &new.spec);
+            let layout = (new.schema.clone(), &new.spec);
+            let none = Default::default();
             match &new.replace {
                 Some(old) => {
-                    commit::replace(store, old, &location, schema, spec, vec![]).await?;
+                    commit::replace(store, old, &location, layout, &none, vec![]).await?;
                 }
                 None => {
-                    commit::create(store, &new.ident, &location, schema, spec, vec![]).await?;
+                    commit::create(store, &new.ident, &location, layout, &none, vec![]).await?;
                 }
             }
         }

@@ -99,15 +99,15 @@ async fn commit_retrying(
 /// How often a commit that lost a race is retried.
 const MAX_RETRIES: u32 = 30;
 
-/// Creates the table at `location` (where its files were written) and, if there are
-/// any, commits `files` as its first snapshot. If that commit fails, the table is
-/// dropped again.
+/// Creates the table at `location` (where its files were written), with `properties`
+/// besides Quarry's own, and, if there are any, commits `files` as its first snapshot.
+/// If that commit fails, the table is dropped again.
 pub async fn create(
     store: &TableStore,
     ident: &TableIdent,
     location: &str,
-    schema: Schema,
-    partition_spec: &PartitionSpec,
+    (schema, partition_spec): (Schema, &PartitionSpec),
+    properties: &HashMap<String, String>,
     files: Vec<DataFile>,
 ) -> Result<Table, TableError> {
     let _lock = store.lock(ident).await;
@@ -115,7 +115,7 @@ pub async fn create(
         .catalog()
         .create_table(
             ident.namespace(),
-            creation(ident, location, schema.clone(), partition_spec),
+            creation(ident, location, schema.clone(), partition_spec, properties),
         )
         .await
     {
@@ -144,14 +144,15 @@ pub async fn create(
     committed
 }
 
-/// Replaces the table `old` with a new one at `location` holding `files`: readers see
-/// the old table or the new, never neither. The old table's files are deleted after.
+/// Replaces the table `old` with a new one at `location` (with `properties` besides
+/// Quarry's own) holding `files`: readers see the old table or the new, never neither.
+/// The old table's files are deleted after.
 pub async fn replace(
     store: &TableStore,
     old: &Table,
     location: &str,
-    schema: Schema,
-    partition_spec: &PartitionSpec,
+    (schema, partition_spec): (Schema, &PartitionSpec),
+    properties: &HashMap<String, String>,
     files: Vec<DataFile>,
 ) -> Result<Table, TableError> {
     let ident = old.identifier();
@@ -162,6 +163,7 @@ pub async fn replace(
         location,
         schema.clone(),
         partition_spec,
+        properties,
     ))?
     .build()?
     .metadata;
@@ -192,13 +194,16 @@ fn creation(
     location: &str,
     schema: Schema,
     partition_spec: &PartitionSpec,
+    properties: &HashMap<String, String>,
 ) -> TableCreation {
+    let mut all = table_properties();
+    all.extend(properties.clone());
     TableCreation::builder()
         .name(ident.name().to_string())
         .location(location.to_string())
         .schema(schema)
         .partition_spec(partition_spec.clone().into_unbound())
-        .properties(table_properties())
+        .properties(all)
         .format_version(FormatVersion::V2)
         .build()
 }

@@ -418,7 +418,9 @@ mod tests {
         let root = std::path::PathBuf::from(location.strip_prefix("file://").unwrap());
         let rows = write_ids(&schema, &root.join("data/a.parquet"), vec![1, 2, 3]);
         let spec = PartitionSpec::unpartition_spec();
-        let table = commit::create(&store, &ident, &location, schema.clone(), &spec, vec![rows])
+        let layout = (schema.clone(), &spec);
+        let none = Default::default();
+        let table = commit::create(&store, &ident, &location, layout, &none, vec![rows])
             .await
             .unwrap();
 

@@ -13,5 +13,6 @@ mod flight_clients;
 mod object_storage;
 mod postgres;
 mod processes;
+mod reflections;
 mod shell;
 mod tables;

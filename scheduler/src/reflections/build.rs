@@ -1,0 +1,149 @@
+//! The logical plan that computes a reflection's rows from its anchor table, and the
+//! checks that the definition fits the table.
+//!
+//! An aggregate reflection groups by its dimensions (a dimension kept `BY` a
+//! granularity is truncated to it) and keeps, per group, the row count
+//! ([`ROW_COUNT_COLUMN`]) and each measure's aggregates, one column each
+//! ([`MeasureFunction::column_name`]). A raw reflection keeps its display columns.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::provider_as_source;
+use datafusion::functions::expr_fn::date_trunc;
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col, lit};
+use datafusion::sql::TableReference;
+use quarry_catalog::reflection::{
+    Definition, Dimension, Granularity, Kind, MeasureFunction, ROW_COUNT_COLUMN,
+};
+
+use crate::error::QuarryError;
+
+/// The plan of `definition`'s rows over `anchor`, the anchor table as it is now.
+pub fn plan(
+    definition: &Definition,
+    anchor: Arc<dyn TableProvider>,
+) -> Result<LogicalPlan, QuarryError> {
+    let schema = anchor.schema();
+    let name = TableReference::bare("anchor");
+    let scan = LogicalPlanBuilder::scan(name, provider_as_source(anchor), None)?;
+    let column = |c: &str| -> Result<(Expr, DataType), QuarryError> {
+        let field = schema.field_with_name(c).map_err(|_| {
+            QuarryError::Plan(format!(
+                "reflection {} names column {c}, which table {} does not have",
+                definition.name, definition.anchor
+            ))
+        })?;
+        Ok((
+            col(datafusion::common::Column::new_unqualified(c)),
+            field.data_type().clone(),
+        ))
+    };
+    let plan = match &definition.kind {
+        Kind::Raw { display } => {
+            let columns = display
+                .iter()
+                .map(|c| column(c).map(|(e, _)| e))
+                .collect::<Result<Vec<_>, _>>()?;
+            scan.project(columns)?.build()?
+        }
+        Kind::Aggregate {
+            dimensions,
+            measures,
+        } => {
+            let mut groups = Vec::new();
+            for dimension in dimensions {
+                let (expr, data_type) = column(&dimension.column)?;
+                groups.push(dimension_expr(definition, dimension, expr, &data_type)?);
+            }
+            let mut aggregates = vec![count_all().alias(ROW_COUNT_COLUMN)];
+            for measure in measures {
+                let (expr, data_type) = column(&measure.column)?;
+                for function in &measure.functions {
+                    let aggregate = match function {
+                        MeasureFunction::Sum if !summable(&data_type) => {
+                            return Err(QuarryError::Plan(format!(
+                                "reflection {}: SUM needs a numeric column; {} is {data_type}",
+                                definition.name, measure.column
+                            )));
+                        }
+                        MeasureFunction::Sum => sum(expr.clone()),
+                        MeasureFunction::Count => count(expr.clone()),
+                        MeasureFunction::Min => min(expr.clone()),
+                        MeasureFunction::Max => max(expr.clone()),
+                        MeasureFunction::ApproxCountDistinct => {
+                            return Err(QuarryError::Plan(format!(
+                                "reflection {}: APPROX_COUNT_DISTINCT measures are not \
+                                 supported yet; keep {} as a dimension instead",
+                                definition.name, measure.column
+                            )));
+                        }
+                    };
+                    aggregates.push(aggregate.alias(function.column_name(&measure.column)));
+                }
+            }
+            scan.aggregate(groups, aggregates)?.build()?
+        }
+    };
+    check_names(definition, plan.schema().as_arrow())?;
+    Ok(plan)
+}
+
+/// A dimension's column, truncated to its granularity. A date kept by day is the date
+/// itself; a date kept more coarsely stays a date.
+fn dimension_expr(
+    definition: &Definition,
+    dimension: &Dimension,
+    expr: Expr,
+    data_type: &DataType,
+) -> Result<Expr, QuarryError> {
+    let Some(granularity) = dimension.granularity else {
+        return Ok(expr);
+    };
+    let expr = match data_type {
+        DataType::Date32 | DataType::Date64 if granularity <= Granularity::Day => {
+            if granularity < Granularity::Day {
+                return Err(QuarryError::Plan(format!(
+                    "reflection {}: {} is a date; keep it BY DAY or coarser",
+                    definition.name, dimension.column
+                )));
+            }
+            expr
+        }
+        DataType::Date32 | DataType::Date64 => {
+            cast(date_trunc(lit(granularity.unit()), expr), data_type.clone())
+        }
+        DataType::Timestamp(_, _) => date_trunc(lit(granularity.unit()), expr),
+        other => {
+            return Err(QuarryError::Plan(format!(
+                "reflection {}: {} BY {} needs a date or timestamp column; it is {other}",
+                definition.name,
+                dimension.column,
+                granularity.unit().to_uppercase()
+            )));
+        }
+    };
+    Ok(expr.alias(&dimension.column))
+}
+
+fn summable(data_type: &DataType) -> bool {
+    data_type.is_numeric()
+}
+
+/// Refuses a definition whose columns would clash (a column kept twice).
+fn check_names(definition: &Definition, schema: &Schema) -> Result<(), QuarryError> {
+    let mut seen = std::collections::HashSet::new();
+    for field in schema.fields() {
+        if !seen.insert(field.name()) {
+            return Err(QuarryError::Plan(format!(
+                "reflection {} keeps {} twice",
+                definition.name,
+                field.name()
+            )));
+        }
+    }
+    Ok(())
+}

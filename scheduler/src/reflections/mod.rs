@@ -1,0 +1,347 @@
+//! Reflections: materializations of a table (its rows, or an aggregate of them) that the
+//! planner answers queries from, without anyone changing a query.
+//!
+//! - [`parse`]: the statements, in Dremio's syntax.
+//! - [`build`]: the plan that computes a reflection's rows from its anchor table.
+//! - [`rewrite`]: the analyzer rule that answers aggregates from a reflection.
+//! - this module: the scheduler's registry of reflections ([`Reflections`]), the session
+//!   setting `quarry.reflections`, and the planning of the statements into writes and
+//!   catalog changes.
+//!
+//! A materialization is an Iceberg table in the hidden namespace (see
+//! `quarry_catalog::reflection`), built by a distributed CTAS. It is used only while its
+//! anchor table is at the snapshot it was built from, so no answer is ever stale.
+
+pub mod build;
+pub mod parse;
+pub mod rewrite;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::common::config_err;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::planner::object_name_to_table_reference;
+use datafusion::sql::sqlparser::ast::ObjectName;
+use iceberg::TableIdent;
+use iceberg::table::Table;
+use parking_lot::RwLock;
+use quarry_catalog::reflection::{self, Anchor, Base, Definition, NAMESPACE};
+use quarry_catalog::store::TableStore;
+use quarry_catalog::table::IcebergTable;
+use quarry_catalog::table::partition::PartitionColumn;
+
+use crate::error::QuarryError;
+use crate::tables::{self, CatalogChange, Commit, Planned, Write};
+use parse::ReflectionStatement;
+
+/// A reflection whose materialization exists.
+#[derive(Debug, Clone)]
+pub struct Materialized {
+    pub definition: Definition,
+    /// What the materialization was built from.
+    pub base: Base,
+    /// The materialization table, as last loaded.
+    pub table: Table,
+}
+
+impl Materialized {
+    /// Rows in the materialization.
+    pub fn rows(&self) -> u64 {
+        self.table
+            .metadata()
+            .current_snapshot()
+            .and_then(|s| s.summary().additional_properties.get("total-records"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// The scheduler's reflections, loaded from the catalog's hidden namespace and loaded
+/// again after any change to them.
+#[derive(Debug)]
+pub struct Reflections {
+    store: TableStore,
+    loaded: RwLock<Arc<Vec<Arc<Materialized>>>>,
+    stale: AtomicBool,
+}
+
+impl Reflections {
+    pub fn new(store: TableStore) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            loaded: RwLock::default(),
+            stale: AtomicBool::new(true),
+        })
+    }
+
+    /// The reflections as last loaded.
+    pub fn all(&self) -> Arc<Vec<Arc<Materialized>>> {
+        Arc::clone(&self.loaded.read())
+    }
+
+    /// The reflections of `anchor`.
+    pub fn of(&self, anchor: &Anchor) -> Vec<Arc<Materialized>> {
+        self.all()
+            .iter()
+            .filter(|m| &m.definition.anchor == anchor)
+            .cloned()
+            .collect()
+    }
+
+    /// Marks the registry for loading again (a reflection was built, refreshed or
+    /// dropped).
+    pub fn invalidate(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
+    /// Loads the reflections again if they changed since last loaded.
+    pub async fn load_if_changed(&self) -> Result<(), QuarryError> {
+        if !self.stale.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        match self.load().await {
+            Ok(loaded) => {
+                *self.loaded.write() = Arc::new(loaded);
+                Ok(())
+            }
+            Err(e) => {
+                self.invalidate();
+                Err(e)
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<Vec<Arc<Materialized>>, QuarryError> {
+        if !self.store.namespace_exists(NAMESPACE).await? {
+            return Ok(Vec::new());
+        }
+        let mut loaded = Vec::new();
+        for name in self.store.tables(NAMESPACE).await? {
+            let ident = TableIdent::from_strs([NAMESPACE, &name])
+                .map_err(|e| QuarryError::Internal(e.to_string()))?;
+            let Some(table) = self.store.load(&ident).await? else {
+                continue;
+            };
+            match reflection::read_properties(&table) {
+                Ok(Some((definition, base))) => loaded.push(Arc::new(Materialized {
+                    definition,
+                    base,
+                    table,
+                })),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("skipping reflection table {ident}: {e}"),
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+/// The session settings of reflections: `SET quarry.reflections = on | off`.
+#[derive(Debug, Clone)]
+pub struct ReflectionOptions {
+    /// Whether queries may be answered from reflections.
+    pub enabled: bool,
+}
+
+impl Default for ReflectionOptions {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+impl ConfigExtension for ReflectionOptions {
+    const PREFIX: &'static str = "quarry";
+}
+
+impl ExtensionOptions for ReflectionOptions {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> datafusion::common::Result<()> {
+        match key {
+            "reflections" => {
+                self.enabled = match value.to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" => true,
+                    "off" | "false" | "0" => false,
+                    _ => return config_err!("quarry.reflections is on or off, not '{value}'"),
+                };
+                Ok(())
+            }
+            _ => config_err!(
+                "unknown setting quarry.{key}; the one Quarry has is quarry.reflections"
+            ),
+        }
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        vec![ConfigEntry {
+            key: "quarry.reflections".into(),
+            value: Some(if self.enabled { "on" } else { "off" }.into()),
+            description: "whether queries may be answered from reflections (on, off)",
+        }]
+    }
+}
+
+/// Plans a reflection statement.
+pub async fn plan(
+    ctx: &SessionContext,
+    store: &TableStore,
+    reflections: &Reflections,
+    statement: ReflectionStatement,
+) -> Result<Planned, QuarryError> {
+    match statement {
+        ReflectionStatement::Create {
+            table,
+            name,
+            kind,
+            partition_by,
+            localsort_by,
+            refresh,
+        } => {
+            let (anchor, base_table) = anchor(ctx, store, &table).await?;
+            if reflections
+                .of(&anchor)
+                .iter()
+                .any(|m| m.definition.name == name)
+            {
+                return Err(QuarryError::Plan(format!(
+                    "table {anchor} already has a reflection named {name}"
+                )));
+            }
+            let definition = Definition {
+                name,
+                anchor,
+                kind,
+                partition_by,
+                localsort_by,
+                refresh,
+            };
+            let ident = reflection::materialization_ident(&definition)?;
+            if store.load(&ident).await?.is_some() {
+                return Err(QuarryError::Plan(format!(
+                    "a reflection table {ident} exists already: drop the reflection first"
+                )));
+            }
+            let write = materialize(store, &definition, &base_table, None)?;
+            // The one side effect of planning: the hidden namespace, empty and idempotent.
+            store.create_namespace(NAMESPACE, true).await?;
+            Ok(Planned::Write(Box::new(write)))
+        }
+        ReflectionStatement::Drop {
+            table,
+            name,
+            if_exists,
+        } => {
+            let (anchor, _) = anchor(ctx, store, &table).await?;
+            let found = reflections
+                .of(&anchor)
+                .into_iter()
+                .find(|m| m.definition.name == name);
+            match found {
+                Some(m) => Ok(Planned::Catalog(Box::new(CatalogChange::DropTables {
+                    tables: vec![m.table.clone()],
+                    purge: true,
+                }))),
+                None if if_exists => Ok(Planned::Catalog(Box::new(CatalogChange::None))),
+                None => Err(QuarryError::NotFound(format!(
+                    "table {anchor} has no reflection named {name}"
+                ))),
+            }
+        }
+        ReflectionStatement::Refresh { table, name } => {
+            let (anchor, base_table) = anchor(ctx, store, &table).await?;
+            let mut found = reflections.of(&anchor);
+            if let Some(name) = &name {
+                found.retain(|m| &m.definition.name == name);
+            }
+            let m = match (found.as_slice(), name) {
+                ([m], _) => m,
+                ([], Some(name)) => {
+                    return Err(QuarryError::NotFound(format!(
+                        "table {anchor} has no reflection named {name}"
+                    )));
+                }
+                ([], None) => {
+                    return Err(QuarryError::NotFound(format!(
+                        "table {anchor} has no reflections to refresh"
+                    )));
+                }
+                (_, _) => {
+                    return Err(QuarryError::Plan(format!(
+                        "table {anchor} has {} reflections: refresh one at a time with \
+                         ALTER TABLE {anchor} REFRESH REFLECTION <name>",
+                        found.len()
+                    )));
+                }
+            };
+            let write = materialize(store, &m.definition, &base_table, Some(&m.table))?;
+            Ok(Planned::Write(Box::new(write)))
+        }
+    }
+}
+
+/// The anchor a statement names: an Iceberg table of the catalog.
+async fn anchor(
+    ctx: &SessionContext,
+    store: &TableStore,
+    name: &ObjectName,
+) -> Result<(Anchor, Table), QuarryError> {
+    let reference = object_name_to_table_reference(name.clone(), true)?;
+    let ident = tables::iceberg_ident(ctx, &reference)?;
+    let Some(table) = store.load(&ident).await? else {
+        return Err(QuarryError::NotFound(format!(
+            "table '{ident}' not found: reflections are made of the catalog's tables"
+        )));
+    };
+    let anchor = Anchor::Table {
+        namespace: ident.namespace().join("."),
+        table: ident.name().to_string(),
+    };
+    Ok((anchor, table))
+}
+
+/// The write that builds `definition`'s materialization from `base` as it is now:
+/// a new table, or (a refresh) one that replaces `old`.
+fn materialize(
+    store: &TableStore,
+    definition: &Definition,
+    base: &Table,
+    old: Option<&Table>,
+) -> Result<Write, QuarryError> {
+    let source = IcebergTable::new(base.clone())?;
+    let plan = build::plan(definition, Arc::new(source))?;
+    let ident = reflection::materialization_ident(definition)?;
+    let arrow = tables::nullable(plan.schema().as_arrow());
+    let partition_by: Vec<PartitionColumn> =
+        definition.partition_by.iter().map(Into::into).collect();
+    let (schema, spec) = tables::layout(&arrow, &partition_by)?;
+    let spec = tables::new_table_write(store, &ident, schema, spec);
+    let properties = reflection::properties(definition, &Base::of(base));
+    let target = IcebergTable::pending(Arc::clone(&spec))?;
+    let name = datafusion::sql::TableReference::partial(NAMESPACE, ident.name());
+    let plan = tables::insert_plan(
+        &name,
+        Arc::new(target),
+        datafusion::logical_expr::dml::InsertOp::Append,
+        Arc::new(plan),
+    )?;
+    let commit = match old {
+        Some(old) => Commit::Replace {
+            old: Box::new(old.clone()),
+            properties,
+        },
+        None => Commit::Create { ident, properties },
+    };
+    Ok(Write { plan, spec, commit })
+}
