@@ -136,6 +136,11 @@ impl JobRunner {
                 Some(job_status::Status::Failed(failed)) => {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
                     self.lost_work(&job.id, &mut used).await?;
+                    if let Some(gone) = self.failed_for_lost_executor(&job.id, &used).await {
+                        return Err(QuarryError::Unavailable(format!(
+                            "executor {gone} stopped answering while the statement ran"
+                        )));
+                    }
                     return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
                 }
                 _ if closed_at.is_some_and(|at| at.elapsed() > LOST_AFTER) => {
@@ -179,6 +184,29 @@ impl JobRunner {
             "executor {} stopped answering while the statement ran",
             gone.join(", ")
         )))
+    }
+
+    /// Whether a failed job failed for want of an executor: a task could not fetch the
+    /// shuffle output of one (an executor that died before Quarry's own check saw it,
+    /// and that Ballista removed meanwhile), or an executor the job used has left.
+    async fn failed_for_lost_executor(
+        &self,
+        job_id: &str,
+        used: &HashSet<String>,
+    ) -> Option<String> {
+        if let Ok(Some(graph)) = self.ballista.jobs.get_execution_graph(job_id).await
+            && let Some(gone) = fetch_failed(graph.stages())
+        {
+            return Some(gone);
+        }
+        let registered: HashSet<String> = self
+            .ballista
+            .executors()
+            .await
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        used.difference(&registered).next().cloned()
     }
 
     async fn status(&self, job_id: &str) -> Result<Option<job_status::Status>, QuarryError> {
@@ -326,6 +354,26 @@ fn executors_of(stages: &HashMap<usize, ExecutionStage>) -> Vec<String> {
         );
     }
     executors
+}
+
+/// The executor a task of these stages could not fetch shuffle output from, if any.
+fn fetch_failed(stages: &HashMap<usize, ExecutionStage>) -> Option<String> {
+    use ballista_core::serde::protobuf::failed_task::FailedReason;
+    let infos = stages.values().flat_map(|stage| -> Vec<&TaskInfo> {
+        match stage {
+            ExecutionStage::Running(s) => s.task_infos.iter().flatten().collect(),
+            ExecutionStage::Failed(s) => s.task_infos.iter().flatten().collect(),
+            _ => Vec::new(),
+        }
+    });
+    for info in infos {
+        if let task_status::Status::Failed(failed) = &info.task_status
+            && let Some(FailedReason::FetchPartitionError(e)) = &failed.failed_reason
+        {
+            return Some(e.executor_id.clone());
+        }
+    }
+    None
 }
 
 /// How often a running job checks that its executors are still there.
