@@ -191,3 +191,67 @@ impl SchemaProvider for LakeSchema {
         matches!(exists, Ok(true))
     }
 }
+
+/// A catalog with one more schema around another: a system schema (`pg_catalog`,
+/// `sys`) that sessions see beside the lake's, and that statements cannot replace.
+#[derive(Debug)]
+pub struct WithSchema {
+    inner: Arc<dyn CatalogProvider>,
+    name: &'static str,
+    schema: Arc<dyn SchemaProvider>,
+}
+
+impl WithSchema {
+    pub fn new(
+        inner: Arc<dyn CatalogProvider>,
+        name: &'static str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> Self {
+        Self {
+            inner,
+            name,
+            schema,
+        }
+    }
+}
+
+impl CatalogProvider for WithSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = self.inner.schema_names();
+        names.push(self.name.to_string());
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        match name == self.name {
+            true => Some(Arc::clone(&self.schema)),
+            false => self.inner.schema(name),
+        }
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        if name == self.name {
+            return exec_err!("schema '{name}' is Quarry's own");
+        }
+        self.inner.register_schema(name, schema)
+    }
+
+    fn deregister_schema(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        if name == self.name {
+            return exec_err!("schema '{name}' is Quarry's own");
+        }
+        self.inner.deregister_schema(name, cascade)
+    }
+}

@@ -256,21 +256,39 @@ pub enum RefreshPolicy {
 }
 
 /// What a materialization was built from: the anchor table (its uuid, so that a table
-/// replaced under the same name does not count) at one snapshot (none: it was empty).
+/// replaced under the same name does not count) at one snapshot (none: it was empty),
+/// and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     pub table_uuid: uuid::Uuid,
     pub snapshot: Option<i64>,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub built_at_ms: u64,
 }
 
 impl Base {
     /// The table as it is now.
     pub fn of(table: &Table) -> Self {
         let metadata = table.metadata();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         Self {
             table_uuid: metadata.uuid(),
             snapshot: metadata.current_snapshot_id(),
+            built_at_ms: now,
         }
+    }
+
+    /// Whether both are the same table at the same snapshot.
+    pub fn same_state(&self, other: &Base) -> bool {
+        self.table_uuid == other.table_uuid && self.snapshot == other.snapshot
+    }
+
+    /// When the materialization was built.
+    pub fn built_at(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.built_at_ms)
     }
 }
 
@@ -366,6 +384,7 @@ mod tests {
         let base = Base {
             table_uuid: uuid::Uuid::new_v4(),
             snapshot: Some(7),
+            built_at_ms: 1,
         };
         let props = properties(&definition, &base);
         let json = &props[DEFINITION_PROPERTY];

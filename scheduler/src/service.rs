@@ -30,8 +30,10 @@ use crate::explain;
 use crate::ingest::{self, IngestTarget};
 use crate::job::{JobRunner, fetch_results};
 pub use crate::query::{Progress, Query, QueryState};
+use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
 use crate::statement::{self, Statement};
+use crate::tables::CatalogChange;
 use crate::write;
 
 /// How long a prepared statement waits to be executed before it is forgotten.
@@ -45,13 +47,16 @@ pub struct QueryService {
     jobs: JobRunner,
     prepared: moka::sync::Cache<String, Arc<Query>>,
     running: Running,
+    refresher: Arc<Refresher>,
 }
 
 impl QueryService {
     pub fn new(sessions: SessionFactory, ballista: BallistaScheduler) -> Self {
+        let jobs = JobRunner::new(ballista);
         Self {
+            refresher: Refresher::start(jobs.clone(), sessions.clone()),
             sessions,
-            jobs: JobRunner::new(ballista),
+            jobs,
             prepared: moka::sync::Cache::builder()
                 .time_to_idle(PREPARED_TTL)
                 .build(),
@@ -252,10 +257,17 @@ impl QueryService {
                 if !query.start(None) {
                     return Err(QuarryError::Cancelled);
                 }
-                let result =
-                    without_panics("the statement", write::apply(self.sessions.store(), change))
-                        .await;
+                let result = match change.as_ref() {
+                    CatalogChange::RefreshReflections(anchor) => {
+                        self.refresher.refresh_all(anchor).await.map(|_| ())
+                    }
+                    change => {
+                        without_panics("the statement", write::apply(self.sessions.store(), change))
+                            .await
+                    }
+                };
                 self.sessions.reflections().invalidate();
+                self.refresher.notify();
                 query.end(if result.is_ok() {
                     QueryState::Finished
                 } else {
@@ -290,11 +302,12 @@ impl QueryService {
                     jobs,
                     self.sessions.store().clone(),
                     Arc::clone(self.sessions.runtime()),
-                    Arc::clone(&query),
+                    Some(Arc::clone(&query)),
                     job,
                     write.as_ref().clone(),
                 );
                 let reflections = Arc::clone(self.sessions.reflections());
+                let refresher = Arc::clone(&self.refresher);
                 futures::stream::once(async move {
                     let result = match task.await {
                         Ok(result) => result,
@@ -302,6 +315,7 @@ impl QueryService {
                     };
                     // A reflection may have been built, or its table changed.
                     reflections.invalidate();
+                    refresher.notify();
                     match result {
                         Ok(batch) => {
                             g.succeeded();

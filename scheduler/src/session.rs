@@ -24,6 +24,7 @@ use quarry_catalog::{Warehouse, codec, with_file_tables};
 
 use crate::error::QuarryError;
 use crate::reflections::rewrite::UseReflections;
+use crate::reflections::system::with_sys;
 use crate::reflections::{ReflectionOptions, Reflections};
 
 /// Name of Quarry's catalog.
@@ -46,13 +47,17 @@ impl SessionFactory {
     /// The store must hold the schema [`DEFAULT_SCHEMA`].
     pub fn new(warehouse: Warehouse, store: TableStore, runtime: Arc<RuntimeEnv>) -> Self {
         let catalogs = MemoryCatalogProviderList::new();
+        let reflections = Reflections::new(store.clone());
         catalogs.register_catalog(
             CATALOG.to_string(),
-            Arc::new(LakeCatalog::new(store.clone())),
+            with_sys(
+                Arc::new(LakeCatalog::new(store.clone())),
+                Arc::clone(&reflections),
+            ),
         );
         Self {
             warehouse,
-            reflections: Reflections::new(store.clone()),
+            reflections,
             store,
             catalogs: Arc::new(catalogs),
             runtime,

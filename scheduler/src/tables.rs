@@ -76,6 +76,8 @@ pub enum CatalogChange {
     DropTables { tables: Vec<Table>, purge: bool },
     /// `DROP SCHEMA`: with `cascade`, their tables too.
     DropSchemas { schemas: Vec<String>, cascade: bool },
+    /// `ALTER TABLE t REFRESH REFLECTIONS`: rebuild those of `t` that are stale.
+    RefreshReflections(quarry_catalog::reflection::Anchor),
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }

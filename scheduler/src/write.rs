@@ -37,12 +37,13 @@ pub fn count_schema() -> SchemaRef {
 }
 
 /// Waits for the write's job, then commits or cleans up. Runs to the end even if the
-/// caller stops waiting.
+/// caller stops waiting. `query` is the statement's, if a client sent it (a refresh
+/// of a reflection has none).
 pub fn finish(
     jobs: JobRunner,
     store: TableStore,
     runtime: Arc<RuntimeEnv>,
-    query: Arc<Query>,
+    query: Option<Arc<Query>>,
     mut job: Job,
     write: Write,
 ) -> tokio::task::JoinHandle<Result<RecordBatch, QuarryError>> {
@@ -56,7 +57,7 @@ pub fn finish(
             )]));
             let batches: Vec<RecordBatch> = fetch_results(locations, schema).try_collect().await?;
             jobs.clean_up(&job.id);
-            if query.is_cancelled() {
+            if query.as_ref().is_some_and(|q| q.is_cancelled()) {
                 return Err(QuarryError::Cancelled);
             }
             Ok(write.spec.data_files(&batches)?)
@@ -187,6 +188,11 @@ async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Du
 pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), QuarryError> {
     match change {
         CatalogChange::None => {}
+        CatalogChange::RefreshReflections(anchor) => {
+            return Err(QuarryError::Internal(format!(
+                "the reflections of {anchor} are refreshed by the query service"
+            )));
+        }
         CatalogChange::CreateTable(new) => {
             let location = store.new_location(&new.ident);
             let layout = (new.schema.clone(), &new.spec);

@@ -43,7 +43,7 @@ pub fn parse(sql: &str) -> Option<Command> {
         "RELEASE" => Some(Command::Accept("RELEASE")),
         "DISCARD" => Some(Command::Accept("DISCARD ALL")),
         "DEALLOCATE" => Some(Command::Accept("DEALLOCATE")),
-        "RESET" if !is_datafusion(&second) => Some(Command::Reset(words.get(1)?.clone())),
+        "RESET" if !is_engine_setting(&second) => Some(Command::Reset(words.get(1)?.clone())),
         "SHOW" => show(&words[1..]),
         "SET" => set(&words[1..]),
         _ => None,
@@ -56,7 +56,7 @@ fn show(words: &[String]) -> Option<Command> {
         "all" => Some(Command::ShowAll),
         "time zone" => Some(Command::Show("TimeZone".into())),
         "transaction isolation level" => Some(Command::Show("transaction_isolation".into())),
-        _ if words.len() == 1 && !is_datafusion(&name) && !is_service_show(&name) => {
+        _ if words.len() == 1 && !is_engine_setting(&name) && !is_service_show(&name) => {
             Some(Command::Show(words[0].clone()))
         }
         _ => None,
@@ -95,7 +95,7 @@ fn set(words: &[String]) -> Option<Command> {
         _ => {}
     }
     let name = words.first()?;
-    if is_datafusion(name) {
+    if is_engine_setting(name) {
         return None;
     }
     let value = match upper.get(1).map(String::as_str) {
@@ -108,9 +108,11 @@ fn set(words: &[String]) -> Option<Command> {
     })
 }
 
-/// Whether `name` is one of DataFusion's settings (`datafusion.execution.batch_size`).
-fn is_datafusion(name: &str) -> bool {
-    name.to_ascii_lowercase().starts_with("datafusion.")
+/// Whether `name` is one of the engine's settings: DataFusion's
+/// (`datafusion.execution.batch_size`) or Quarry's (`quarry.reflections`).
+fn is_engine_setting(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("datafusion.") || name.starts_with("quarry.")
 }
 
 /// The words of `sql`: keywords and names as written, strings without their quotes,
@@ -197,6 +199,7 @@ mod tests {
         assert_eq!(parse("SHOW TABLES"), None);
         assert_eq!(parse("SET datafusion.execution.batch_size = 100"), None);
         assert_eq!(parse("SHOW datafusion.execution.batch_size"), None);
+        assert_eq!(parse("SET quarry.reflections = off"), None);
         assert_eq!(parse("CREATE TABLE t (a INT)"), None);
     }
 }

@@ -4,6 +4,8 @@
 //! - [`parse`]: the statements, in Dremio's syntax.
 //! - [`build`]: the plan that computes a reflection's rows from its anchor table.
 //! - [`rewrite`]: the analyzer rule that answers aggregates from a reflection.
+//! - [`refresh`]: rebuilding reflections whose table changed, by their policies.
+//! - [`system`]: the `sys.reflections` table.
 //! - this module: the scheduler's registry of reflections ([`Reflections`]), the session
 //!   setting `quarry.reflections`, and the planning of the statements into writes and
 //!   catalog changes.
@@ -14,10 +16,14 @@
 
 pub mod build;
 pub mod parse;
+pub mod refresh;
 pub mod rewrite;
+pub mod system;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::common::config_err;
@@ -65,6 +71,19 @@ pub struct Reflections {
     store: TableStore,
     loaded: RwLock<Arc<Vec<Arc<Materialized>>>>,
     stale: AtomicBool,
+    /// Per materialization table: its last refresh attempt, and how many queries it
+    /// answered, since this scheduler started.
+    refreshes: RwLock<HashMap<String, RefreshState>>,
+    served: RwLock<HashMap<String, u64>>,
+}
+
+/// What happened at a reflection's last refresh attempt.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshState {
+    /// When the last attempt ended.
+    pub at: Option<SystemTime>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
 }
 
 impl Reflections {
@@ -73,7 +92,38 @@ impl Reflections {
             store,
             loaded: RwLock::default(),
             stale: AtomicBool::new(true),
+            refreshes: RwLock::default(),
+            served: RwLock::default(),
         })
+    }
+
+    /// The catalog the materializations are in.
+    pub fn store(&self) -> &TableStore {
+        &self.store
+    }
+
+    /// The last refresh attempt of the reflection whose materialization is `table`.
+    pub fn refresh_state(&self, table: &str) -> RefreshState {
+        self.refreshes
+            .read()
+            .get(table)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Records a refresh attempt of the reflection whose materialization is `table`.
+    pub fn record_refresh(&self, table: String, state: RefreshState) {
+        self.refreshes.write().insert(table, state);
+    }
+
+    /// How many queries the reflection whose materialization is `table` answered.
+    pub fn served(&self, table: &str) -> u64 {
+        self.served.read().get(table).copied().unwrap_or(0)
+    }
+
+    /// Counts a query answered from `table`'s reflection.
+    pub fn count_served(&self, table: &str) {
+        *self.served.write().entry(table.to_string()).or_default() += 1;
     }
 
     /// The reflections as last loaded.
@@ -259,31 +309,30 @@ pub async fn plan(
                 ))),
             }
         }
-        ReflectionStatement::Refresh { table, name } => {
-            let (anchor, base_table) = anchor(ctx, store, &table).await?;
-            let mut found = reflections.of(&anchor);
-            if let Some(name) = &name {
-                found.retain(|m| &m.definition.name == name);
+        ReflectionStatement::Refresh { table, name: None } => {
+            let (anchor, _) = anchor(ctx, store, &table).await?;
+            if reflections.of(&anchor).is_empty() {
+                return Err(QuarryError::NotFound(format!(
+                    "table {anchor} has no reflections to refresh"
+                )));
             }
-            let m = match (found.as_slice(), name) {
-                ([m], _) => m,
-                ([], Some(name)) => {
-                    return Err(QuarryError::NotFound(format!(
-                        "table {anchor} has no reflection named {name}"
-                    )));
-                }
-                ([], None) => {
-                    return Err(QuarryError::NotFound(format!(
-                        "table {anchor} has no reflections to refresh"
-                    )));
-                }
-                (_, _) => {
-                    return Err(QuarryError::Plan(format!(
-                        "table {anchor} has {} reflections: refresh one at a time with \
-                         ALTER TABLE {anchor} REFRESH REFLECTION <name>",
-                        found.len()
-                    )));
-                }
+            Ok(Planned::Catalog(Box::new(
+                CatalogChange::RefreshReflections(anchor),
+            )))
+        }
+        ReflectionStatement::Refresh {
+            table,
+            name: Some(name),
+        } => {
+            let (anchor, base_table) = anchor(ctx, store, &table).await?;
+            let Some(m) = reflections
+                .of(&anchor)
+                .into_iter()
+                .find(|m| m.definition.name == name)
+            else {
+                return Err(QuarryError::NotFound(format!(
+                    "table {anchor} has no reflection named {name}"
+                )));
             };
             let write = materialize(store, &m.definition, &base_table, Some(&m.table))?;
             Ok(Planned::Write(Box::new(write)))
@@ -313,7 +362,7 @@ async fn anchor(
 
 /// The write that builds `definition`'s materialization from `base` as it is now:
 /// a new table, or (a refresh) one that replaces `old`.
-fn materialize(
+pub(crate) fn materialize(
     store: &TableStore,
     definition: &Definition,
     base: &Table,

@@ -6,7 +6,8 @@
 //! fresh aggregate reflection of that table:
 //!
 //! - group keys and filters must be computable from dimensions: a dimension kept `BY`
-//!   a granularity answers `date_trunc` to that unit or a coarser one;
+//!   a granularity answers `date_trunc` to that unit or a coarser one, and `>=` or `<`
+//!   a constant at the start of such a unit;
 //! - `SUM` rolls up as the sum of sums, `COUNT(*)` and `COUNT(c)` as the sum of counts
 //!   (0, not NULL, when no group is left), `MIN`/`MAX` as the min of mins and max of
 //!   maxes, `AVG` as the sum over the count (not for decimals, whose AVG rounds);
@@ -87,24 +88,27 @@ impl UseReflections {
         let Some((anchor, base)) = anchor_of(lineage.scan) else {
             return Ok(None);
         };
-        let mut best: Option<(u64, LogicalPlan)> = None;
+        let mut best: Option<(u64, LogicalPlan, String)> = None;
         for reflection in self.reflections.of(&anchor) {
             let name = &reflection.definition.name;
-            if reflection.base != base {
+            if !reflection.base.same_state(&base) {
                 tracing::debug!(reflection = %name, "not used: stale (its table changed since it was built)");
                 continue;
             }
             match answer_from(&reflection, aggregate, &lineage)? {
                 Ok(plan) => {
                     let rows = reflection.rows();
-                    if best.as_ref().is_none_or(|(fewest, _)| rows < *fewest) {
-                        best = Some((rows, plan));
+                    if best.as_ref().is_none_or(|(fewest, _, _)| rows < *fewest) {
+                        best = Some((rows, plan, reflection.table.identifier().to_string()));
                     }
                 }
                 Err(why) => tracing::debug!(reflection = %name, "not used: {why}"),
             }
         }
-        Ok(best.map(|(_, plan)| plan))
+        Ok(best.map(|(_, plan, table)| {
+            self.reflections.count_served(&table);
+            plan
+        }))
     }
 }
 
@@ -311,6 +315,9 @@ impl Target<'_> {
         let translated = expr
             .clone()
             .transform_down(|e| {
+                if let Some(range) = self.aligned_range(&e) {
+                    return Ok(Transformed::new(range, true, TreeNodeRecursion::Jump));
+                }
                 if let Some(truncated) = self.truncation(&e) {
                     return Ok(match truncated {
                         Ok(e) => Transformed::new(e, true, TreeNodeRecursion::Jump),
@@ -349,6 +356,49 @@ impl Target<'_> {
             Some(why) => Err(why),
             None => Ok(translated.data),
         }
+    }
+
+    /// `c >= x` or `c < x` of a dimension kept `BY` a granularity, where `x` is a
+    /// constant at the start of a unit of it: the same over the reflection's column,
+    /// because a value is at or after such an `x` exactly when its truncation is.
+    fn aligned_range(&self, expr: &Expr) -> Option<Expr> {
+        use datafusion::logical_expr::{BinaryExpr, Operator};
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+            return None;
+        };
+        // The column, perhaps cast (to compare with a constant of a finer unit).
+        let column_of = |e: &Expr| match e {
+            Expr::Column(c) => Some((c.clone(), None)),
+            Expr::Cast(cast) => match cast.expr.as_ref() {
+                Expr::Column(c) => Some((c.clone(), Some(cast.data_type.clone()))),
+                _ => None,
+            },
+            _ => None,
+        };
+        let ((column, cast_to), constant, op) = match (column_of(left), column_of(right)) {
+            (Some(c), None) => (c, right.as_ref(), *op),
+            (None, Some(c)) => (c, left.as_ref(), op.swap()?),
+            _ => return None,
+        };
+        if !matches!(op, Operator::GtEq | Operator::Lt) {
+            return None;
+        }
+        let Some(Some(kept)) = self.dimensions.get(column.name.as_str()) else {
+            return None;
+        };
+        if !aligned(&fold(constant)?, *kept) {
+            return None;
+        }
+        let kept_column = self.column(&column.name);
+        let kept_column = match cast_to {
+            Some(to) => cast(kept_column, to),
+            None => kept_column,
+        };
+        Some(Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(kept_column),
+            op,
+            Box::new(constant.clone()),
+        )))
     }
 
     /// `date_trunc(unit, c)` (c perhaps cast) of a dimension kept `BY` a granularity:
@@ -419,6 +469,52 @@ impl Target<'_> {
                 function.sql()
             )),
         }
+    }
+}
+
+/// The value of a literal, perhaps cast; None for anything else.
+fn fold(expr: &Expr) -> Option<ScalarValue> {
+    match expr {
+        Expr::Literal(value, _) => Some(value.clone()),
+        Expr::Cast(c) => fold(&c.expr)?.cast_to(&c.data_type).ok(),
+        _ => None,
+    }
+}
+
+/// Whether a date or a time-zone-less timestamp is the start of a unit of `granularity`.
+fn aligned(value: &ScalarValue, granularity: Granularity) -> bool {
+    use chrono::{Datelike, Timelike};
+    let at = match value {
+        ScalarValue::Date32(Some(days)) => {
+            chrono::DateTime::from_timestamp(i64::from(*days) * 86_400, 0).map(|t| t.naive_utc())
+        }
+        ScalarValue::TimestampSecond(Some(v), None) => {
+            chrono::DateTime::from_timestamp(*v, 0).map(|t| t.naive_utc())
+        }
+        ScalarValue::TimestampMillisecond(Some(v), None) => {
+            chrono::DateTime::from_timestamp_millis(*v).map(|t| t.naive_utc())
+        }
+        ScalarValue::TimestampMicrosecond(Some(v), None) => {
+            chrono::DateTime::from_timestamp_micros(*v).map(|t| t.naive_utc())
+        }
+        ScalarValue::TimestampNanosecond(Some(v), None) => {
+            Some(chrono::DateTime::from_timestamp_nanos(*v).naive_utc())
+        }
+        _ => None,
+    };
+    let Some(at) = at else {
+        return false;
+    };
+    let midnight = at.time() == chrono::NaiveTime::MIN;
+    match granularity {
+        Granularity::Second => at.nanosecond() == 0,
+        Granularity::Minute => at.nanosecond() == 0 && at.second() == 0,
+        Granularity::Hour => at.nanosecond() == 0 && at.second() == 0 && at.minute() == 0,
+        Granularity::Day => midnight,
+        Granularity::Week => midnight && at.weekday() == chrono::Weekday::Mon,
+        Granularity::Month => midnight && at.day() == 1,
+        Granularity::Quarter => midnight && at.day() == 1 && at.month0() % 3 == 0,
+        Granularity::Year => midnight && at.ordinal() == 1,
     }
 }
 

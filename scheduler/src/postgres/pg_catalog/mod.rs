@@ -31,6 +31,8 @@ use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
+use quarry_catalog::catalog_provider::WithSchema;
+
 use super::settings::Settings;
 use tables::TABLES;
 pub use tables::{is_catalog_table, is_empty_catalog_table};
@@ -55,49 +57,7 @@ pub fn with_pg_catalog(
         settings,
         user,
     });
-    Arc::new(PgLakeCatalog { inner, schema })
-}
-
-/// The lake catalog plus `pg_catalog`.
-#[derive(Debug)]
-struct PgLakeCatalog {
-    inner: Arc<dyn CatalogProvider>,
-    schema: Arc<PgCatalogSchema>,
-}
-
-impl CatalogProvider for PgLakeCatalog {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn schema_names(&self) -> Vec<String> {
-        let mut names = self.inner.schema_names();
-        names.push(PG_CATALOG.to_string());
-        names
-    }
-
-    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        match name {
-            PG_CATALOG => Some(Arc::clone(&self.schema) as Arc<dyn SchemaProvider>),
-            _ => self.inner.schema(name),
-        }
-    }
-
-    fn register_schema(
-        &self,
-        name: &str,
-        schema: Arc<dyn SchemaProvider>,
-    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
-        self.inner.register_schema(name, schema)
-    }
-
-    fn deregister_schema(
-        &self,
-        name: &str,
-        cascade: bool,
-    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
-        self.inner.deregister_schema(name, cascade)
-    }
+    Arc::new(WithSchema::new(inner, PG_CATALOG, schema))
 }
 
 /// The `pg_catalog` schema.
