@@ -38,7 +38,7 @@ async fn medallion_statements_round_trip() {
 
     assert_eq!(
         t.rows("SHOW SCHEMAS").await,
-        ["bronze", "gold", "public", "silver"]
+        ["bronze", "gold", "public", "silver", "sys"]
     );
     assert_eq!(
         t.rows("CREATE TABLE bronze.events AS SELECT * FROM 'data/events.csv'")
