@@ -28,6 +28,8 @@ pub struct IcebergTable {
     schema: SchemaRef,
     table: Option<Table>,
     write: Option<Arc<WriteSpec>>,
+    /// Read only the files added after this snapshot.
+    since: Option<i64>,
 }
 
 impl IcebergTable {
@@ -37,7 +39,16 @@ impl IcebergTable {
             schema: types::query_schema(table.metadata().current_schema())?,
             table: Some(table),
             write: None,
+            since: None,
         })
+    }
+
+    /// The rows the table gained after snapshot `since`, which only appends followed
+    /// (see `scan::only_appends_since`).
+    pub fn appended_since(table: Table, since: i64) -> Result<Self, TableError> {
+        let mut appended = Self::new(table)?;
+        appended.since = Some(since);
+        Ok(appended)
     }
 
     /// A table that does not exist yet, as the target of a write.
@@ -46,6 +57,7 @@ impl IcebergTable {
             schema: types::query_schema(&spec.schema)?,
             table: None,
             write: Some(spec),
+            since: None,
         })
     }
 
@@ -58,6 +70,12 @@ impl IcebergTable {
     /// The table's metadata, unless it is yet to be created.
     pub fn table(&self) -> Option<&Table> {
         self.table.as_ref()
+    }
+
+    /// Whether this reads all of the table's current snapshot (not only what was
+    /// appended since an earlier one, nor a table still to be written).
+    pub fn is_whole(&self) -> bool {
+        self.table.is_some() && self.since.is_none()
     }
 }
 
@@ -91,7 +109,10 @@ impl TableProvider for IcebergTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match &self.table {
-            Some(table) => plan_scan(state, table, &self.schema, projection, filters, limit).await,
+            Some(table) => {
+                let scan = (projection, filters, limit);
+                plan_scan(state, table, &self.schema, scan, self.since).await
+            }
             None => {
                 let schema = match projection {
                     Some(p) => Arc::new(self.schema.project(p)?),

@@ -40,14 +40,14 @@ use serde::{Deserialize, Serialize};
 use super::predicate::to_predicate;
 use super::{TableError, store_path};
 
-/// Plans a scan of the table's current snapshot.
+/// Plans a scan of the table's current snapshot; with `since`, of only the data files
+/// added after that snapshot (which the caller knows was followed by appends only).
 pub async fn plan_scan(
     state: &dyn Session,
     table: &Table,
     schema: &SchemaRef,
-    projection: Option<&Vec<usize>>,
-    filters: &[Expr],
-    limit: Option<usize>,
+    (projection, filters, limit): (Option<&Vec<usize>>, &[Expr], Option<usize>),
+    since: Option<i64>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let projected = match projection {
         Some(p) => Arc::new(schema.project(p)?),
@@ -61,7 +61,7 @@ pub async fn plan_scan(
     if let Some(predicate) = to_predicate(filters) {
         builder = builder.with_filter(predicate);
     }
-    let tasks: Vec<_> = builder
+    let mut tasks: Vec<_> = builder
         .build()
         .map_err(TableError::from)?
         .plan_files()
@@ -70,6 +70,13 @@ pub async fn plan_scan(
         .try_collect()
         .await
         .map_err(TableError::from)?;
+    if let Some(since) = since {
+        let earlier = match table.metadata().snapshot_by_id(since) {
+            Some(earlier) => live_data_files(table, earlier).await?,
+            None => HashMap::new(),
+        };
+        tasks.retain(|task| !earlier.contains_key(&task.data_file_path));
+    }
     if tasks.iter().any(|t| !t.deletes.is_empty()) {
         return Err(TableError::Invalid(format!(
             "table {name} has row-level deletes (delete files), which Quarry cannot apply yet; \
@@ -77,7 +84,7 @@ pub async fn plan_scan(
         ))
         .into());
     }
-    let data_files = live_data_files(table).await?;
+    let data_files = live_data_files(table, snapshot).await?;
     let (url, _) = store_path(table.metadata().location())?;
     let mut files = Vec::with_capacity(tasks.len());
     for task in &tasks {
@@ -158,12 +165,31 @@ fn spread(files: Vec<PartitionedFile>, options: &ConfigOptions) -> Vec<FileGroup
         .collect()
 }
 
-/// The live data files of the current snapshot by path, from its manifests.
-async fn live_data_files(table: &Table) -> Result<HashMap<String, DataFile>, TableError> {
+/// Whether every snapshot after `since` up to the current one only appended files, so
+/// that the current snapshot holds `since`'s files and some more.
+pub fn only_appends_since(table: &Table, since: i64) -> bool {
+    let metadata = table.metadata();
+    let mut at = metadata.current_snapshot();
+    while let Some(snapshot) = at {
+        if snapshot.snapshot_id() == since {
+            return true;
+        }
+        if snapshot.summary().operation != iceberg::spec::Operation::Append {
+            return false;
+        }
+        at = snapshot
+            .parent_snapshot_id()
+            .and_then(|parent| metadata.snapshot_by_id(parent));
+    }
+    false
+}
+
+/// The live data files of `snapshot` by path, from its manifests.
+async fn live_data_files(
+    table: &Table,
+    snapshot: &iceberg::spec::SnapshotRef,
+) -> Result<HashMap<String, DataFile>, TableError> {
     let mut files = HashMap::new();
-    let Some(snapshot) = table.metadata().current_snapshot() else {
-        return Ok(files);
-    };
     let list = table.manifest_list_reader(snapshot).load().await?;
     for manifest in list.entries() {
         for entry in manifest.load_manifest(table.file_io()).await?.entries() {
