@@ -258,9 +258,11 @@ impl QueryService {
                     return Err(QuarryError::Cancelled);
                 }
                 let result = match change.as_ref() {
-                    CatalogChange::RefreshReflections(anchor) => {
-                        self.refresher.refresh_all(anchor).await.map(|_| ())
-                    }
+                    CatalogChange::RefreshReflections { anchor, name } => self
+                        .refresher
+                        .refresh_all(anchor, name.as_deref())
+                        .await
+                        .map(|_| ()),
                     change => {
                         without_panics("the statement", write::apply(self.sessions.store(), change))
                             .await
@@ -341,6 +343,7 @@ impl QueryService {
                 // write files.
                 let rerunnable =
                     query.statement.is_query() && !matches!(plan, LogicalPlan::Copy(_));
+                let reflections_row = crate::reflections::explain_row(&plan);
                 futures::stream::once(async move {
                     let mut reruns = 0;
                     let locations = loop {
@@ -366,7 +369,15 @@ impl QueryService {
                         }
                     };
                     g.succeeded();
-                    Ok::<_, DataFusionError>(fetch_results(locations, inner_schema))
+                    let results = fetch_results(locations, Arc::clone(&inner_schema));
+                    let results: SendableRecordBatchStream = match reflections_row {
+                        None => results,
+                        Some(row) => Box::pin(RecordBatchStreamAdapter::new(
+                            inner_schema,
+                            results.chain(futures::stream::once(async { Ok(row) })),
+                        )),
+                    };
+                    Ok::<_, DataFusionError>(results)
                 })
                 .try_flatten()
                 .boxed()

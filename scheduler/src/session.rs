@@ -23,6 +23,7 @@ use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
 use crate::error::QuarryError;
+use crate::reflections::raw::UseRawReflections;
 use crate::reflections::rewrite::UseReflections;
 use crate::reflections::system::with_sys;
 use crate::reflections::{ReflectionOptions, Reflections};
@@ -116,6 +117,9 @@ impl SessionFactory {
             .with_catalog_list(catalogs)
             .with_default_features()
             .with_analyzer_rule(Arc::new(UseReflections::new(Arc::clone(&self.reflections))))
+            .with_optimizer_rule(Arc::new(UseRawReflections::new(Arc::clone(
+                &self.reflections,
+            ))))
             .with_physical_optimizer_rule(Arc::new(ShippablePlan))
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)

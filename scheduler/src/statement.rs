@@ -143,6 +143,7 @@ pub async fn plan(
         Planned::NotOurs => statement,
     };
     let plan = state.statement_to_plan(statement).await?;
+    let plan = crate::reflections::explain(ctx, plan)?;
     match tables::plan_insert(plan)? {
         Ok(write) => Ok(Statement::Write(Box::new(write))),
         Err(plan) => Ok(classify(plan)),

@@ -76,8 +76,12 @@ pub enum CatalogChange {
     DropTables { tables: Vec<Table>, purge: bool },
     /// `DROP SCHEMA`: with `cascade`, their tables too.
     DropSchemas { schemas: Vec<String>, cascade: bool },
-    /// `ALTER TABLE t REFRESH REFLECTIONS`: rebuild those of `t` that are stale.
-    RefreshReflections(quarry_catalog::reflection::Anchor),
+    /// `ALTER TABLE t REFRESH REFLECTION[S] [r]`: rebuild those of `t` (or just `r`)
+    /// that are stale.
+    RefreshReflections {
+        anchor: quarry_catalog::reflection::Anchor,
+        name: Option<String>,
+    },
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }

@@ -188,7 +188,7 @@ async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Du
 pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), QuarryError> {
     match change {
         CatalogChange::None => {}
-        CatalogChange::RefreshReflections(anchor) => {
+        CatalogChange::RefreshReflections { anchor, .. } => {
             return Err(QuarryError::Internal(format!(
                 "the reflections of {anchor} are refreshed by the query service"
             )));

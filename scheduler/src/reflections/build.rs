@@ -5,6 +5,10 @@
 //! granularity is truncated to it) and keeps, per group, the row count
 //! ([`ROW_COUNT_COLUMN`]) and each measure's aggregates, one column each
 //! ([`MeasureFunction::column_name`]). A raw reflection keeps its display columns.
+//!
+//! After appends to the table, [`merge`] refreshes an aggregate reflection from its
+//! rows and an aggregate of the new files only: counts and sums add up, minimums and
+//! maximums of the two are taken.
 
 use std::sync::Arc;
 
@@ -90,6 +94,69 @@ pub fn plan(
     };
     check_names(definition, plan.schema().as_arrow())?;
     Ok(plan)
+}
+
+/// The rows of `definition` (an aggregate) as `kept` (its materialization) merged
+/// with `appended` (the rows its table gained since), in `kept`'s column types.
+pub fn merge(
+    definition: &Definition,
+    kept: Arc<dyn TableProvider>,
+    appended: Arc<dyn TableProvider>,
+) -> Result<LogicalPlan, QuarryError> {
+    let Kind::Aggregate {
+        dimensions,
+        measures,
+    } = &definition.kind
+    else {
+        return Err(QuarryError::Internal("only aggregates merge".into()));
+    };
+    let schema = kept.schema();
+    let fresh = plan(definition, appended)?;
+    // The new rows' columns in the kept ones' order and types.
+    let recast = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            cast(
+                col(datafusion::common::Column::new_unqualified(f.name())),
+                f.data_type().clone(),
+            )
+            .alias(f.name())
+        })
+        .collect::<Vec<_>>();
+    let fresh = LogicalPlanBuilder::from(fresh).project(recast)?.build()?;
+    let union = LogicalPlanBuilder::scan("kept", provider_as_source(kept), None)?
+        .union(fresh)?
+        .build()?;
+    let column = |name: &str| col(datafusion::common::Column::new_unqualified(name));
+    let groups: Vec<Expr> = dimensions.iter().map(|d| column(&d.column)).collect();
+    let mut aggregates = vec![sum(column(ROW_COUNT_COLUMN)).alias(ROW_COUNT_COLUMN)];
+    for measure in measures {
+        for function in &measure.functions {
+            let name = function.column_name(&measure.column);
+            let merged = match function {
+                MeasureFunction::Sum | MeasureFunction::Count => sum(column(&name)),
+                MeasureFunction::Min => min(column(&name)),
+                MeasureFunction::Max => max(column(&name)),
+                MeasureFunction::ApproxCountDistinct => {
+                    return Err(QuarryError::Internal(
+                        "approximate counts do not merge yet".into(),
+                    ));
+                }
+            };
+            aggregates.push(merged.alias(name));
+        }
+    }
+    let merged = LogicalPlanBuilder::from(union)
+        .aggregate(groups, aggregates)?
+        .build()?;
+    // Sums widen their type; the materialization keeps its own.
+    let recast = schema
+        .fields()
+        .iter()
+        .map(|f| cast(column(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect::<Vec<_>>();
+    Ok(LogicalPlanBuilder::from(merged).project(recast)?.build()?)
 }
 
 /// A dimension's column, truncated to its granularity. A date kept by day is the date

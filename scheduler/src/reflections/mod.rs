@@ -4,6 +4,7 @@
 //! - [`parse`]: the statements, in Dremio's syntax.
 //! - [`build`]: the plan that computes a reflection's rows from its anchor table.
 //! - [`rewrite`]: the analyzer rule that answers aggregates from a reflection.
+//! - [`raw`]: the optimizer rule that answers scans from a raw reflection.
 //! - [`refresh`]: rebuilding reflections whose table changed, by their policies.
 //! - [`system`]: the `sys.reflections` table.
 //! - this module: the scheduler's registry of reflections ([`Reflections`]), the session
@@ -16,6 +17,7 @@
 
 pub mod build;
 pub mod parse;
+pub mod raw;
 pub mod refresh;
 pub mod rewrite;
 pub mod system;
@@ -25,15 +27,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
+use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::common::config_err;
+use datafusion::common::display::{PlanType, StringifiedPlan};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::Analyzer;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::ObjectName;
 use iceberg::TableIdent;
 use iceberg::table::Table;
 use parking_lot::RwLock;
-use quarry_catalog::reflection::{self, Anchor, Base, Definition, NAMESPACE};
+use quarry_catalog::reflection::{self, Anchor, Base, Definition, Kind, NAMESPACE};
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::IcebergTable;
 use quarry_catalog::table::partition::PartitionColumn;
@@ -84,6 +90,8 @@ pub struct RefreshState {
     pub at: Option<SystemTime>,
     /// Its error, if it failed.
     pub error: Option<String>,
+    /// Whether it rebuilt from the whole table or merged the appended rows.
+    pub method: Option<Method>,
 }
 
 impl Reflections {
@@ -243,6 +251,82 @@ impl ExtensionOptions for ReflectionOptions {
     }
 }
 
+/// The name `EXPLAIN` gives the reflections' lines.
+const EXPLAIN_NAME: &str = "reflections";
+
+/// `EXPLAIN <query>` that also says, in a row `reflections`, which reflections each
+/// aggregate of the query considered, which it used, and why it did not use the others.
+pub fn explain(ctx: &SessionContext, plan: LogicalPlan) -> Result<LogicalPlan, QuarryError> {
+    let LogicalPlan::Explain(mut explain) = plan else {
+        return Ok(plan);
+    };
+    let state = ctx.state();
+    let Some(reflections) = state.config().get_extension::<Reflections>() else {
+        return Ok(LogicalPlan::Explain(explain));
+    };
+    if reflections.all().is_empty() {
+        return Ok(LogicalPlan::Explain(explain));
+    }
+    let options = state.config_options();
+    let enabled = options
+        .extensions
+        .get::<ReflectionOptions>()
+        .is_none_or(|o| o.enabled);
+    let lines = match enabled {
+        false => vec!["off in this session (SET quarry.reflections = on)".to_string()],
+        true => {
+            let rules = state
+                .analyzer()
+                .rules
+                .iter()
+                .filter(|rule| rule.name() != rewrite::RULE_NAME)
+                .cloned()
+                .collect();
+            let analyzed = Analyzer::with_rules(rules).execute_and_check(
+                explain.plan.as_ref().clone(),
+                options,
+                |_, _| {},
+            )?;
+            let mut lines = rewrite::explain(&reflections, &analyzed)?;
+            let optimized = state.optimize(&explain.plan)?;
+            lines.extend(
+                raw::used(&optimized)
+                    .into_iter()
+                    .map(|name| format!("{name}: used")),
+            );
+            lines
+        }
+    };
+    if !lines.is_empty() {
+        explain.stringified_plans.push(StringifiedPlan::new(
+            PlanType::OptimizedLogicalPlan {
+                optimizer_name: EXPLAIN_NAME.into(),
+            },
+            lines.join("\n"),
+        ));
+    }
+    Ok(LogicalPlan::Explain(explain))
+}
+
+/// The `reflections` row of an `EXPLAIN` planned by [`explain`], in the schema of its
+/// result. (Ballista's distributed `EXPLAIN` keeps only its own rows.)
+pub fn explain_row(plan: &LogicalPlan) -> Option<RecordBatch> {
+    let LogicalPlan::Explain(explain) = plan else {
+        return None;
+    };
+    let lines = explain.stringified_plans.iter().find(|p| {
+        matches!(&p.plan_type, PlanType::OptimizedLogicalPlan { optimizer_name } if optimizer_name == EXPLAIN_NAME)
+    })?;
+    RecordBatch::try_new(
+        Arc::clone(explain.schema.inner()),
+        vec![
+            Arc::new(StringArray::from(vec![EXPLAIN_NAME])),
+            Arc::new(StringArray::from(vec![lines.plan.as_str()])),
+        ],
+    )
+    .ok()
+}
+
 /// Plans a reflection statement.
 pub async fn plan(
     ctx: &SessionContext,
@@ -283,7 +367,7 @@ pub async fn plan(
                     "a reflection table {ident} exists already: drop the reflection first"
                 )));
             }
-            let write = materialize(store, &definition, &base_table, None)?;
+            let (write, _) = materialize(store, &definition, &base_table, None)?;
             // The one side effect of planning: the hidden namespace, empty and idempotent.
             store.create_namespace(NAMESPACE, true).await?;
             Ok(Planned::Write(Box::new(write)))
@@ -309,33 +393,25 @@ pub async fn plan(
                 ))),
             }
         }
-        ReflectionStatement::Refresh { table, name: None } => {
+        ReflectionStatement::Refresh { table, name } => {
             let (anchor, _) = anchor(ctx, store, &table).await?;
-            if reflections.of(&anchor).is_empty() {
-                return Err(QuarryError::NotFound(format!(
-                    "table {anchor} has no reflections to refresh"
-                )));
+            let found = reflections.of(&anchor);
+            match &name {
+                Some(name) if !found.iter().any(|m| &m.definition.name == name) => {
+                    return Err(QuarryError::NotFound(format!(
+                        "table {anchor} has no reflection named {name}"
+                    )));
+                }
+                None if found.is_empty() => {
+                    return Err(QuarryError::NotFound(format!(
+                        "table {anchor} has no reflections to refresh"
+                    )));
+                }
+                _ => {}
             }
             Ok(Planned::Catalog(Box::new(
-                CatalogChange::RefreshReflections(anchor),
+                CatalogChange::RefreshReflections { anchor, name },
             )))
-        }
-        ReflectionStatement::Refresh {
-            table,
-            name: Some(name),
-        } => {
-            let (anchor, base_table) = anchor(ctx, store, &table).await?;
-            let Some(m) = reflections
-                .of(&anchor)
-                .into_iter()
-                .find(|m| m.definition.name == name)
-            else {
-                return Err(QuarryError::NotFound(format!(
-                    "table {anchor} has no reflection named {name}"
-                )));
-            };
-            let write = materialize(store, &m.definition, &base_table, Some(&m.table))?;
-            Ok(Planned::Write(Box::new(write)))
         }
     }
 }
@@ -366,10 +442,23 @@ pub(crate) fn materialize(
     store: &TableStore,
     definition: &Definition,
     base: &Table,
-    old: Option<&Table>,
-) -> Result<Write, QuarryError> {
-    let source = IcebergTable::new(base.clone())?;
-    let plan = build::plan(definition, Arc::new(source))?;
+    old: Option<&Materialized>,
+) -> Result<(Write, Method), QuarryError> {
+    let incremental = old.and_then(|old| Some((old, appended_since(old, base)?)));
+    let (plan, method) = match incremental {
+        Some((old, since)) => {
+            let kept = Arc::new(IcebergTable::new(old.table.clone())?);
+            let appended = Arc::new(IcebergTable::appended_since(base.clone(), since)?);
+            (
+                build::merge(definition, kept, appended)?,
+                Method::Incremental,
+            )
+        }
+        None => {
+            let source = IcebergTable::new(base.clone())?;
+            (build::plan(definition, Arc::new(source))?, Method::Full)
+        }
+    };
     let ident = reflection::materialization_ident(definition)?;
     let arrow = tables::nullable(plan.schema().as_arrow());
     let partition_by: Vec<PartitionColumn> =
@@ -387,10 +476,47 @@ pub(crate) fn materialize(
     )?;
     let commit = match old {
         Some(old) => Commit::Replace {
-            old: Box::new(old.clone()),
+            old: Box::new(old.table.clone()),
             properties,
         },
         None => Commit::Create { ident, properties },
     };
-    Ok(Write { plan, spec, commit })
+    Ok((Write { plan, spec, commit }, method))
+}
+
+/// How a refresh builds the materialization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// From the whole table.
+    Full,
+    /// From the old materialization and the files appended since.
+    Incremental,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Full => "FULL",
+            Method::Incremental => "INCREMENTAL",
+        })
+    }
+}
+
+/// The snapshot `old` was built from, if `base` (its table now) is that snapshot plus
+/// appends only, and `old` is an aggregate whose measures merge.
+fn appended_since(old: &Materialized, base: &Table) -> Option<i64> {
+    let Kind::Aggregate { measures, .. } = &old.definition.kind else {
+        return None;
+    };
+    let merges = measures
+        .iter()
+        .flat_map(|m| &m.functions)
+        .all(|f| *f != reflection::MeasureFunction::ApproxCountDistinct);
+    let since = old.base.snapshot?;
+    let now = Base::of(base);
+    (merges
+        && old.base.table_uuid == now.table_uuid
+        && now.snapshot != Some(since)
+        && quarry_catalog::table::scan::only_appends_since(base, since))
+    .then_some(since)
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use quarry_catalog::reflection::{Anchor, Base, RefreshPolicy};
 use tokio::sync::Notify;
 
-use super::{Materialized, RefreshState, materialize};
+use super::{Materialized, Method, RefreshState, materialize};
 use crate::error::QuarryError;
 use crate::job::JobRunner;
 use crate::session::SessionFactory;
@@ -51,13 +51,20 @@ impl Refresher {
         self.wake.notify_one();
     }
 
-    /// Refreshes every reflection of `anchor` now, whatever its policy; returns how
-    /// many it rebuilt (a fresh one is left alone).
-    pub async fn refresh_all(&self, anchor: &Anchor) -> Result<usize, QuarryError> {
+    /// Refreshes every reflection of `anchor` (or only the one named `only`) now,
+    /// whatever its policy; returns how many it rebuilt (a fresh one is left alone).
+    pub async fn refresh_all(
+        &self,
+        anchor: &Anchor,
+        only: Option<&str>,
+    ) -> Result<usize, QuarryError> {
         let reflections = self.sessions.reflections();
         reflections.load_if_changed().await?;
         let mut rebuilt = 0;
         for reflection in reflections.of(anchor) {
+            if only.is_some_and(|name| name != reflection.definition.name) {
+                continue;
+            }
             if self.refresh(&reflection, true).await? {
                 rebuilt += 1;
             }
@@ -88,6 +95,7 @@ impl Refresher {
         let key = reflection.table.identifier().to_string();
         tracing::info!(reflection = %definition.name, table = %definition.anchor, "refreshing");
         let result = self.rebuild(reflection, &base).await;
+        let method = result.as_ref().ok().copied();
         self.sessions.reflections().invalidate();
         let error = result.as_ref().err().map(ToString::to_string);
         if let Some(error) = &error {
@@ -98,6 +106,7 @@ impl Refresher {
             RefreshState {
                 at: Some(SystemTime::now()),
                 error,
+                method,
             },
         );
         result.map(|_| true)
@@ -107,9 +116,9 @@ impl Refresher {
         &self,
         reflection: &Materialized,
         base: &iceberg::table::Table,
-    ) -> Result<(), QuarryError> {
+    ) -> Result<Method, QuarryError> {
         let store = self.sessions.store();
-        let write = materialize(store, &reflection.definition, base, Some(&reflection.table))?;
+        let (write, method) = materialize(store, &reflection.definition, base, Some(reflection))?;
         let slots = self.jobs.ballista().total_task_slots().await.max(1);
         let ctx = Arc::new(self.sessions.new_session(slots));
         let name = format!("refresh reflection {}", reflection.definition.name);
@@ -118,7 +127,7 @@ impl Refresher {
         let task =
             crate::write::finish(self.jobs.clone(), store.clone(), runtime, None, job, write);
         match task.await {
-            Ok(result) => result.map(|_| ()),
+            Ok(result) => result.map(|_| method),
             Err(e) => Err(QuarryError::Internal(format!(
                 "the refresh task failed: {e}"
             ))),

@@ -41,6 +41,9 @@ use quarry_catalog::table::IcebergTable;
 
 use super::{Materialized, ReflectionOptions, Reflections};
 
+/// The rule's name among the analyzer's.
+pub const RULE_NAME: &str = "use_reflections";
+
 /// The analyzer rule that answers aggregates from reflections.
 #[derive(Debug)]
 pub struct UseReflections {
@@ -75,41 +78,99 @@ impl AnalyzerRule for UseReflections {
     }
 
     fn name(&self) -> &str {
-        "use_reflections"
+        RULE_NAME
     }
+}
+
+/// What the rule made of one aggregate: the reflections it considered, each used
+/// (`Ok`) or not and why (`Err`), and the plan of the one used, if any.
+struct Decision {
+    considered: Vec<(String, std::result::Result<(), String>)>,
+    answer: Option<(LogicalPlan, String)>,
 }
 
 impl UseReflections {
     /// The aggregate answered from the smallest reflection that can, if any.
     fn answer(&self, aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
-        let Some(lineage) = lineage(&aggregate.input) else {
+        let Some(decision) = decide(&self.reflections, aggregate)? else {
             return Ok(None);
         };
-        let Some((anchor, base)) = anchor_of(lineage.scan) else {
-            return Ok(None);
-        };
-        let mut best: Option<(u64, LogicalPlan, String)> = None;
-        for reflection in self.reflections.of(&anchor) {
-            let name = &reflection.definition.name;
-            if !reflection.base.same_state(&base) {
-                tracing::debug!(reflection = %name, "not used: stale (its table changed since it was built)");
-                continue;
-            }
-            match answer_from(&reflection, aggregate, &lineage)? {
-                Ok(plan) => {
-                    let rows = reflection.rows();
-                    if best.as_ref().is_none_or(|(fewest, _, _)| rows < *fewest) {
-                        best = Some((rows, plan, reflection.table.identifier().to_string()));
-                    }
-                }
-                Err(why) => tracing::debug!(reflection = %name, "not used: {why}"),
+        for (name, outcome) in &decision.considered {
+            if let Err(why) = outcome {
+                tracing::debug!(reflection = %name, "not used: {why}");
             }
         }
-        Ok(best.map(|(_, plan, table)| {
+        Ok(decision.answer.map(|(plan, table)| {
             self.reflections.count_served(&table);
             plan
         }))
     }
+}
+
+/// Decides which reflection, if any, answers `aggregate`; None when it does not read
+/// one table that has reflections.
+fn decide(reflections: &Reflections, aggregate: &Aggregate) -> Result<Option<Decision>> {
+    let Some(lineage) = lineage(&aggregate.input) else {
+        return Ok(None);
+    };
+    let Some((anchor, base)) = anchor_of(lineage.scan) else {
+        return Ok(None);
+    };
+    let candidates = reflections.of(&anchor);
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut considered = Vec::new();
+    let mut best: Option<(u64, LogicalPlan, String, usize)> = None;
+    for reflection in candidates {
+        let name = reflection.definition.name.clone();
+        if !reflection.base.same_state(&base) {
+            considered.push((
+                name,
+                Err("stale: its table changed since it was built".into()),
+            ));
+            continue;
+        }
+        match answer_from(&reflection, aggregate, &lineage)? {
+            Ok(plan) => {
+                let rows = reflection.rows();
+                let table = reflection.table.identifier().to_string();
+                if best.as_ref().is_none_or(|(fewest, ..)| rows < *fewest) {
+                    best = Some((rows, plan, table, considered.len()));
+                }
+                considered.push((
+                    name,
+                    Err(format!("another answers from fewer rows than its {rows}")),
+                ));
+            }
+            Err(why) => considered.push((name, Err(why))),
+        }
+    }
+    let answer = best.map(|(_, plan, table, i)| {
+        considered[i].1 = Ok(());
+        (plan, table)
+    });
+    Ok(Some(Decision { considered, answer }))
+}
+
+/// One line per reflection considered for each aggregate of `plan` (analyzed, but not
+/// by [`UseReflections`]), for `EXPLAIN`.
+pub fn explain(reflections: &Reflections, plan: &LogicalPlan) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Aggregate(aggregate) = node
+            && let Some(decision) = decide(reflections, aggregate)?
+        {
+            for (name, outcome) in decision.considered {
+                lines.push(match outcome {
+                    Ok(()) => format!("{name}: used"),
+                    Err(why) => format!("{name}: not used: {why}"),
+                });
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(lines)
 }
 
 /// Where an aggregate's input comes from: one table scan, the filters applied to its
@@ -189,9 +250,14 @@ fn substitute(expr: Expr, schema: &DFSchema, outputs: &[Expr]) -> Option<Expr> {
 }
 
 /// The Iceberg table a scan reads, as an anchor, and its current state.
-fn anchor_of(scan: &TableScan) -> Option<(Anchor, Base)> {
+pub(super) fn anchor_of(scan: &TableScan) -> Option<(Anchor, Base)> {
     let provider = source_as_provider(&scan.source).ok()?;
-    let table = provider.as_any().downcast_ref::<IcebergTable>()?.table()?;
+    let provider = provider.as_any().downcast_ref::<IcebergTable>()?;
+    // Only appended rows (an incremental refresh) are not the table's state.
+    if !provider.is_whole() {
+        return None;
+    }
+    let table = provider.table()?;
     let ident = table.identifier();
     let anchor = Anchor::Table {
         namespace: ident.namespace().join("."),

@@ -90,6 +90,7 @@ fn schema() -> SchemaRef {
         text("status"),
         time("last_refresh"),
         text("last_error"),
+        text("refresh_method"),
         number("base_snapshot"),
         number("rows"),
         number("bytes"),
@@ -148,6 +149,7 @@ struct Row {
     texts: [Option<String>; 8],
     last_refresh: Option<i64>,
     last_error: Option<String>,
+    method: Option<String>,
     numbers: [Option<i64>; 4],
 }
 
@@ -224,6 +226,7 @@ impl Row {
             ],
             last_refresh: Some(last_refresh),
             last_error: state.error,
+            method: state.method.map(|m| m.to_string()),
             numbers: [
                 m.base.snapshot,
                 Some(m.rows() as i64),
@@ -251,6 +254,9 @@ fn batch(rows: &[Row]) -> Result<RecordBatch> {
     ));
     columns.push(Arc::new(StringArray::from_iter(
         rows.iter().map(|r| r.last_error.clone()),
+    )));
+    columns.push(Arc::new(StringArray::from_iter(
+        rows.iter().map(|r| r.method.clone()),
     )));
     for i in 0..4 {
         columns.push(Arc::new(Int64Array::from_iter(
