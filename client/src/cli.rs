@@ -82,6 +82,19 @@ pub struct ClusterArgs {
     /// Task slots per executor (default: the machine's cores shared among executors).
     #[arg(long)]
     pub slots: Option<usize>,
+
+    /// Reflection data each executor keeps in memory, e.g. 512MiB or 2GiB; 0 keeps
+    /// none.
+    #[arg(long, env = "QUARRY_REFLECTION_CACHE", default_value = "1GiB", value_parser = parse_size)]
+    pub reflection_cache: u64,
+}
+
+/// A size in bytes: `1073741824`, `512MiB`, `2 GiB`, `1.5GB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|e| format!("{text:?} is not a size (such as 512MiB or 2GiB): {e}"))
 }
 
 /// Where the table catalog lives: SQLite (catalog.db in a local warehouse by default)
@@ -349,6 +362,11 @@ pub struct ExecutorArgs {
     /// Where shuffle files and spills go [default: a temporary directory].
     #[arg(long, env = "QUARRY_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+
+    /// Reflection data kept in memory, e.g. 512MiB or 2GiB; 0 keeps none [default:
+    /// 1GiB].
+    #[arg(long, env = "QUARRY_REFLECTION_CACHE", value_parser = parse_size)]
+    pub reflection_cache: Option<u64>,
 }
 
 #[derive(Debug, Args)]

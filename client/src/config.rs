@@ -79,6 +79,8 @@ pub struct ExecutorSection {
     pub work_dir: Option<PathBuf>,
     pub http_port: Option<u16>,
     pub drain_timeout: Option<u64>,
+    /// A size, as `--reflection-cache` takes it (`"1GiB"`).
+    pub reflection_cache: Option<String>,
 }
 
 impl FileConfig {

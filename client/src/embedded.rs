@@ -34,6 +34,8 @@ pub struct EmbeddedOptions {
     /// How the executors decode the plans of their tasks (Quarry's codec; tests give
     /// them one that refuses a node, to see the query fail and the cluster go on).
     pub executor_codec: Arc<dyn PhysicalExtensionCodec>,
+    /// Bytes of reflection data each executor keeps in memory (0: none).
+    pub reflection_cache: u64,
 }
 
 impl EmbeddedOptions {
@@ -49,6 +51,7 @@ impl EmbeddedOptions {
             flight_port: 0,
             postgres: None,
             executor_codec: quarry_catalog::codec::physical_codec(),
+            reflection_cache: quarry_executor::cache::DEFAULT_BUDGET,
         }
     }
 
@@ -134,6 +137,7 @@ impl EmbeddedCluster {
                     task_slots: slots,
                     work_dir: scratch.path().join(format!("executor-{i}")),
                     physical_codec: Arc::clone(&options.executor_codec),
+                    reflection_cache: options.reflection_cache,
                 },
                 Arc::clone(&runtime),
             )

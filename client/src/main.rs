@@ -77,6 +77,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
 fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::local(&cluster.warehouse, usize::from(cluster.executors));
     options.slots = cluster.slots.unwrap_or(0);
+    options.reflection_cache = cluster.reflection_cache;
     options.s3 = cluster.s3.options();
     options.catalog = cluster.catalog.location(CatalogSection::default());
     options

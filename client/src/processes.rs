@@ -245,6 +245,12 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         task_slots: args.slots.or(section.slots).unwrap_or(cores).max(1),
         work_dir,
         physical_codec: quarry_catalog::codec::physical_codec(),
+        reflection_cache: match (args.reflection_cache, section.reflection_cache) {
+            (Some(size), _) => size,
+            (None, Some(text)) => crate::cli::parse_size(&text)
+                .map_err(|e| format!("[executor] reflection_cache: {e}"))?,
+            (None, None) => quarry_executor::cache::DEFAULT_BUDGET,
+        },
     };
     let slots = options.task_slots;
     let mut handle = start_executor(options, runtime).await?;

@@ -11,6 +11,9 @@
 //! [`CatchPanic`] turns the panic into the task's error, which fails the query. It also
 //! counts the tasks running (Ballista's own count keeps tasks that failed), which a
 //! draining executor waits on.
+//!
+//! Scans of reflections read through the executor's [`ReflectionCache`]
+//! ([`cache_reflection_scans`]), when it has one.
 
 use std::any::Any;
 use std::fmt;
@@ -33,15 +36,26 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use datafusion::prelude::SessionConfig;
 use futures::{FutureExt, Stream, StreamExt};
 
+use crate::cache::{ReflectionCache, cache_reflection_scans};
+
 /// Ballista's execution engine, with every stage leaf wrapped in [`YieldExec`] and
 /// every task in [`CatchPanic`].
 #[derive(Default)]
 pub struct QuarryExecutionEngine {
     inner: DefaultExecutionEngine,
     running: Arc<AtomicUsize>,
+    cache: Option<Arc<ReflectionCache>>,
 }
 
 impl QuarryExecutionEngine {
+    /// An engine whose tasks read reflections through `cache`.
+    pub fn with_cache(cache: Option<Arc<ReflectionCache>>) -> Self {
+        Self {
+            cache,
+            ..Self::default()
+        }
+    }
+
     /// The number of tasks running now, kept up to date.
     pub fn running(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.running)
@@ -58,6 +72,10 @@ impl ExecutionEngine for QuarryExecutionEngine {
         work_dir: &str,
         config: &SessionConfig,
     ) -> Result<Arc<dyn QueryStageExecutor>> {
+        let plan = match &self.cache {
+            Some(cache) => cache_reflection_scans(plan, cache)?,
+            None => plan,
+        };
         let plan = plan
             .transform_up(|node| {
                 if node.children().is_empty() {

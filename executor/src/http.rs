@@ -3,7 +3,8 @@
 //!
 //! - `/healthz`: 200 while the process runs;
 //! - `/readyz`: 200 while the executor is registered with a scheduler and not draining;
-//! - `/metrics`: Prometheus: tasks finished and running, task slots, whether ready.
+//! - `/metrics`: Prometheus: tasks finished and running, task slots, whether ready,
+//!   and the reflection cache's hits, misses, bytes and files.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::cache::ReflectionCache;
 use crate::metrics::TaskMetrics;
 use crate::process::{ExecutorError, ExecutorHandle};
 
@@ -31,6 +33,7 @@ pub(crate) struct Probe {
     pub registered: watch::Receiver<Option<String>>,
     pub tasks: Arc<TaskMetrics>,
     pub running: Arc<AtomicUsize>,
+    pub cache: Option<Arc<ReflectionCache>>,
     pub draining: Arc<AtomicBool>,
 }
 
@@ -77,14 +80,44 @@ async fn readyz(State(probe): State<Probe>) -> (StatusCode, &'static str) {
 
 async fn render(State(probe): State<Probe>) -> String {
     let registry = Registry::new();
-    if let Ok(tasks) = IntCounter::new(
-        "quarry_executor_tasks_total",
-        "Tasks finished since the executor started",
-    ) {
-        tasks.inc_by(probe.tasks.finished());
-        let _ = registry.register(Box::new(tasks));
+    let cache = match &probe.cache {
+        Some(cache) => cache.stats().await,
+        None => Default::default(),
+    };
+    let counters = [
+        (
+            "quarry_executor_tasks_total",
+            "Tasks finished since the executor started",
+            probe.tasks.finished(),
+        ),
+        (
+            "quarry_executor_reflection_cache_hits_total",
+            "Reflection files read from executor memory",
+            cache.hits,
+        ),
+        (
+            "quarry_executor_reflection_cache_misses_total",
+            "Reflection files read from storage into executor memory",
+            cache.misses,
+        ),
+    ];
+    for (name, help, value) in counters {
+        if let Ok(counter) = IntCounter::new(name, help) {
+            counter.inc_by(value);
+            let _ = registry.register(Box::new(counter));
+        }
     }
     let gauges = [
+        (
+            "quarry_executor_reflection_cache_bytes",
+            "Memory the cached reflection data takes",
+            usize::try_from(cache.bytes).unwrap_or(usize::MAX),
+        ),
+        (
+            "quarry_executor_reflection_cache_files",
+            "Reflection files (or byte ranges) in executor memory",
+            usize::try_from(cache.files).unwrap_or(usize::MAX),
+        ),
         (
             "quarry_executor_running_tasks",
             "Tasks running now",

@@ -7,8 +7,10 @@
 //! - [`http`]: `/healthz`, `/readyz` and Prometheus `/metrics` of a standalone executor.
 //! - [`engine`]: how tasks run: cancelled tasks stop within one batch, panics fail
 //!   their task.
+//! - [`cache`]: reflection files kept in executor memory.
 //! - [`metrics`]: what the executor records about each finished task.
 
+pub mod cache;
 pub mod engine;
 pub mod follow;
 pub mod http;

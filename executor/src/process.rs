@@ -34,6 +34,9 @@ use datafusion::prelude::SessionConfig;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use quarry_catalog::codec;
 
+#[cfg(doc)]
+use crate::cache::DEFAULT_BUDGET;
+use crate::cache::{CacheStats, ReflectionCache};
 use crate::engine::QuarryExecutionEngine;
 use crate::follow::{Follower, Schedulers};
 use crate::http::Probe;
@@ -90,6 +93,8 @@ pub struct ExecutorOptions {
     /// Decodes the plan nodes of the tasks it is sent: Quarry's
     /// ([`codec::physical_codec`]), which every scheduler encodes with.
     pub physical_codec: Arc<dyn PhysicalExtensionCodec>,
+    /// Bytes of reflection data kept in memory ([`DEFAULT_BUDGET`]); 0 keeps none.
+    pub reflection_cache: u64,
 }
 
 /// A running executor. Dropping the handle does not stop it; call [`Self::shutdown`].
@@ -103,6 +108,7 @@ pub struct ExecutorHandle {
     registered: watch::Receiver<Option<String>>,
     tasks: Arc<TaskMetrics>,
     running: Arc<AtomicUsize>,
+    cache: Option<Arc<ReflectionCache>>,
     draining: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     flight_stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -114,6 +120,14 @@ impl ExecutorHandle {
         self.running.load(Ordering::Acquire)
     }
 
+    /// What its reflection cache holds and has served (all zero without a cache).
+    pub async fn cache_stats(&self) -> CacheStats {
+        match &self.cache {
+            Some(cache) => cache.stats().await,
+            None => CacheStats::default(),
+        }
+    }
+
     /// What the HTTP port reports on.
     pub(crate) fn probe(&self) -> Probe {
         Probe {
@@ -121,6 +135,7 @@ impl ExecutorHandle {
             registered: self.registered.clone(),
             tasks: Arc::clone(&self.tasks),
             running: Arc::clone(&self.running),
+            cache: self.cache.clone(),
             draining: Arc::clone(&self.draining),
         }
     }
@@ -219,7 +234,9 @@ pub async fn start_executor(
         os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
     };
     let tasks = Arc::new(TaskMetrics::default());
-    let engine = Arc::new(QuarryExecutionEngine::default());
+    let cache = (options.reflection_cache > 0)
+        .then(|| Arc::new(ReflectionCache::new(options.reflection_cache)));
+    let engine = Arc::new(QuarryExecutionEngine::with_cache(cache.clone()));
     let running = engine.running();
     let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(Arc::clone(&runtime)));
     let config_producer: ConfigProducer = Arc::new(session_config);
@@ -300,6 +317,7 @@ pub async fn start_executor(
         registered,
         tasks,
         running,
+        cache,
         draining: Arc::default(),
         stop,
         flight_stop: Some(flight_stop),

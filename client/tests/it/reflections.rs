@@ -110,6 +110,34 @@ async fn aggregates_are_answered_from_a_fresh_reflection_with_the_same_rows() {
     check(&t, &ANSWERED, true).await;
     check(&t, &NOT_ANSWERED, false).await;
 
+    // EXPLAIN says which reflection it used, and why not the others.
+    let explain = |sql: String| {
+        let t = &t;
+        async move { rows(&t.query(&format!("EXPLAIN {sql}")).await.unwrap()).join("\n") }
+    };
+    assert!(
+        explain(ANSWERED[0].into())
+            .await
+            .contains("reflections|daily: used")
+    );
+    let why = explain(NOT_ANSWERED[1].into()).await;
+    assert!(
+        why.contains("daily: not used: column customer_id is not a dimension"),
+        "{why}"
+    );
+    let why = explain(NOT_ANSWERED[3].into()).await;
+    assert!(
+        why.contains("daily: not used: ts is kept BY DAY; the query truncates it to hour"),
+        "{why}"
+    );
+    t.rows("SET quarry.reflections = off").await;
+    assert!(
+        explain(ANSWERED[0].into())
+            .await
+            .contains("reflections|off in this session")
+    );
+    t.rows("SET quarry.reflections = on").await;
+
     // Listed in sys.reflections; hidden from schema listings; its name is taken.
     assert_eq!(
         t.rows(
@@ -141,6 +169,17 @@ async fn aggregates_are_answered_from_a_fresh_reflection_with_the_same_rows() {
     check(&t, &ANSWERED[..3], false).await;
     t.rows("ALTER TABLE gold.sales REFRESH REFLECTIONS").await;
     assert_eq!(status(&t, "daily").await, "FRESH");
+    let method = "SELECT refresh_method FROM sys.reflections WHERE name = 'daily'";
+    // Only rows were added: merged from the new files, with the answers of a rebuild.
+    assert_eq!(t.rows(method).await, ["INCREMENTAL"]);
+    check(&t, &ANSWERED, true).await;
+    // Rows replaced: rebuilt.
+    t.rows("INSERT OVERWRITE gold.sales SELECT * FROM gold.sales WHERE id % 3 <> 0")
+        .await;
+    assert_eq!(status(&t, "daily").await, "STALE");
+    t.rows("ALTER TABLE gold.sales REFRESH REFLECTION daily")
+        .await;
+    assert_eq!(t.rows(method).await, ["FULL"]);
     check(&t, &ANSWERED, true).await;
 
     // A smaller reflection wins where it answers; refreshed on change by itself.
@@ -168,6 +207,28 @@ async fn aggregates_are_answered_from_a_fresh_reflection_with_the_same_rows() {
     );
     check_with(&t, &[ANSWERED[6]], by_region, true).await;
 
+    // An incremental refresh aggregates the appended files themselves, never a fresher
+    // reflection of the whole table (daily, refreshed first, could answer coarse's).
+    t.rows("ALTER TABLE gold.sales DROP REFLECTION by_region")
+        .await;
+    t.rows(
+        "ALTER TABLE gold.sales CREATE AGGREGATE REFLECTION coarse \
+            USING DIMENSIONS (region) MEASURES (amount (SUM)) REFRESH MANUAL",
+    )
+    .await;
+    t.rows(more).await;
+    t.rows("ALTER TABLE gold.sales REFRESH REFLECTION daily")
+        .await;
+    t.rows("ALTER TABLE gold.sales REFRESH REFLECTION coarse")
+        .await;
+    assert_eq!(
+        t.rows("SELECT name, refresh_method FROM sys.reflections ORDER BY name")
+            .await,
+        ["coarse|INCREMENTAL", "daily|INCREMENTAL"]
+    );
+    let coarse = "__reflections.gold__sales__coarse";
+    check_with(&t, &[ANSWERED[6]], coarse, true).await;
+
     // Dropped: no longer used or listed.
     t.rows("ALTER TABLE gold.sales DROP REFLECTION daily").await;
     check(&t, &ANSWERED[..2], false).await;
@@ -182,10 +243,7 @@ async fn aggregates_are_answered_from_a_fresh_reflection_with_the_same_rows() {
     );
     t.rows("ALTER TABLE gold.sales DROP REFLECTION IF EXISTS daily")
         .await;
-    assert_eq!(
-        t.rows("SELECT name FROM sys.reflections").await,
-        ["by_region"]
-    );
+    assert_eq!(t.rows("SELECT name FROM sys.reflections").await, ["coarse"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,4 +271,225 @@ async fn reflections_survive_a_restart() {
     let plan = crate::common::query_rows(&conn, &format!("EXPLAIN {sql}")).await;
     assert!(plan.join("\n").contains(DAILY), "{plan:?}");
     assert_eq!(crate::common::query_rows(&conn, sql).await, before);
+}
+
+/// Whether two rows are the same: cells equal as text, or as numbers within 1e-9
+/// relative (sums of floats added in another order).
+fn same_row(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('|').collect(), b.split('|').collect());
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|(x, y)| {
+            x == y
+                || matches!((x.parse::<f64>(), y.parse::<f64>()), (Ok(x), Ok(y))
+                    if (x - y).abs() <= 1e-9 * x.abs().max(y.abs()))
+        })
+}
+
+/// A few hundred generated aggregates over subsets of the dimensions, with filters on
+/// them (and now and then on other columns), each run with reflections off and on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_queries_answer_the_same_with_reflections_on_and_off() {
+    let t = TestCluster::start(2, 2).await;
+    t.rows(SALES).await;
+    t.rows(REFLECTION).await;
+    let groups = [
+        "region",
+        "product_id",
+        "date_trunc('month', sold_at)",
+        "date_trunc('week', ts)",
+        "date_trunc('year', ts)",
+        "sold_at",
+        "region IS NULL",
+        "product_id % 7",
+        "date_trunc('hour', ts)",
+        "customer_id % 3",
+    ];
+    let filters = [
+        "region = 'north'",
+        "region IN ('south', 'east')",
+        "region IS NULL",
+        "product_id BETWEEN 5 AND 20",
+        "sold_at >= DATE '2024-05-01'",
+        "sold_at < DATE '2024-03-15'",
+        "ts >= TIMESTAMP '2024-04-01 00:00:00'",
+        "ts < TIMESTAMP '2025-01-01 00:00:00'",
+        "date_trunc('month', ts) = TIMESTAMP '2024-07-01 00:00:00'",
+        "product_id = 999",
+        "qty > 5",
+        "customer_id < 100",
+        "ts > TIMESTAMP '2024-04-01 06:00:00'",
+    ];
+    let aggregates = [
+        "sum(amount)",
+        "count(*)",
+        "count(qty)",
+        "count(amount)",
+        "min(amount)",
+        "max(amount)",
+        "sum(qty)",
+        "avg(qty)",
+        "min(product_id)",
+        "max(sold_at)",
+        "count(DISTINCT region)",
+        "min(qty)",
+    ];
+    // A small linear congruential generator: the same queries on every run.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        ((state >> 33) as usize) % n
+    };
+    let served = || async {
+        t.rows("SELECT coalesce(sum(queries_served), 0) FROM sys.reflections")
+            .await[0]
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = served().await;
+    let total = 250;
+    for _ in 0..total {
+        let mut keys: Vec<&str> = (0..next(3)).map(|_| groups[next(groups.len())]).collect();
+        keys.sort();
+        keys.dedup();
+        let wheres: Vec<&str> = (0..next(3)).map(|_| filters[next(filters.len())]).collect();
+        let mut measures: Vec<&str> = (0..1 + next(3))
+            .map(|_| aggregates[next(aggregates.len())])
+            .collect();
+        measures.sort();
+        measures.dedup();
+        let select: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS k{i}"))
+            .chain(measures.iter().map(|m| m.to_string()))
+            .collect();
+        let mut sql = format!("SELECT {} FROM gold.sales", select.join(", "));
+        if !wheres.is_empty() {
+            sql += &format!(" WHERE {}", wheres.join(" AND "));
+        }
+        if !keys.is_empty() {
+            let positions: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
+            sql += &format!(
+                " GROUP BY {} ORDER BY {}",
+                positions.join(", "),
+                positions.join(", ")
+            );
+        }
+        let off = answer(&t, &sql, "off").await;
+        let on = answer(&t, &sql, "on").await;
+        assert!(
+            off.len() == on.len() && off.iter().zip(&on).all(|(a, b)| same_row(a, b)),
+            "{sql}\noff: {off:?}\non: {on:?}"
+        );
+    }
+    // Enough of them were answered from the reflection for the comparison to mean
+    // something (each is planned once with reflections on).
+    let answered = served().await - before;
+    assert!(
+        answered >= total / 5,
+        "only {answered} of {total} queries used the reflection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_reflections_answer_scans_of_their_columns() {
+    let t = TestCluster::start(2, 2).await;
+    t.rows(SALES).await;
+    t.rows(
+        "ALTER TABLE gold.sales CREATE RAW REFLECTION recent \
+         USING DISPLAY (sold_at, region, amount) PARTITION BY (month(sold_at))",
+    )
+    .await;
+    let used = |sql: &'static str| {
+        let t = &t;
+        async move {
+            rows(&t.query(&format!("EXPLAIN {sql}")).await.unwrap())
+                .join("\n")
+                .contains("recent: used")
+        }
+    };
+    let answered = [
+        "SELECT sold_at, region, amount FROM gold.sales \
+         WHERE sold_at >= DATE '2024-06-01' AND sold_at < DATE '2024-07-01' \
+         ORDER BY sold_at, region, amount",
+        "SELECT region, sum(amount), count(*) FROM gold.sales GROUP BY region ORDER BY region",
+        "SELECT count(*) FROM gold.sales WHERE region = 'north' AND amount > 50",
+    ];
+    for sql in answered {
+        let expected = answer(&t, sql, "off").await;
+        assert!(!used(sql).await, "used while off: {sql}");
+        assert_eq!(answer(&t, sql, "on").await, expected, "{sql}");
+        assert!(used(sql).await, "not used: {sql}");
+    }
+    for sql in [
+        "SELECT id, amount FROM gold.sales ORDER BY id LIMIT 5",
+        "SELECT region, sum(qty) FROM gold.sales GROUP BY region ORDER BY region",
+    ] {
+        let expected = answer(&t, sql, "off").await;
+        assert_eq!(answer(&t, sql, "on").await, expected, "{sql}");
+        assert!(!used(sql).await, "used: {sql}");
+    }
+}
+
+/// What the executors' reflection caches hold and have served, added up.
+async fn cache_stats(t: &TestCluster) -> quarry_executor::cache::CacheStats {
+    let mut total = quarry_executor::cache::CacheStats::default();
+    for executor in &t.cluster.executors {
+        let stats = executor.cache_stats().await;
+        total.hits += stats.hits;
+        total.misses += stats.misses;
+        total.bytes += stats.bytes;
+        total.files += stats.files;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflections_are_read_from_executor_memory() {
+    let t = TestCluster::start(2, 2).await;
+    t.rows(SALES).await;
+    t.rows(REFLECTION).await;
+    let dashboard = [ANSWERED[0], ANSWERED[4], ANSWERED[6]];
+    let mut expected = Vec::new();
+    for sql in dashboard {
+        expected.push(answer(&t, sql, "off").await);
+    }
+    t.rows("SET quarry.reflections = on").await;
+    // The first run reads the reflection's files from storage into memory.
+    let before = cache_stats(&t).await;
+    assert_eq!(t.rows(dashboard[0]).await, expected[0]);
+    let first = cache_stats(&t).await;
+    assert!(first.misses > before.misses, "{first:?}");
+    assert!(first.bytes > 0 && first.files > 0, "{first:?}");
+    // Then every query of the dashboard reads memory only, with the same answers.
+    for (sql, expected) in dashboard.iter().zip(&expected) {
+        assert_eq!(&t.rows(sql).await, expected, "{sql}");
+    }
+    let again = cache_stats(&t).await;
+    assert_eq!(again.misses, first.misses, "{again:?}");
+    assert!(again.hits >= first.hits + 3, "{again:?}");
+    // The table itself is not cached.
+    t.rows("SET quarry.reflections = off").await;
+    t.rows(dashboard[0]).await;
+    assert_eq!(cache_stats(&t).await.misses, again.misses);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executor_over_its_cache_budget_evicts_and_still_answers() {
+    // A budget smaller than the reflection: files come and go.
+    let budget = 16 * 1024;
+    let t = TestCluster::start_with(2, 2, |options| options.reflection_cache = budget).await;
+    t.rows(SALES).await;
+    t.rows(REFLECTION).await;
+    for sql in [ANSWERED[0], ANSWERED[1], ANSWERED[0], ANSWERED[4]] {
+        let expected = answer(&t, sql, "off").await;
+        assert_eq!(answer(&t, sql, "on").await, expected, "{sql}");
+        for executor in &t.cluster.executors {
+            let stats = executor.cache_stats().await;
+            assert!(stats.bytes <= budget, "{stats:?}");
+        }
+    }
+    assert!(cache_stats(&t).await.misses > 0);
 }
