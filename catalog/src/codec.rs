@@ -4,18 +4,21 @@
 //! executors can decode. Most nodes Quarry ships are DataFusion's or Ballista's (file
 //! scans are `DataSourceExec`, shuffles are Ballista's); Quarry's own nodes (the Iceberg
 //! write task and the scan summary above each Iceberg scan) are encoded here, tagged so
-//! that they are told apart from Ballista's, which get everything else.
+//! that they are told apart from Ballista's, which get everything else. Quarry's
+//! aggregate functions (the sketches of [`crate::sketch`]) are found by name.
 
 use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::AggregateUDF;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use serde::{Deserialize, Serialize};
 
+use crate::sketch;
 use crate::table::scan::{IcebergScanExec, ScanSummary};
 use crate::table::write::{IcebergWriteExec, WriteSpec};
 
@@ -82,6 +85,15 @@ impl PhysicalExtensionCodec for QuarryPhysicalCodec {
         serde_json::to_writer(buf, &ours).map_err(|e| {
             DataFusionError::Internal(format!("cannot encode a Quarry plan node: {e}"))
         })
+    }
+
+    /// Quarry's own aggregate functions travel by name (the executors' registry has
+    /// only DataFusion's).
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match sketch::by_name(name) {
+            Some(function) => Ok(function),
+            None => self.ballista.try_decode_udaf(name, buf),
+        }
     }
 }
 

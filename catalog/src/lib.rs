@@ -12,6 +12,7 @@
 //! - [`table`]: Iceberg tables: types, partitioning, statistics, writes.
 //! - [`reflection`]: reflections' definitions, and the hidden namespace their
 //!   materializations live in.
+//! - [`sketch`]: HyperLogLog sketches as values, for reflections' approximate counts.
 //! - [`catalog_provider`]: the store as DataFusion's catalog: namespaces as schemas.
 //! - [`codec`]: the plan codecs that carry Quarry's table scans to the executors.
 //! - [`shippable`]: a physical optimizer rule that keeps plans intact through DataFusion's
@@ -27,6 +28,7 @@ pub mod file_tables;
 pub mod object_stores;
 pub mod reflection;
 pub mod shippable;
+pub mod sketch;
 pub mod storage;
 pub mod store;
 pub mod table;
