@@ -25,7 +25,10 @@ use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexRequirement, OrderingRequirements, PhysicalSortRequirement,
+};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -62,6 +65,10 @@ pub struct WriteSpec {
     pub format_version: FormatVersion,
     /// Files roll over at about this many bytes.
     pub target_file_size: u64,
+    /// Columns each task sorts its rows by before it writes them (a reflection's
+    /// `LOCALSORT BY`), so that the files' column bounds prune; empty: as they come.
+    #[serde(default)]
+    pub sort_by: Vec<String>,
 }
 
 /// Files roll over at this size unless the table says otherwise, as in Iceberg's Java library.
@@ -87,6 +94,7 @@ impl WriteSpec {
                 .get("write.target-file-size-bytes")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_TARGET_FILE_SIZE),
+            sort_by: Vec::new(),
         }
     }
 
@@ -220,6 +228,24 @@ impl ExecutionPlan for IcebergWriteExec {
 
     fn maintains_input_order(&self) -> Vec<bool> {
         vec![false]
+    }
+
+    /// Rows sorted by `sort_by` within each task (DataFusion's sort enforcement puts a
+    /// partition-preserving sort below): each task's files are sorted.
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        let schema = self.input.schema();
+        let sorted = self
+            .spec
+            .sort_by
+            .iter()
+            .map(|name| {
+                let column = Column::new_with_schema(name, &schema)?;
+                Ok(PhysicalSortRequirement::new(Arc::new(column), None))
+            })
+            .collect::<Result<Vec<_>>>();
+        // A column missing from the rows was refused when the reflection was made.
+        let requirement = sorted.ok().and_then(LexRequirement::new);
+        vec![requirement.map(OrderingRequirements::new)]
     }
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
@@ -500,4 +526,63 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<Recor
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::config::ConfigOptions;
+    use datafusion::physical_optimizer::PhysicalOptimizerRule;
+    use datafusion::physical_optimizer::enforce_sorting::EnforceSorting;
+    use datafusion::physical_plan::displayable;
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    use iceberg::spec::{NestedField, PrimitiveType, Type};
+
+    use super::*;
+
+    /// With `sort_by`, each task's rows are sorted before they are written: a sort that
+    /// keeps the partitions, not one merged stream.
+    #[test]
+    fn a_write_with_sort_columns_sorts_each_task() -> Result<()> {
+        let schema = Schema::builder()
+            .with_fields(vec![
+                NestedField::optional(1, "region", Type::Primitive(PrimitiveType::String)).into(),
+            ])
+            .build()
+            .unwrap();
+        let mut spec = WriteSpec::new(
+            "t".into(),
+            "file:///tmp/t".into(),
+            schema,
+            PartitionSpec::unpartition_spec(),
+            &HashMap::new(),
+        );
+        let arrow = Arc::new(ArrowSchema::new(vec![Field::new(
+            "region",
+            DataType::Utf8,
+            true,
+        )]));
+        let input: Arc<dyn ExecutionPlan> = Arc::new(RepartitionExec::try_new(
+            Arc::new(EmptyExec::new(arrow)),
+            datafusion::physical_plan::Partitioning::RoundRobinBatch(4),
+        )?);
+        let plan = |spec: &WriteSpec| -> Result<String> {
+            let write = Arc::new(IcebergWriteExec::new(
+                Arc::clone(&input),
+                Arc::new(spec.clone()),
+            ));
+            let plan = EnforceSorting::new().optimize(write, &ConfigOptions::default())?;
+            Ok(displayable(plan.as_ref()).indent(false).to_string())
+        };
+        assert!(!plan(&spec)?.contains("SortExec"));
+        spec.sort_by = vec!["region".into()];
+        let sorted = plan(&spec)?;
+        assert!(
+            sorted.contains("SortExec: expr=[region@0 ASC")
+                && sorted.contains("preserve_partitioning=[true]")
+                && !sorted.contains("SortPreservingMerge"),
+            "{sorted}"
+        );
+        Ok(())
+    }
 }
