@@ -4,11 +4,12 @@
 //! An aggregate reflection groups by its dimensions (a dimension kept `BY` a
 //! granularity is truncated to it) and keeps, per group, the row count
 //! ([`ROW_COUNT_COLUMN`]) and each measure's aggregates, one column each
-//! ([`MeasureFunction::column_name`]). A raw reflection keeps its display columns.
+//! ([`MeasureFunction::column_name`]); `APPROX_COUNT_DISTINCT` keeps a HyperLogLog
+//! sketch ([`sketch`]). A raw reflection keeps its display columns.
 //!
 //! After appends to the table, [`merge`] refreshes an aggregate reflection from its
 //! rows and an aggregate of the new files only: counts and sums add up, minimums and
-//! maximums of the two are taken.
+//! maximums of the two are taken, sketches are united.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use datafusion::sql::TableReference;
 use quarry_catalog::reflection::{
     Definition, Dimension, Granularity, Kind, MeasureFunction, ROW_COUNT_COLUMN,
 };
+use quarry_catalog::sketch;
 
 use crate::error::QuarryError;
 
@@ -78,13 +80,7 @@ pub fn plan(
                         MeasureFunction::Count => count(expr.clone()),
                         MeasureFunction::Min => min(expr.clone()),
                         MeasureFunction::Max => max(expr.clone()),
-                        MeasureFunction::ApproxCountDistinct => {
-                            return Err(QuarryError::Plan(format!(
-                                "reflection {}: APPROX_COUNT_DISTINCT measures are not \
-                                 supported yet; keep {} as a dimension instead",
-                                definition.name, measure.column
-                            )));
-                        }
+                        MeasureFunction::ApproxCountDistinct => sketch::of(expr.clone()),
                     };
                     aggregates.push(aggregate.alias(function.column_name(&measure.column)));
                 }
@@ -93,6 +89,17 @@ pub fn plan(
         }
     };
     check_names(definition, plan.schema().as_arrow())?;
+    if let Some(missing) = definition
+        .localsort_by
+        .iter()
+        .find(|c| plan.schema().as_arrow().field_with_name(c).is_err())
+    {
+        return Err(QuarryError::Plan(format!(
+            "reflection {}: LOCALSORT BY names {missing}, which it does not keep \
+             (a dimension, or a display column)",
+            definition.name
+        )));
+    }
     Ok(plan)
 }
 
@@ -138,11 +145,7 @@ pub fn merge(
                 MeasureFunction::Sum | MeasureFunction::Count => sum(column(&name)),
                 MeasureFunction::Min => min(column(&name)),
                 MeasureFunction::Max => max(column(&name)),
-                MeasureFunction::ApproxCountDistinct => {
-                    return Err(QuarryError::Internal(
-                        "approximate counts do not merge yet".into(),
-                    ));
-                }
+                MeasureFunction::ApproxCountDistinct => sketch::union(column(&name)),
             };
             aggregates.push(merged.alias(name));
         }

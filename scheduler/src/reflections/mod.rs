@@ -4,6 +4,8 @@
 //! - [`parse`]: the statements, in Dremio's syntax.
 //! - [`build`]: the plan that computes a reflection's rows from its anchor table.
 //! - [`rewrite`]: the analyzer rule that answers aggregates from a reflection.
+//! - [`join`]: aggregates over a join of a table to dimension tables, split so that a
+//!   reflection of the table answers its part.
 //! - [`raw`]: the optimizer rule that answers scans from a raw reflection.
 //! - [`refresh`]: rebuilding reflections whose table changed, by their policies.
 //! - [`system`]: the `sys.reflections` table.
@@ -16,6 +18,7 @@
 //! anchor table is at the snapshot it was built from, so no answer is ever stale.
 
 pub mod build;
+pub mod join;
 pub mod parse;
 pub mod raw;
 pub mod refresh;
@@ -464,7 +467,8 @@ pub(crate) fn materialize(
     let partition_by: Vec<PartitionColumn> =
         definition.partition_by.iter().map(Into::into).collect();
     let (schema, spec) = tables::layout(&arrow, &partition_by)?;
-    let spec = tables::new_table_write(store, &ident, schema, spec);
+    let mut spec = tables::new_table_write(store, &ident, schema, spec);
+    Arc::make_mut(&mut spec).sort_by = definition.localsort_by.clone();
     let properties = reflection::properties(definition, &Base::of(base));
     let target = IcebergTable::pending(Arc::clone(&spec))?;
     let name = datafusion::sql::TableReference::partial(NAMESPACE, ident.name());
@@ -503,19 +507,14 @@ impl std::fmt::Display for Method {
 }
 
 /// The snapshot `old` was built from, if `base` (its table now) is that snapshot plus
-/// appends only, and `old` is an aggregate whose measures merge.
+/// appends only, and `old` is an aggregate (whose measures all merge).
 fn appended_since(old: &Materialized, base: &Table) -> Option<i64> {
-    let Kind::Aggregate { measures, .. } = &old.definition.kind else {
+    if !matches!(old.definition.kind, Kind::Aggregate { .. }) {
         return None;
-    };
-    let merges = measures
-        .iter()
-        .flat_map(|m| &m.functions)
-        .all(|f| *f != reflection::MeasureFunction::ApproxCountDistinct);
+    }
     let since = old.base.snapshot?;
     let now = Base::of(base);
-    (merges
-        && old.base.table_uuid == now.table_uuid
+    (old.base.table_uuid == now.table_uuid
         && now.snapshot != Some(since)
         && quarry_catalog::table::scan::only_appends_since(base, since))
     .then_some(since)

@@ -10,9 +10,13 @@
 //!   a constant at the start of such a unit;
 //! - `SUM` rolls up as the sum of sums, `COUNT(*)` and `COUNT(c)` as the sum of counts
 //!   (0, not NULL, when no group is left), `MIN`/`MAX` as the min of mins and max of
-//!   maxes, `AVG` as the sum over the count (not for decimals, whose AVG rounds);
+//!   maxes, `AVG` as the sum over the count (not for decimals, whose AVG rounds),
+//!   `approx_distinct` as the count of the union of the groups' sketches;
 //! - anything else (`DISTINCT`, `FILTER`, a column that is not a dimension, a
 //!   finer granularity, a measure not kept, a volatile function) keeps the plan as it is.
+//!
+//! An aggregate over a join of such a table to others (dimension tables) is split
+//! first ([`join`]): the part over the table's side is what a reflection answers.
 //!
 //! A reflection is fresh while its anchor table is the table, at the snapshot, it was
 //! built from. Of the reflections that answer, the one with the fewest rows wins. The
@@ -37,9 +41,10 @@ use datafusion::sql::TableReference;
 use quarry_catalog::reflection::{
     Anchor, Base, Granularity, Kind, MeasureFunction, NAMESPACE, ROW_COUNT_COLUMN,
 };
+use quarry_catalog::sketch;
 use quarry_catalog::table::IcebergTable;
 
-use super::{Materialized, ReflectionOptions, Reflections};
+use super::{Materialized, ReflectionOptions, Reflections, join};
 
 /// The rule's name among the analyzer's.
 pub const RULE_NAME: &str = "use_reflections";
@@ -69,10 +74,15 @@ impl AnalyzerRule for UseReflections {
             let LogicalPlan::Aggregate(aggregate) = &node else {
                 return Ok(Transformed::no(node));
             };
-            match self.answer(aggregate)? {
-                Some(answer) => Ok(Transformed::yes(answer)),
-                None => Ok(Transformed::no(node)),
+            if let Some(answer) = self.answer(aggregate)? {
+                return Ok(Transformed::yes(answer));
             }
+            for split in join::split(aggregate)? {
+                if let Some(answer) = self.answer(&split.partial)? {
+                    return Ok(Transformed::yes(split.finish(answer, aggregate)?));
+                }
+            }
+            Ok(Transformed::no(node))
         })
         .map(|t| t.data)
     }
@@ -113,7 +123,10 @@ fn decide(reflections: &Reflections, aggregate: &Aggregate) -> Result<Option<Dec
     let Some(lineage) = lineage(&aggregate.input) else {
         return Ok(None);
     };
-    let Some((anchor, base)) = anchor_of(lineage.scan) else {
+    let LogicalPlan::TableScan(scan) = lineage.bottom else {
+        return Ok(None);
+    };
+    let Some((anchor, base)) = anchor_of(scan) else {
         return Ok(None);
     };
     let candidates = reflections.of(&anchor);
@@ -131,7 +144,7 @@ fn decide(reflections: &Reflections, aggregate: &Aggregate) -> Result<Option<Dec
             ));
             continue;
         }
-        match answer_from(&reflection, aggregate, &lineage)? {
+        match answer_from(&reflection, aggregate, &lineage, scan)? {
             Ok(plan) => {
                 let rows = reflection.rows();
                 let table = reflection.table.identifier().to_string();
@@ -158,43 +171,61 @@ fn decide(reflections: &Reflections, aggregate: &Aggregate) -> Result<Option<Dec
 pub fn explain(reflections: &Reflections, plan: &LogicalPlan) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::Aggregate(aggregate) = node
-            && let Some(decision) = decide(reflections, aggregate)?
-        {
-            for (name, outcome) in decision.considered {
-                lines.push(match outcome {
-                    Ok(()) => format!("{name}: used"),
-                    Err(why) => format!("{name}: not used: {why}"),
-                });
+        let LogicalPlan::Aggregate(aggregate) = node else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        let mut decision = decide(reflections, aggregate)?;
+        if decision.is_none() {
+            // Over a join: what the table's side was answered with, or why not.
+            let mut splits = Vec::new();
+            for split in join::split(aggregate)? {
+                if let Some(d) = decide(reflections, &split.partial)? {
+                    splits.push(d);
+                }
             }
+            decision = splits
+                .iter()
+                .position(|d| d.answer.is_some())
+                .or((!splits.is_empty()).then_some(0))
+                .map(|i| splits.swap_remove(i));
+        }
+        for (name, outcome) in decision.into_iter().flat_map(|d| d.considered) {
+            lines.push(match outcome {
+                Ok(()) => format!("{name}: used"),
+                Err(why) => format!("{name}: not used: {why}"),
+            });
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
     Ok(lines)
 }
 
-/// Where an aggregate's input comes from: one table scan, the filters applied to its
-/// rows, and each input column as an expression over the scan's columns.
-struct Lineage<'a> {
-    scan: &'a TableScan,
-    filters: Vec<Expr>,
-    outputs: Vec<Expr>,
+/// Where an aggregate's input comes from: one table scan or one join (the bottom), the
+/// filters applied to its rows, and each input column as an expression over the
+/// bottom's columns.
+pub(super) struct Lineage<'a> {
+    pub bottom: &'a LogicalPlan,
+    pub filters: Vec<Expr>,
+    pub outputs: Vec<Expr>,
 }
 
-fn lineage(plan: &LogicalPlan) -> Option<Lineage<'_>> {
+pub(super) fn lineage(plan: &LogicalPlan) -> Option<Lineage<'_>> {
+    let bottom = |plan| {
+        Some(Lineage {
+            bottom: plan,
+            filters: Vec::new(),
+            outputs: LogicalPlan::schema(plan)
+                .columns()
+                .into_iter()
+                .map(Expr::Column)
+                .collect(),
+        })
+    };
     match plan {
         LogicalPlan::TableScan(scan) if scan.filters.is_empty() && scan.fetch.is_none() => {
-            Some(Lineage {
-                scan,
-                filters: Vec::new(),
-                outputs: scan
-                    .projected_schema
-                    .columns()
-                    .into_iter()
-                    .map(Expr::Column)
-                    .collect(),
-            })
+            bottom(plan)
         }
+        LogicalPlan::Join(_) => bottom(plan),
         LogicalPlan::Projection(projection) => {
             let mut lineage = lineage(&projection.input)?;
             let schema = projection.input.schema();
@@ -222,7 +253,7 @@ fn lineage(plan: &LogicalPlan) -> Option<Lineage<'_>> {
 
 /// `expr` over the columns of `schema`, with each column replaced by its expression in
 /// `outputs`. None for what cannot move: subqueries, volatile functions.
-fn substitute(expr: Expr, schema: &DFSchema, outputs: &[Expr]) -> Option<Expr> {
+pub(super) fn substitute(expr: Expr, schema: &DFSchema, outputs: &[Expr]) -> Option<Expr> {
     let unmovable = expr.is_volatile()
         || expr
             .exists(|e| {
@@ -271,6 +302,7 @@ fn answer_from(
     reflection: &Materialized,
     aggregate: &Aggregate,
     lineage: &Lineage,
+    scan: &TableScan,
 ) -> Result<std::result::Result<LogicalPlan, String>> {
     let Kind::Aggregate {
         dimensions,
@@ -290,7 +322,7 @@ fn answer_from(
             .iter()
             .map(|m| (m.column.as_str(), m.functions.as_slice()))
             .collect(),
-        scan_schema: &lineage.scan.projected_schema,
+        scan_schema: &scan.projected_schema,
     };
     let input = aggregate.input.schema();
     let to_base = |e: &Expr| {
@@ -338,7 +370,16 @@ fn answer_from(
         plan = plan.filter(predicate)?;
     }
     let plan = plan.aggregate(groups, rollups)?.build()?;
-    // The aggregate's own names and types, so that nothing above it changes.
+    Ok(Ok(named_as(plan, outputs, aggregate)?))
+}
+
+/// `outputs` (over `plan`) projected with `aggregate`'s own names and types, so that
+/// nothing above the aggregate changes when `plan` takes its place.
+pub(super) fn named_as(
+    plan: LogicalPlan,
+    outputs: Vec<Expr>,
+    aggregate: &Aggregate,
+) -> Result<LogicalPlan> {
     let rolled_schema = Arc::clone(plan.schema());
     let mut named = Vec::new();
     for (i, output) in outputs.into_iter().enumerate() {
@@ -350,9 +391,7 @@ fn answer_from(
         };
         named.push(output.alias_qualified(qualifier.cloned(), field.name()));
     }
-    Ok(Ok(LogicalPlanBuilder::from(plan)
-        .project(named)?
-        .build()?))
+    LogicalPlanBuilder::from(plan).project(named)?.build()
 }
 
 /// What a reflection keeps, for translating expressions over its anchor's columns.
@@ -373,6 +412,18 @@ impl Target<'_> {
             .field_with_unqualified_name(&column.name)
             .ok()
             .map(|f| f.data_type())
+    }
+
+    /// Whether the reflection keeps `column`'s values as they are: a dimension with no
+    /// granularity, or a date kept by day.
+    fn kept_whole(&self, column: &Column) -> bool {
+        match self.dimensions.get(column.name.as_str()) {
+            Some(None) => true,
+            Some(Some(Granularity::Day)) => {
+                matches!(self.base_type(column), Some(DataType::Date32))
+            }
+            _ => false,
+        }
     }
 
     /// `expr` (over the anchor's columns) over the reflection's dimensions.
@@ -396,26 +447,18 @@ impl Target<'_> {
                 let Expr::Column(c) = &e else {
                     return Ok(Transformed::no(e));
                 };
-                match self.dimensions.get(c.name.as_str()) {
-                    Some(None) => Ok(Transformed::yes(self.column(&c.name))),
-                    Some(Some(Granularity::Day))
-                        if matches!(self.base_type(c), Some(DataType::Date32)) =>
-                    {
-                        Ok(Transformed::yes(self.column(&c.name)))
-                    }
-                    Some(Some(g)) => {
-                        why = Some(format!(
-                            "{} is kept BY {}; the query reads it finer",
-                            c.name,
-                            g.unit().to_uppercase()
-                        ));
-                        Ok(Transformed::new(e, false, TreeNodeRecursion::Stop))
-                    }
-                    None => {
-                        why = Some(format!("column {} is not a dimension", c.name));
-                        Ok(Transformed::new(e, false, TreeNodeRecursion::Stop))
-                    }
+                if self.kept_whole(c) {
+                    return Ok(Transformed::yes(self.column(&c.name)));
                 }
+                why = Some(match self.dimensions.get(c.name.as_str()) {
+                    Some(Some(g)) => format!(
+                        "{} is kept BY {}; the query reads it finer",
+                        c.name,
+                        g.unit().to_uppercase()
+                    ),
+                    _ => format!("column {} is not a dimension", c.name),
+                });
+                Ok(Transformed::new(e, false, TreeNodeRecursion::Stop))
             })
             .map_err(|e| e.to_string())?;
         match why {
@@ -624,14 +667,18 @@ fn rollup(
             Ok(counted(push(sum(kept))))
         }
         ("sum", [_], Some(c)) => Ok(push(sum(target.measure(c, MeasureFunction::Sum)?))),
+        // The sketch hashes the column's own values: a cast would hash others.
+        ("approx_distinct", [Expr::Column(c)], _) => Ok(push(sketch::count(
+            target.measure(c, MeasureFunction::ApproxCountDistinct)?,
+        ))),
         ("min" | "max", [Expr::Column(c)], _) => {
             let function = match name.as_str() {
                 "min" => MeasureFunction::Min,
                 _ => MeasureFunction::Max,
             };
-            let kept = match target.dimensions.get(c.name.as_str()) {
-                Some(None) => target.column(&c.name),
-                _ => target.measure(c, function)?,
+            let kept = match target.kept_whole(c) {
+                true => target.column(&c.name),
+                false => target.measure(c, function)?,
             };
             Ok(push(match function {
                 MeasureFunction::Min => min(kept),
