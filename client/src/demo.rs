@@ -76,7 +76,7 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let conn = Connection::connect(&cluster.flight_url(), "demo", "").await?;
     println!("Building the medallion (examples/medallion.sql):");
     for sql in script_statements(MEDALLION) {
-        let table = created_table(&sql).unwrap_or("?");
+        let table = built(&sql).unwrap_or_else(|| "?".into());
         let started = Instant::now();
         let batches: Vec<RecordBatch> = conn.query(&sql).await?;
         let rows = crate::output::rows(&batches)?;
@@ -110,11 +110,21 @@ const MEDALLION: &str = include_str!("../../examples/medallion.sql");
 /// The query the demo runs over gold.
 const GOLD_QUERY: &str = "SELECT store, sum(orders) AS orders, round(sum(revenue), 2) AS revenue\n  FROM gold.daily_sales\n WHERE day >= DATE '2025-07-01'\n GROUP BY store ORDER BY revenue DESC";
 
-/// The table a `CREATE ... TABLE name AS` statement creates.
-fn created_table(sql: &str) -> Option<&str> {
+/// What a statement of the script builds: the table of a `CREATE ... TABLE name AS`,
+/// or the reflection of an `ALTER TABLE t CREATE|DROP ... REFLECTION [IF EXISTS] name`.
+fn built(sql: &str) -> Option<String> {
     let words: Vec<&str> = sql.split_whitespace().collect();
-    let at = words.iter().position(|w| w.eq_ignore_ascii_case("TABLE"))?;
-    words.get(at + 1).copied()
+    let after = |word: &str| {
+        let at = words.iter().position(|w| w.eq_ignore_ascii_case(word))?;
+        words[at + 1..]
+            .iter()
+            .find(|w| !w.eq_ignore_ascii_case("IF") && !w.eq_ignore_ascii_case("EXISTS"))
+            .copied()
+    };
+    match after("REFLECTION") {
+        Some(name) => Some(format!("reflection {name}")),
+        None => after("TABLE").map(str::to_string),
+    }
 }
 
 /// How to run this binary from the working directory: `target/release/quarry` after
@@ -137,6 +147,8 @@ const NEXT: &str = "Open the shell and explore (paths are relative to the wareho
   quarry> SELECT segment, sum(customers), sum(revenue) FROM gold.customer_segments GROUP BY segment;
   quarry> SELECT count(*) FROM bronze.customers WHERE email NOT LIKE '%@%';
   quarry> SELECT * FROM 'landing/customers.csv' LIMIT 5;
+  quarry> SELECT name, status, rows, queries_served FROM sys.reflections;
+  quarry> EXPLAIN SELECT date_trunc('month', day) AS month, sum(revenue) FROM gold.daily_sales GROUP BY 1;
   quarry> EXPLAIN ANALYZE SELECT store, sum(revenue) FROM gold.daily_sales
           WHERE day BETWEEN DATE '2025-03-01' AND DATE '2025-03-31' GROUP BY store;";
 

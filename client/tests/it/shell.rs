@@ -110,6 +110,7 @@ fn scripts_and_the_demo_dataset() {
         "bronze.transactions",
         "silver.customers",
         "gold.daily_sales",
+        "reflection sales_by_store",
         "madrid-03",
     ] {
         assert!(stdout(&demo).contains(built), "{built}: {}", stdout(&demo));
