@@ -2,7 +2,8 @@
 //! schedulers that elect a leader in etcd, and executors that follow the leader. Tables
 //! live in `s3://lake/wh`. Executors die (kill -9) and drain (SIGTERM) while queries
 //! run, a fourth one joins, the leader dies, and every scheduler restarts; the answers
-//! stay those of single-node DataFusion.
+//! stay those of single-node DataFusion. A reflection built through the first leader
+//! serves the second.
 
 use std::time::{Duration, Instant};
 
@@ -238,6 +239,24 @@ async fn a_cluster_survives_losing_executors_and_its_leader() {
     };
     assert!(status.success(), "{status}");
 
+    // A reflection built through the leader, used by it.
+    query_rows(
+        &conn,
+        "ALTER TABLE gold.facts CREATE AGGREGATE REFLECTION by_k \
+         USING DIMENSIONS (k) MEASURES (v (SUM, MAX), id (MAX))",
+    )
+    .await;
+    let rolled = rows(
+        &SessionContext::new()
+            .sql(&ROLLUP.replace("{t}", &format!("({TABLE})")))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rollup_from_reflection(&conn).await, rolled);
+
     // kill -9 the leader: the standby leads and answers within 15 s, tables intact.
     schedulers[first].kill();
     let killed_at = Instant::now();
@@ -257,6 +276,8 @@ async fn a_cluster_survives_losing_executors_and_its_leader() {
     eprintln!("failover: the standby answered {failover:?} after the leader died");
     assert!(failover < Duration::from_secs(15), "{failover:?}");
     assert_eq!(report_rows(&conn).await, expected);
+    // The reflection the old leader built serves the new one.
+    assert_eq!(rollup_from_reflection(&conn).await, rolled);
 
     // Restart every scheduler: the same rows from the new leader.
     schedulers[second].kill();
@@ -284,6 +305,18 @@ async fn a_cluster_survives_losing_executors_and_its_leader() {
     };
     assert_eq!(answer, expected);
     drop(executors);
+}
+
+/// A roll-up that the reflection `by_k` answers.
+const ROLLUP: &str = "SELECT k % 10 AS d, sum(v) AS total, max(id) AS last FROM {t} \
+                      GROUP BY 1 ORDER BY 1";
+
+/// The roll-up's rows, after checking that its plan reads the reflection `by_k`.
+async fn rollup_from_reflection(conn: &Connection) -> Vec<String> {
+    let sql = ROLLUP.replace("{t}", "gold.facts");
+    let plan = query_rows(conn, &format!("EXPLAIN {sql}")).await.join("\n");
+    assert!(plan.contains("by_k: used"), "{plan}");
+    query_rows(conn, &sql).await
 }
 
 async fn report_rows(conn: &Connection) -> Vec<String> {
