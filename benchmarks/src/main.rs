@@ -5,8 +5,11 @@
 //!   DataFusion, Ballista and DuckDB, with a report (Markdown, JSON and a chart) under
 //!   `benchmarks/results/`.
 //! - `aggregate` and `tables` ([`micro`]): one feature each against DataFusion.
+//! - `dashboard` ([`dashboard`]): a Superset dashboard's queries with reflections off
+//!   and on, and on DuckDB.
 //! - `tpc-engine`: one engine of such a run, as a process of its own (internal).
 
+mod dashboard;
 mod micro;
 mod tpc;
 
@@ -29,6 +32,8 @@ enum Command {
     Aggregate(micro::MicroArgs),
     /// CTAS into an Iceberg table, and a selective query with and without pruning.
     Tables(micro::MicroArgs),
+    /// A dashboard's queries over a gold table: reflections off, on, and DuckDB.
+    Dashboard(dashboard::DashboardArgs),
     /// One engine of a TPC-H or TPC-DS run, driven through stdin and stdout.
     #[command(hide = true)]
     TpcEngine(tpc::worker::EngineArgs),
@@ -53,5 +58,6 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::TpcEngine(args) => tpc::worker::serve(args).await,
         Command::Aggregate(args) => micro::aggregate(args).await,
         Command::Tables(args) => micro::tables(args).await,
+        Command::Dashboard(args) => dashboard::run(args).await,
     }
 }

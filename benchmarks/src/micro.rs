@@ -221,7 +221,7 @@ async fn alternate(
     Ok((summary(&mut a_times), summary(&mut b_times)))
 }
 
-async fn timed<T, E>(
+pub(crate) async fn timed<T, E>(
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<(Duration, T), E> {
     let started = Instant::now();
@@ -229,7 +229,7 @@ async fn timed<T, E>(
     Ok((started.elapsed(), out))
 }
 
-async fn run_quarry(
+pub(crate) async fn run_quarry(
     conn: &Connection,
     sql: &str,
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {

@@ -10,10 +10,10 @@
 //! goes to `<out>/<date>-<suite>-sf<N>.md`, `.json` and `.png`.
 
 mod chart;
-mod compare;
+pub(crate) mod compare;
 mod data;
-mod engine;
-mod protocol;
+pub(crate) mod engine;
+pub(crate) mod protocol;
 mod report;
 mod rounds;
 pub mod suite;
@@ -29,7 +29,7 @@ use report::{ConcurrencyRun, EngineSummary, QueryReport, Report, ScalingRun, Set
 use rounds::{Bench, Results, Slot};
 use suite::Suite;
 
-const DUCKDB_ENGINE: &str = include_str!("../../duckdb_engine.py");
+pub(crate) const DUCKDB_ENGINE: &str = include_str!("../../duckdb_engine.py");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineName {

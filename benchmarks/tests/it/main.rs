@@ -1,5 +1,6 @@
 //! End-to-end tests of `quarry-bench`: real engine processes on 127.0.0.1.
 
+mod dashboard;
 mod run;
 mod tpcds;
 mod tpch;
