@@ -36,8 +36,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, collect,
 };
 use futures::{StreamExt, TryStreamExt};
-use quarry_catalog::reflection::NAMESPACE;
-use quarry_catalog::table::scan::IcebergScanExec;
+use quarry_catalog::table::scan::{IcebergScanExec, file_key};
 
 /// The default budget of an executor's reflection cache: 1 GiB.
 pub const DEFAULT_BUDGET: u64 = 1 << 30;
@@ -127,12 +126,11 @@ pub fn cache_reflection_scans(
     plan: Arc<dyn ExecutionPlan>,
     cache: &Arc<ReflectionCache>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let prefix = format!("{NAMESPACE}.");
     plan.transform_down(|node| {
         let Some(scan) = node.as_any().downcast_ref::<IcebergScanExec>() else {
             return Ok(Transformed::no(node));
         };
-        if !scan.summary().table.starts_with(&prefix) {
+        if !scan.is_reflection() {
             return Ok(Transformed::no(node));
         }
         let [input] = node.children()[..] else {
@@ -199,20 +197,6 @@ impl CachedScanExec {
             projection,
             cache,
         }))
-    }
-
-    /// The key of one file's entry: its location and byte range.
-    fn key(&self, file: &PartitionedFile) -> String {
-        let range = file
-            .range
-            .as_ref()
-            .map(|r| format!("{}..{}", r.start, r.end))
-            .unwrap_or_default();
-        format!(
-            "{}{}#{range}",
-            self.config.object_store_url.as_str(),
-            file.object_meta.location
-        )
     }
 
     /// A scan of `file` alone, with every column and no filter.
@@ -282,7 +266,7 @@ impl ExecutionPlan for CachedScanExec {
         let reads: Vec<_> = group
             .files()
             .iter()
-            .map(|file| (self.key(file), self.read_one(file.clone())))
+            .map(|file| (file_key(&self.config, file), self.read_one(file.clone())))
             .collect();
         let cache = Arc::clone(&self.cache);
         let batches = futures::stream::iter(reads)

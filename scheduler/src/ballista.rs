@@ -2,8 +2,9 @@
 //! one), push-based task scheduling, and in-memory cluster and job state.
 //!
 //! Tasks are launched by [`QuarryTaskLauncher`]: a task an executor refuses fails its
-//! query instead of counting the executor as lost. Tasks are spread round-robin over the executors (Ballista's default packs them onto
-//! as few executors as possible). Push scheduling sends tasks to executors as soon as slots free up and gets task
+//! query instead of counting the executor as lost. Tasks are placed by [`CachePlacement`]:
+//! on the executor that holds their reflection files in memory, otherwise round-robin
+//! over the executors (Ballista's default packs them onto as few as possible). Push scheduling sends tasks to executors as soon as slots free up and gets task
 //! status back at once, instead of executors polling every 50 ms.
 
 use std::collections::HashSet;
@@ -29,6 +30,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::error::QuarryError;
 use crate::launcher::QuarryTaskLauncher;
+use crate::placement::CachePlacement;
 
 /// The Ballista scheduler server type Quarry runs.
 pub type BallistaServer = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
@@ -88,7 +90,9 @@ pub async fn start_ballista(
         .with_hostname(host)
         .with_port(addr.port())
         .with_scheduler_policy(TaskSchedulingPolicy::PushStaged)
-        .with_task_distribution(TaskDistributionPolicy::RoundRobin)
+        .with_task_distribution(TaskDistributionPolicy::Custom(Arc::new(
+            CachePlacement::default(),
+        )))
         // Quarry deletes a job's files once its result has been read; this is the
         // safety net for results never read, long enough for slow readers.
         .with_finished_job_data_clean_up_interval_seconds(3600)

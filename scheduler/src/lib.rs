@@ -32,6 +32,7 @@ pub mod launcher;
 pub mod listing;
 pub mod metrics;
 pub mod params;
+pub mod placement;
 pub mod postgres;
 pub mod query;
 pub mod reflections;

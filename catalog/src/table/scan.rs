@@ -22,7 +22,7 @@ use datafusion::common::stats::{ColumnStatistics, Precision, Statistics};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{
-    FileGroup, FileGroupPartitioner, FileScanConfigBuilder, ParquetSource,
+    FileGroup, FileGroupPartitioner, FileScanConfig, FileScanConfigBuilder, ParquetSource,
 };
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -270,6 +270,22 @@ fn scalar(datum: &Datum, data_type: &DataType) -> Option<ScalarValue> {
     .filter(|v| &v.data_type() == data_type)
 }
 
+/// The name of one file (or byte range of a file) that `config` reads. Data files never
+/// change, so the name stands for the same rows for as long as the file exists: it keys
+/// executors' reflection memory, and the scheduler's memory of which executor holds it.
+pub fn file_key(config: &FileScanConfig, file: &PartitionedFile) -> String {
+    let range = file
+        .range
+        .as_ref()
+        .map(|r| format!("{}..{}", r.start, r.end))
+        .unwrap_or_default();
+    format!(
+        "{}{}#{range}",
+        config.object_store_url.as_str(),
+        file.object_meta.location
+    )
+}
+
 /// What planning decided about a scan, shown in plans and metrics.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanSummary {
@@ -298,6 +314,26 @@ impl IcebergScanExec {
 
     pub fn summary(&self) -> &ScanSummary {
         &self.summary
+    }
+
+    /// Whether this scans a reflection's materialization (a table of the hidden
+    /// namespace).
+    pub fn is_reflection(&self) -> bool {
+        self.summary
+            .table
+            .split_once('.')
+            .is_some_and(|(namespace, _)| namespace == crate::reflection::NAMESPACE)
+    }
+
+    /// The Parquet file scan that does the reading, when the input is one (an empty
+    /// table's input is not).
+    pub fn file_scan(&self) -> Option<&FileScanConfig> {
+        self.input
+            .as_any()
+            .downcast_ref::<DataSourceExec>()?
+            .data_source()
+            .as_any()
+            .downcast_ref::<FileScanConfig>()
     }
 }
 

@@ -504,6 +504,17 @@ async fn reflections_are_read_from_executor_memory() {
     let again = cache_stats(&t).await;
     assert_eq!(again.misses, first.misses, "{again:?}");
     assert!(again.hits >= first.hits + 3, "{again:?}");
+    // The reflection's parts are spread over both executors, and each part's tasks keep
+    // going to the executor that holds it: round after round, nothing is read again.
+    for executor in &t.cluster.executors {
+        assert!(executor.cache_stats().await.files > 0, "{again:?}");
+    }
+    for _ in 0..4 {
+        for sql in dashboard {
+            t.rows(sql).await;
+        }
+    }
+    assert_eq!(cache_stats(&t).await.misses, again.misses);
     // The table itself is not cached.
     t.rows("SET quarry.reflections = off").await;
     t.rows(dashboard[0]).await;
