@@ -25,6 +25,21 @@ pub const DEFINITION_PROPERTY: &str = "quarry.reflection.definition";
 /// The table property holding what the materialization was built from (JSON).
 pub const BASE_PROPERTY: &str = "quarry.reflection.base";
 
+/// The Arrow Flight action an executor answers with the reflection files it holds in
+/// memory: one result, a JSON array of [`HeldFile`].
+pub const HELD_FILES_ACTION: &str = "quarry.reflections.held_files";
+
+/// A reflection file (or byte range of one) an executor holds in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFile {
+    /// The materialization table, `__reflections.<name>`.
+    pub table: String,
+    /// The file's object-store path.
+    pub location: String,
+    /// The memory its Arrow batches take.
+    pub bytes: u64,
+}
+
 /// Whether a namespace is one users do not see.
 pub fn is_hidden(namespace: &str) -> bool {
     namespace == NAMESPACE

@@ -36,6 +36,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, collect,
 };
 use futures::{StreamExt, TryStreamExt};
+use quarry_catalog::reflection::HeldFile;
 use quarry_catalog::table::scan::{IcebergScanExec, file_key};
 
 /// The default budget of an executor's reflection cache: 1 GiB.
@@ -43,7 +44,7 @@ pub const DEFAULT_BUDGET: u64 = 1 << 30;
 
 /// Decoded reflection files kept in an executor's memory.
 pub struct ReflectionCache {
-    files: moka::future::Cache<String, Arc<Vec<RecordBatch>>>,
+    files: moka::future::Cache<String, Arc<CachedFile>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -67,8 +68,8 @@ impl ReflectionCache {
     pub fn new(budget: u64) -> Self {
         let files = moka::future::Cache::builder()
             .max_capacity(budget)
-            .weigher(|_, batches: &Arc<Vec<RecordBatch>>| {
-                u32::try_from(memory(batches)).unwrap_or(u32::MAX)
+            .weigher(|_, file: &Arc<CachedFile>| {
+                u32::try_from(memory(&file.batches)).unwrap_or(u32::MAX)
             })
             .build();
         Self {
@@ -89,17 +90,36 @@ impl ReflectionCache {
         }
     }
 
+    /// Every file held now: its reflection, location and size in memory.
+    pub async fn held_files(&self) -> Vec<HeldFile> {
+        self.files.run_pending_tasks().await;
+        self.files
+            .iter()
+            .map(|(_, file)| HeldFile {
+                table: file.table.clone(),
+                location: file.location.clone(),
+                bytes: memory(&file.batches) as u64,
+            })
+            .collect()
+    }
+
     /// The batches of one file: from memory, or read by `scan` (once, however many
     /// tasks ask at the same time) and kept.
     async fn get_or_read(
         &self,
         key: String,
-        scan: Arc<dyn ExecutionPlan>,
+        read: (Arc<dyn ExecutionPlan>, HeldFile),
         ctx: Arc<TaskContext>,
-    ) -> Result<Arc<Vec<RecordBatch>>> {
+    ) -> Result<Arc<CachedFile>> {
+        let (scan, of) = read;
         let read = async {
             self.misses.fetch_add(1, Ordering::Relaxed);
-            collect(scan, ctx).await.map(Arc::new)
+            let batches = collect(scan, ctx).await?;
+            Ok::<_, DataFusionError>(Arc::new(CachedFile {
+                table: of.table,
+                location: of.location,
+                batches,
+            }))
         };
         let entry = self
             .files
@@ -113,6 +133,15 @@ impl ReflectionCache {
         self.hits.fetch_add(1, Ordering::Relaxed);
         Ok(entry.into_value())
     }
+}
+
+/// One file's rows in memory, and what they are.
+struct CachedFile {
+    /// The reflection's table.
+    table: String,
+    /// The file's object-store path.
+    location: String,
+    batches: Vec<RecordBatch>,
 }
 
 fn memory(batches: &[RecordBatch]) -> usize {
@@ -136,7 +165,8 @@ pub fn cache_reflection_scans(
         let [input] = node.children()[..] else {
             return Ok(Transformed::no(node));
         };
-        let Some(cached) = CachedScanExec::try_new(input, Arc::clone(cache))? else {
+        let table = scan.summary().table.clone();
+        let Some(cached) = CachedScanExec::try_new(input, table, Arc::clone(cache))? else {
             return Ok(Transformed::no(node));
         };
         let node = Arc::clone(&node).with_new_children(vec![Arc::new(cached)])?;
@@ -155,6 +185,8 @@ pub fn cache_reflection_scans(
 pub struct CachedScanExec {
     /// The scan as planned, whose partitioning, files and projection this one keeps.
     planned: Arc<dyn ExecutionPlan>,
+    /// The reflection's table.
+    table: String,
     config: FileScanConfig,
     /// Every column of the table, no filter, no limit: what a cache entry holds.
     whole: Arc<dyn FileSource>,
@@ -166,6 +198,7 @@ impl CachedScanExec {
     /// The cached form of `planned`, if it is a Parquet scan without a row limit.
     fn try_new(
         planned: &Arc<dyn ExecutionPlan>,
+        table: String,
         cache: Arc<ReflectionCache>,
     ) -> Result<Option<Self>> {
         let Some(config) = planned
@@ -192,6 +225,7 @@ impl CachedScanExec {
             .with_table_parquet_options(source.table_parquet_options().clone());
         Ok(Some(Self {
             planned: Arc::clone(planned),
+            table,
             config: config.clone(),
             whole: Arc::new(whole),
             projection,
@@ -266,16 +300,28 @@ impl ExecutionPlan for CachedScanExec {
         let reads: Vec<_> = group
             .files()
             .iter()
-            .map(|file| (file_key(&self.config, file), self.read_one(file.clone())))
+            .map(|file| {
+                let of = HeldFile {
+                    table: self.table.clone(),
+                    location: file.object_meta.location.to_string(),
+                    bytes: 0,
+                };
+                (
+                    file_key(&self.config, file),
+                    (self.read_one(file.clone()), of),
+                )
+            })
             .collect();
         let cache = Arc::clone(&self.cache);
         let batches = futures::stream::iter(reads)
-            .then(move |(key, scan)| {
+            .then(move |(key, read)| {
                 let (cache, context) = (Arc::clone(&cache), Arc::clone(&context));
-                async move { cache.get_or_read(key, scan, context).await }
+                async move { cache.get_or_read(key, read, context).await }
             })
-            .map_ok(|batches| {
-                futures::stream::iter((0..batches.len()).map(move |i| Ok(batches[i].clone())))
+            .map_ok(|file| {
+                futures::stream::iter(
+                    (0..file.batches.len()).map(move |i| Ok(file.batches[i].clone())),
+                )
             })
             .try_flatten()
             .and_then(move |batch| futures::future::ready(projector.project_batch(&batch)));

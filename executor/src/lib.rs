@@ -12,6 +12,7 @@
 
 pub mod cache;
 pub mod engine;
+pub mod flight;
 pub mod follow;
 pub mod http;
 pub mod metrics;

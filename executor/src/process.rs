@@ -1,6 +1,7 @@
 //! Starting a push-scheduled Ballista executor on loopback or a real interface.
 //!
-//! The executor hosts two gRPC services: Arrow Flight (shuffle and result fetches) on a
+//! The executor hosts two gRPC services: Arrow Flight (shuffle and result fetches, and
+//! what its reflection cache holds: [`crate::flight`]) on a
 //! port bound here (port 0 picks a free one), and the executor control service
 //! (launch, cancel and remove tasks and job data) that the scheduler dials. Ballista
 //! binds the control service itself from the port it registers with, so that port is
@@ -28,7 +29,6 @@ use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
 use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_executor::executor::Executor;
 use ballista_executor::executor_process::ExecutorProcessConfig;
-use ballista_executor::flight_service::BallistaFlightService;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
@@ -38,6 +38,7 @@ use quarry_catalog::codec;
 use crate::cache::DEFAULT_BUDGET;
 use crate::cache::{CacheStats, ReflectionCache};
 use crate::engine::QuarryExecutionEngine;
+use crate::flight::ExecutorFlight;
 use crate::follow::{Follower, Schedulers};
 use crate::http::Probe;
 use crate::metrics::TaskMetrics;
@@ -252,7 +253,7 @@ pub async fn start_executor(
     ));
 
     let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();
-    let flight = FlightServiceServer::new(BallistaFlightService::new(work_dir))
+    let flight = FlightServiceServer::new(ExecutorFlight::new(work_dir, cache.clone()))
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     tokio::spawn(

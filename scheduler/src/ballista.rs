@@ -137,6 +137,14 @@ pub async fn start_ballista(
     })
 }
 
+impl std::fmt::Debug for BallistaScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BallistaScheduler")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BallistaScheduler {
     /// Task slots of all registered executors.
     pub async fn total_task_slots(&self) -> usize {

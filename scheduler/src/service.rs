@@ -52,6 +52,7 @@ pub struct QueryService {
 
 impl QueryService {
     pub fn new(sessions: SessionFactory, ballista: BallistaScheduler) -> Self {
+        sessions.reflections().attach(ballista.clone());
         let jobs = JobRunner::new(ballista);
         Self {
             refresher: Refresher::start(jobs.clone(), sessions.clone()),

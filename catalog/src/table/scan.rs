@@ -184,6 +184,19 @@ pub fn only_appends_since(table: &Table, since: i64) -> bool {
     false
 }
 
+/// Where the data files of the table's current snapshot are, as object-store paths
+/// (the locations scans read, see [`file_key`]).
+pub async fn current_file_locations(table: &Table) -> Result<Vec<String>, TableError> {
+    let Some(snapshot) = table.metadata().current_snapshot() else {
+        return Ok(Vec::new());
+    };
+    live_data_files(table, snapshot)
+        .await?
+        .keys()
+        .map(|path| Ok(store_path(path)?.1.to_string()))
+        .collect()
+}
+
 /// The live data files of `snapshot` by path, from its manifests.
 async fn live_data_files(
     table: &Table,

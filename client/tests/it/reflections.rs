@@ -491,12 +491,15 @@ async fn reflections_are_read_from_executor_memory() {
         expected.push(answer(&t, sql, "off").await);
     }
     t.rows("SET quarry.reflections = on").await;
+    let in_memory = "SELECT bytes_in_memory FROM sys.reflections WHERE name = 'daily'";
+    assert_eq!(t.rows(in_memory).await, ["0"]);
     // The first run reads the reflection's files from storage into memory.
     let before = cache_stats(&t).await;
     assert_eq!(t.rows(dashboard[0]).await, expected[0]);
     let first = cache_stats(&t).await;
     assert!(first.misses > before.misses, "{first:?}");
     assert!(first.bytes > 0 && first.files > 0, "{first:?}");
+    assert_eq!(t.rows(in_memory).await, [first.bytes.to_string()]);
     // Then every query of the dashboard reads memory only, with the same answers.
     for (sql, expected) in dashboard.iter().zip(&expected) {
         assert_eq!(&t.rows(sql).await, expected, "{sql}");
@@ -519,6 +522,13 @@ async fn reflections_are_read_from_executor_memory() {
     t.rows("SET quarry.reflections = off").await;
     t.rows(dashboard[0]).await;
     assert_eq!(cache_stats(&t).await.misses, again.misses);
+    // A rebuild writes new files: the old ones, still in memory, answer nothing and are
+    // not counted.
+    t.rows("INSERT OVERWRITE gold.sales SELECT * FROM gold.sales WHERE id % 3 <> 0")
+        .await;
+    t.rows("ALTER TABLE gold.sales REFRESH REFLECTIONS").await;
+    assert!(cache_stats(&t).await.bytes > 0);
+    assert_eq!(t.rows(in_memory).await, ["0"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 //! - [`rewrite`]: the analyzer rule that answers aggregates from a reflection.
 //! - [`join`]: aggregates over a join of a table to dimension tables, split so that a
 //!   reflection of the table answers its part.
+//! - [`memory`]: how much of each reflection the executors hold in memory.
 //! - [`raw`]: the optimizer rule that answers scans from a raw reflection.
 //! - [`refresh`]: rebuilding reflections whose table changed, by their policies.
 //! - [`system`]: the `sys.reflections` table.
@@ -19,6 +20,7 @@
 
 pub mod build;
 pub mod join;
+pub mod memory;
 pub mod parse;
 pub mod raw;
 pub mod refresh;
@@ -84,6 +86,8 @@ pub struct Reflections {
     /// answered, since this scheduler started.
     refreshes: RwLock<HashMap<String, RefreshState>>,
     served: RwLock<HashMap<String, u64>>,
+    /// The cluster whose executors hold reflections in memory, once it runs.
+    executors: std::sync::OnceLock<crate::ballista::BallistaScheduler>,
 }
 
 /// What happened at a reflection's last refresh attempt.
@@ -105,7 +109,21 @@ impl Reflections {
             stale: AtomicBool::new(true),
             refreshes: RwLock::default(),
             served: RwLock::default(),
+            executors: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The cluster whose executors read the reflections (for their bytes in memory).
+    pub fn attach(&self, ballista: crate::ballista::BallistaScheduler) {
+        let _ = self.executors.set(ballista);
+    }
+
+    /// What the executors hold in memory now (nothing before [`Self::attach`]).
+    pub async fn held_in_memory(&self) -> memory::HeldInMemory {
+        match self.executors.get() {
+            Some(ballista) => memory::HeldInMemory::ask(ballista).await,
+            None => memory::HeldInMemory::default(),
+        }
     }
 
     /// The catalog the materializations are in.

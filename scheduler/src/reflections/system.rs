@@ -94,6 +94,7 @@ fn schema() -> SchemaRef {
         number("base_snapshot"),
         number("rows"),
         number("bytes"),
+        number("bytes_in_memory"),
         number("queries_served"),
     ]))
 }
@@ -121,6 +122,7 @@ impl TableProvider for ReflectionsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let to_df = |e: crate::error::QuarryError| DataFusionError::External(Box::new(e));
         self.reflections.load_if_changed().await.map_err(to_df)?;
+        let held = self.reflections.held_in_memory().await;
         let mut rows = Vec::new();
         for reflection in self.reflections.all().iter() {
             let anchor = reflection.definition.anchor.ident().map_err(to_df_table)?;
@@ -131,7 +133,9 @@ impl TableProvider for ReflectionsTable {
                 .await
                 .map_err(to_df_table)?
                 .map(|t| Base::of(&t));
-            rows.push(Row::of(&self.reflections, reflection, current));
+            let mut row = Row::of(&self.reflections, reflection, current);
+            row.numbers[3] = Some(held.bytes_of(reflection).await as i64);
+            rows.push(row);
         }
         let batch = batch(&rows)?;
         MemTable::try_new(schema(), vec![vec![batch]])?
@@ -150,7 +154,8 @@ struct Row {
     last_refresh: Option<i64>,
     last_error: Option<String>,
     method: Option<String>,
-    numbers: [Option<i64>; 4],
+    /// Base snapshot, rows, bytes, bytes in executor memory, queries served.
+    numbers: [Option<i64>; 5],
 }
 
 impl Row {
@@ -231,6 +236,7 @@ impl Row {
                 m.base.snapshot,
                 Some(m.rows() as i64),
                 bytes,
+                None,
                 Some(reflections.served(&key) as i64),
             ],
         }
@@ -258,7 +264,7 @@ fn batch(rows: &[Row]) -> Result<RecordBatch> {
     columns.push(Arc::new(StringArray::from_iter(
         rows.iter().map(|r| r.method.clone()),
     )));
-    for i in 0..4 {
+    for i in 0..5 {
         columns.push(Arc::new(Int64Array::from_iter(
             rows.iter().map(|r| r.numbers[i]),
         )));
