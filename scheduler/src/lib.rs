@@ -39,6 +39,7 @@ pub mod reflections;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod small;
 pub mod split;
 pub mod statement;
 pub mod tables;

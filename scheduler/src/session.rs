@@ -27,6 +27,7 @@ use crate::reflections::raw::UseRawReflections;
 use crate::reflections::rewrite::UseReflections;
 use crate::reflections::system::with_sys;
 use crate::reflections::{ReflectionOptions, Reflections};
+use crate::small::SmallQueryPlanner;
 
 /// Name of Quarry's catalog.
 pub const CATALOG: &str = "quarry";
@@ -121,6 +122,7 @@ impl SessionFactory {
                 &self.reflections,
             ))))
             .with_physical_optimizer_rule(Arc::new(ShippablePlan))
+            .with_query_planner(Arc::new(SmallQueryPlanner))
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)
     }
