@@ -57,6 +57,7 @@ pub async fn plan_scan(
     let Some(snapshot) = table.metadata().current_snapshot() else {
         return Ok(Arc::new(EmptyExec::new(projected)));
     };
+    let started = std::time::Instant::now();
     let mut builder = table.scan().select_all();
     if let Some(predicate) = to_predicate(filters) {
         builder = builder.with_filter(predicate);
@@ -73,7 +74,7 @@ pub async fn plan_scan(
     if let Some(since) = since {
         let earlier = match table.metadata().snapshot_by_id(since) {
             Some(earlier) => live_data_files(table, earlier).await?,
-            None => HashMap::new(),
+            None => DataFiles::default(),
         };
         tasks.retain(|task| !earlier.contains_key(&task.data_file_path));
     }
@@ -84,7 +85,9 @@ pub async fn plan_scan(
         ))
         .into());
     }
+    let tasks_planned = started.elapsed();
     let data_files = live_data_files(table, snapshot).await?;
+    let files_read = started.elapsed();
     let (url, _) = store_path(table.metadata().location())?;
     let mut files = Vec::with_capacity(tasks.len());
     for task in &tasks {
@@ -125,6 +128,14 @@ pub async fn plan_scan(
         .with_limit(limit)
         .build();
     let scan = DataSourceExec::from_data_source(config);
+    tracing::debug!(
+        table = %name,
+        files = planned,
+        plan_files_us = tasks_planned.as_micros() as u64,
+        manifests_us = (files_read - tasks_planned).as_micros() as u64,
+        total_us = started.elapsed().as_micros() as u64,
+        "scan planned"
+    );
     Ok(Arc::new(IcebergScanExec::new(
         scan,
         ScanSummary {
@@ -197,11 +208,44 @@ pub async fn current_file_locations(table: &Table) -> Result<Vec<String>, TableE
         .collect()
 }
 
-/// The live data files of `snapshot` by path, from its manifests.
+/// The live data files of snapshots read lately, by manifest list: a manifest list
+/// never changes, and reading it and its manifests again costs more than the rest of
+/// planning a small scan (a dashboard's query of a reflection). At most this many data
+/// files are kept.
+const CACHED_DATA_FILES: u64 = 200_000;
+
+type DataFiles = Arc<HashMap<String, DataFile>>;
+
+static LIVE_DATA_FILES: std::sync::LazyLock<moka::future::Cache<String, DataFiles>> =
+    std::sync::LazyLock::new(|| {
+        moka::future::Cache::builder()
+            .max_capacity(CACHED_DATA_FILES)
+            .weigher(|_, files: &DataFiles| u32::try_from(files.len()).unwrap_or(u32::MAX))
+            .build()
+    });
+
+/// The live data files of `snapshot` by path, from its manifests (or from the files
+/// of a snapshot read lately).
 async fn live_data_files(
     table: &Table,
     snapshot: &iceberg::spec::SnapshotRef,
-) -> Result<HashMap<String, DataFile>, TableError> {
+) -> Result<DataFiles, TableError> {
+    LIVE_DATA_FILES
+        .try_get_with(
+            snapshot.manifest_list().to_string(),
+            read_live_data_files(table, snapshot),
+        )
+        .await
+        // Several planners waiting on one read share its error.
+        .map_err(|e| {
+            Arc::try_unwrap(e).unwrap_or_else(|e| DataFusionError::External(Box::new(e)).into())
+        })
+}
+
+async fn read_live_data_files(
+    table: &Table,
+    snapshot: &iceberg::spec::SnapshotRef,
+) -> Result<DataFiles, TableError> {
     let mut files = HashMap::new();
     let list = table.manifest_list_reader(snapshot).load().await?;
     for manifest in list.entries() {
@@ -212,7 +256,7 @@ async fn live_data_files(
             }
         }
     }
-    Ok(files)
+    Ok(Arc::new(files))
 }
 
 /// A data file's row count, size and column statistics as DataFusion's `Statistics`.
