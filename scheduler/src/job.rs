@@ -16,6 +16,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
@@ -288,6 +289,24 @@ impl JobRunner {
             });
             futures::future::join_all(removals).await;
         });
+    }
+
+    /// The plans of a job's stages (once it ended, from its last graph).
+    pub async fn stage_plans(&self, job_id: &str) -> Vec<Arc<dyn ExecutionPlan>> {
+        let Ok(Some(graph)) = self.ballista.jobs.get_execution_graph(job_id).await else {
+            return Vec::new();
+        };
+        graph
+            .stages()
+            .values()
+            .map(|stage| match stage {
+                ExecutionStage::UnResolved(s) => Arc::clone(&s.plan),
+                ExecutionStage::Resolved(s) => Arc::clone(&s.plan),
+                ExecutionStage::Running(s) => Arc::clone(&s.plan),
+                ExecutionStage::Successful(s) => Arc::clone(&s.plan),
+                ExecutionStage::Failed(s) => Arc::clone(&s.plan),
+            })
+            .collect()
     }
 
     /// Stages and tasks done so far; `None` once the job has left the running set.

@@ -33,11 +33,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
-use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::common::config::{ConfigEntry, ConfigExtension, ConfigOptions, ExtensionOptions};
 use datafusion::common::config_err;
 use datafusion::common::display::{PlanType, StringifiedPlan};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::Analyzer;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::ObjectName;
@@ -48,6 +50,7 @@ use quarry_catalog::reflection::{self, Anchor, Base, Definition, Kind, NAMESPACE
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::IcebergTable;
 use quarry_catalog::table::partition::PartitionColumn;
+use quarry_catalog::table::scan::IcebergScanExec;
 
 use crate::error::QuarryError;
 use crate::tables::{self, CatalogChange, Commit, Planned, Write};
@@ -150,9 +153,27 @@ impl Reflections {
         self.served.read().get(table).copied().unwrap_or(0)
     }
 
-    /// Counts a query answered from `table`'s reflection.
-    pub fn count_served(&self, table: &str) {
-        *self.served.write().entry(table.to_string()).or_default() += 1;
+    /// Counts a query that ran `plans` (its physical plan, or its job's stage plans):
+    /// once for each reflection they scan.
+    pub fn count_served<'a>(&self, plans: impl IntoIterator<Item = &'a Arc<dyn ExecutionPlan>>) {
+        let mut tables = std::collections::BTreeSet::new();
+        for plan in plans {
+            let _ = plan.apply(|node| {
+                if let Some(scan) = node.as_any().downcast_ref::<IcebergScanExec>()
+                    && scan.is_reflection()
+                {
+                    tables.insert(scan.summary().table.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            });
+        }
+        if tables.is_empty() {
+            return;
+        }
+        let mut served = self.served.write();
+        for table in tables {
+            *served.entry(table).or_default() += 1;
+        }
     }
 
     /// The reflections as last loaded.
@@ -215,6 +236,14 @@ impl Reflections {
         }
         Ok(loaded)
     }
+}
+
+/// Whether a session with these settings may be answered from reflections.
+pub fn enabled(options: &ConfigOptions) -> bool {
+    options
+        .extensions
+        .get::<ReflectionOptions>()
+        .is_none_or(|o| o.enabled)
 }
 
 /// The session settings of reflections: `SET quarry.reflections = on | off`.
@@ -288,12 +317,7 @@ pub fn explain(ctx: &SessionContext, plan: LogicalPlan) -> Result<LogicalPlan, Q
     if reflections.all().is_empty() {
         return Ok(LogicalPlan::Explain(explain));
     }
-    let options = state.config_options();
-    let enabled = options
-        .extensions
-        .get::<ReflectionOptions>()
-        .is_none_or(|o| o.enabled);
-    let lines = match enabled {
+    let lines = match enabled(state.config_options()) {
         false => vec!["off in this session (SET quarry.reflections = on)".to_string()],
         true => {
             let rules = state
@@ -305,7 +329,7 @@ pub fn explain(ctx: &SessionContext, plan: LogicalPlan) -> Result<LogicalPlan, Q
                 .collect();
             let analyzed = Analyzer::with_rules(rules).execute_and_check(
                 explain.plan.as_ref().clone(),
-                options,
+                state.config_options(),
                 |_, _| {},
             )?;
             let mut lines = rewrite::explain(&reflections, &analyzed)?;

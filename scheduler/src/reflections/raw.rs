@@ -19,8 +19,8 @@ use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use quarry_catalog::reflection::Kind;
 use quarry_catalog::table::IcebergTable;
 
+use super::Reflections;
 use super::rewrite::anchor_of;
-use super::{ReflectionOptions, Reflections};
 
 /// The rule's name among the optimizer's.
 pub const RULE_NAME: &str = "use_raw_reflections";
@@ -55,11 +55,7 @@ impl OptimizerRule for UseRawReflections {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        let enabled = config
-            .options()
-            .extensions
-            .get::<ReflectionOptions>()
-            .is_none_or(|o| o.enabled);
+        let enabled = super::enabled(&config.options());
         let LogicalPlan::TableScan(scan) = &plan else {
             return Ok(Transformed::no(plan));
         };
@@ -138,8 +134,6 @@ impl UseRawReflections {
         if !same {
             return Ok(None);
         }
-        self.reflections
-            .count_served(&reflection.table.identifier().to_string());
         Ok(Some(LogicalPlan::TableScan(answer)))
     }
 }

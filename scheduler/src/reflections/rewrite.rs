@@ -44,7 +44,7 @@ use quarry_catalog::reflection::{
 use quarry_catalog::sketch;
 use quarry_catalog::table::IcebergTable;
 
-use super::{Materialized, ReflectionOptions, Reflections, join};
+use super::{Materialized, Reflections, join};
 
 /// The rule's name among the analyzer's.
 pub const RULE_NAME: &str = "use_reflections";
@@ -63,11 +63,7 @@ impl UseReflections {
 
 impl AnalyzerRule for UseReflections {
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
-        let enabled = config
-            .extensions
-            .get::<ReflectionOptions>()
-            .is_none_or(|o| o.enabled);
-        if !enabled || self.reflections.all().is_empty() {
+        if !super::enabled(config) || self.reflections.all().is_empty() {
             return Ok(plan);
         }
         plan.transform_up_with_subqueries(|node| {
@@ -110,10 +106,7 @@ impl UseReflections {
                 tracing::debug!(reflection = %name, "not used: {why}");
             }
         }
-        Ok(decision.answer.map(|(plan, table)| {
-            self.reflections.count_served(&table);
-            plan
-        }))
+        Ok(decision.answer.map(|(plan, _)| plan))
     }
 }
 
