@@ -32,6 +32,11 @@ pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
     Arc::new(QuarryPhysicalCodec::default())
 }
 
+/// Starts a Flight ticket that asks an executor to run a whole plan and stream its
+/// result back (a direct run, the scheduler's path for small queries); a Ballista
+/// `TaskDefinition` protobuf, encoded with [`physical_codec`], follows.
+pub const RUN_TICKET: &[u8] = b"quarry.run:";
+
 /// Marks bytes encoded by [`QuarryPhysicalCodec`] rather than by Ballista's codec.
 const TAG: &[u8] = b"QUARRY1:";
 

@@ -32,6 +32,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::metrics::MetricsSet;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion::prelude::SessionConfig;
 use futures::{FutureExt, Stream, StreamExt};
@@ -60,6 +61,51 @@ impl QuarryExecutionEngine {
     pub fn running(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.running)
     }
+
+    /// `plan` as this engine runs it: reflection scans read through the cache, and
+    /// every leaf wrapped in [`YieldExec`].
+    fn prepare(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = match &self.cache {
+            Some(cache) => cache_reflection_scans(plan, cache)?,
+            None => plan,
+        };
+        Ok(plan
+            .transform_up(|node| {
+                if node.children().is_empty() {
+                    Ok(Transformed::yes(
+                        Arc::new(YieldExec::new(node)) as Arc<dyn ExecutionPlan>
+                    ))
+                } else {
+                    Ok(Transformed::no(node))
+                }
+            })?
+            .data)
+    }
+
+    /// Runs a whole plan outside any Ballista stage (a direct run, [`crate::direct`])
+    /// and streams all its partitions, merged. Like a task, it is counted while it runs,
+    /// and a panic fails it with the panic's message.
+    pub fn run_plan(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let plan = self.prepare(plan)?;
+        let schema = plan.schema();
+        self.running.fetch_add(1, Ordering::AcqRel);
+        let running = Running(Arc::clone(&self.running));
+        let stream = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            datafusion::physical_plan::execute_stream(plan, context)
+        }))
+        .map_err(|panic| panicked(&panic))??;
+        let batches = std::panic::AssertUnwindSafe(stream)
+            .catch_unwind()
+            .map(move |batch| {
+                let _running = &running;
+                batch.unwrap_or_else(|panic| Err(panicked(&panic)))
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+    }
 }
 
 impl ExecutionEngine for QuarryExecutionEngine {
@@ -72,21 +118,7 @@ impl ExecutionEngine for QuarryExecutionEngine {
         work_dir: &str,
         config: &SessionConfig,
     ) -> Result<Arc<dyn QueryStageExecutor>> {
-        let plan = match &self.cache {
-            Some(cache) => cache_reflection_scans(plan, cache)?,
-            None => plan,
-        };
-        let plan = plan
-            .transform_up(|node| {
-                if node.children().is_empty() {
-                    Ok(Transformed::yes(
-                        Arc::new(YieldExec::new(node)) as Arc<dyn ExecutionPlan>
-                    ))
-                } else {
-                    Ok(Transformed::no(node))
-                }
-            })?
-            .data;
+        let plan = self.prepare(plan)?;
         let stage = self.inner.create_query_stage_exec(
             job_id,
             stage_id,
@@ -131,23 +163,24 @@ impl QueryStageExecutor for CatchPanic {
             std::panic::AssertUnwindSafe(self.0.execute_query_stage(input_partition, context));
         match task.catch_unwind().await {
             Ok(result) => result,
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown cause".into());
-                tracing::error!(input_partition, "task panicked: {message}");
-                Err(DataFusionError::Execution(format!(
-                    "task panicked: {message}"
-                )))
-            }
+            Err(panic) => Err(panicked(&panic)),
         }
     }
 
     fn collect_plan_metrics(&self) -> Vec<MetricsSet> {
         self.0.collect_plan_metrics()
     }
+}
+
+/// The error a panicking task fails with, naming the panic's message.
+fn panicked(panic: &Box<dyn Any + Send>) -> DataFusionError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into());
+    tracing::error!("task panicked: {message}");
+    DataFusionError::Execution(format!("task panicked: {message}"))
 }
 
 /// Passes its input through unchanged, returning `Pending` once after each batch.
@@ -286,16 +319,16 @@ mod tests {
         }
     }
 
+    /// The plan of `SELECT 1 AS a`.
+    async fn one_row(ctx: &SessionContext) -> Arc<dyn ExecutionPlan> {
+        let frame = ctx.sql("SELECT 1 AS a").await.unwrap();
+        frame.create_physical_plan().await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_panicking_task_fails_instead_of_hanging() {
         let ctx = SessionContext::new();
-        let values = ctx
-            .sql("SELECT 1 AS a")
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
+        let values = one_row(&ctx).await;
         let dir = tempfile::tempdir().unwrap();
         let work_dir = dir.path().to_str().unwrap();
         let writer = ballista_core::execution_plans::ShuffleWriterExec::try_new(
@@ -321,6 +354,20 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("task panicked: boom"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_direct_run_that_panics_fails_and_stops_counting() {
+        let ctx = SessionContext::new();
+        let values = one_row(&ctx).await;
+        let engine = QuarryExecutionEngine::default();
+        let stream = engine
+            .run_plan(Arc::new(PanicExec(values)), ctx.task_ctx())
+            .unwrap();
+        assert_eq!(engine.running().load(Ordering::Acquire), 1);
+        let err = stream.try_collect::<Vec<_>>().await.unwrap_err();
+        assert!(err.to_string().contains("task panicked: boom"), "{err}");
+        assert_eq!(engine.running().load(Ordering::Acquire), 0);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! The executor's Arrow Flight service: Ballista's (shuffle and result fetches, which
-//! it serves unchanged) plus one action of Quarry's, [`HELD_FILES_ACTION`], with which
+//! it serves unchanged) plus Quarry's direct runs (a `DoGet` whose ticket carries a
+//! whole plan, [`crate::direct`]) and one action, [`HELD_FILES_ACTION`], with which
 //! the scheduler asks what reflection files the executor holds in memory (for the
 //! bytes in memory of `sys.reflections`).
 
@@ -17,21 +18,24 @@ use quarry_catalog::reflection::HELD_FILES_ACTION;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::cache::ReflectionCache;
+use crate::direct::DirectRuns;
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-/// Ballista's Flight service with Quarry's action.
+/// Ballista's Flight service with Quarry's direct runs and action.
 pub struct ExecutorFlight {
     ballista: BallistaFlightService,
     cache: Option<Arc<ReflectionCache>>,
+    direct: DirectRuns,
 }
 
 impl ExecutorFlight {
-    /// Serves the shuffle files under `work_dir`, and what `cache` holds.
-    pub fn new(work_dir: String, cache: Option<Arc<ReflectionCache>>) -> Self {
+    /// Serves the shuffle files under `work_dir`, what `cache` holds, and direct runs.
+    pub fn new(work_dir: String, cache: Option<Arc<ReflectionCache>>, direct: DirectRuns) -> Self {
         Self {
             ballista: BallistaFlightService::new(work_dir),
             cache,
+            direct,
         }
     }
 }
@@ -75,7 +79,10 @@ impl FlightService for ExecutorFlight {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        self.ballista.do_get(request).await
+        match DirectRuns::task(&request.get_ref().ticket) {
+            Some(task) => Ok(Response::new(Box::pin(self.direct.run(task?)?))),
+            None => self.ballista.do_get(request).await,
+        }
     }
 
     async fn handshake(

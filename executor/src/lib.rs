@@ -8,9 +8,13 @@
 //! - [`engine`]: how tasks run: cancelled tasks stop within one batch, panics fail
 //!   their task.
 //! - [`cache`]: reflection files kept in executor memory.
+//! - [`direct`]: whole plans run outside a Ballista job, their result streamed back
+//!   (the scheduler's path for small queries).
+//! - [`flight`]: the Flight service: Ballista's, direct runs, and Quarry's action.
 //! - [`metrics`]: what the executor records about each finished task.
 
 pub mod cache;
+pub mod direct;
 pub mod engine;
 pub mod flight;
 pub mod follow;

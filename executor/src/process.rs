@@ -37,6 +37,7 @@ use quarry_catalog::codec;
 #[cfg(doc)]
 use crate::cache::DEFAULT_BUDGET;
 use crate::cache::{CacheStats, ReflectionCache};
+use crate::direct::DirectRuns;
 use crate::engine::QuarryExecutionEngine;
 use crate::flight::ExecutorFlight;
 use crate::follow::{Follower, Schedulers};
@@ -253,7 +254,9 @@ pub async fn start_executor(
     ));
 
     let (flight_stop, flight_stopped) = tokio::sync::oneshot::channel::<()>();
-    let flight = FlightServiceServer::new(ExecutorFlight::new(work_dir, cache.clone()))
+    let codec = BallistaCodec::new(codec::logical_codec(), options.physical_codec);
+    let direct = DirectRuns::new(Arc::clone(&executor), Arc::clone(&engine), codec.clone());
+    let flight = FlightServiceServer::new(ExecutorFlight::new(work_dir, cache.clone(), direct))
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     tokio::spawn(
@@ -288,7 +291,7 @@ pub async fn start_executor(
         schedulers: options.schedulers.clone(),
         config: process_config,
         executor: Arc::clone(&executor),
-        codec: BallistaCodec::new(codec::logical_codec(), options.physical_codec),
+        codec,
         stop_send,
     };
     let (registered_send, registered) = watch::channel(None);
