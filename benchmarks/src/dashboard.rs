@@ -3,7 +3,8 @@
 //!
 //! Writes `rows` sales rows (and a products table) as Parquet with DataFusion, loads
 //! them into Iceberg tables on an embedded Quarry cluster, builds two aggregate
-//! reflections (timed), then runs each query `iterations` times over Flight SQL with
+//! reflections (timed), then runs each query `iterations` times over Flight SQL as
+//! Superset's driver sends it (`GetFlightInfo` with the statement, then `DoGet`), with
 //! `SET quarry.reflections = off` and `on` (one warm-up run each first; every answer
 //! with reflections on must agree with the one without, as `tpch` compares answers,
 //! and `EXPLAIN` must show a reflection used), and on DuckDB (its own timing of the
@@ -233,7 +234,7 @@ pub async fn run(args: DashboardArgs) -> Result<(), Box<dyn std::error::Error>> 
         run_quarry(&quarry, "SET quarry.reflections = off").await?;
         let mut expected = None;
         for i in 0..=args.iterations {
-            let (took, answer) = timed(quarry.query(sql)).await?;
+            let (took, answer) = timed(quarry.execute(sql)).await?;
             if i > 0 {
                 t.off.push(took.as_secs_f64());
             }
@@ -248,7 +249,7 @@ pub async fn run(args: DashboardArgs) -> Result<(), Box<dyn std::error::Error>> 
             return Err(format!("{name}: no reflection used:\n{plan}").into());
         }
         for i in 0..=args.iterations {
-            let (took, answer) = timed(quarry.query(sql)).await?;
+            let (took, answer) = timed(quarry.execute(sql)).await?;
             compare(&expected, &Answer::from_batches(&answer)?)
                 .map_err(|e| format!("{name}: reflections change the answer: {e}"))?;
             if i > 0 {
@@ -338,7 +339,7 @@ fn report(
         out,
         "# Dashboard benchmark: reflections\n\n{} rows in gold.sales, {} executors, \
          {} warm runs of each query per engine (after one warm-up), over Flight SQL for \
-         Quarry; DuckDB in-process on the same Parquet files, timed by itself. Medians.\n",
+         Quarry (a statement query: `GetFlightInfo`, then `DoGet`, timed by the client); DuckDB in-process on the same Parquet files, timed by itself. Medians.\n",
         args.rows, args.executors, args.iterations
     );
     let _ = writeln!(

@@ -13,7 +13,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
     ActionCreatePreparedStatementResult, Any, CommandGetDbSchemas, CommandGetTables,
-    CommandPreparedStatementQuery, ProstMessageExt, TicketStatementQuery,
+    CommandPreparedStatementQuery, CommandStatementQuery, ProstMessageExt, TicketStatementQuery,
 };
 use arrow_flight::{
     Action, CancelFlightInfoRequest, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage,
@@ -231,7 +231,35 @@ impl Connection {
         let command = CommandPreparedStatementQuery {
             prepared_statement_handle: prepared.handle.clone().into(),
         };
-        let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
+        self.run_command(command.as_any().encode_to_vec()).await
+    }
+
+    /// Runs `sql` once, unprepared, and returns its rows: one `GetFlightInfo` with the
+    /// statement (Flight SQL's `CommandStatementQuery`) and one `DoGet`, as
+    /// flightsql-dbapi (Superset), ADBC and JDBC send a plain query. The server plans
+    /// it once; [`Self::query`] prepares it first, for its schema and handle.
+    pub async fn execute(&self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
+        let command = CommandStatementQuery {
+            query: sql.to_string(),
+            transaction_id: None,
+        };
+        let body = command.as_any().encode_to_vec();
+        let (_, stream) = match self.run_command(body.clone()).await {
+            Err(ClientError::Server(e)) if e.contains("log in again") => {
+                self.log_in().await?;
+                self.run_command(body).await?
+            }
+            other => other?,
+        };
+        Ok(stream.try_collect().await?)
+    }
+
+    /// `GetFlightInfo` for a Flight SQL command, then `DoGet` of its ticket.
+    async fn run_command(
+        &self,
+        command: Vec<u8>,
+    ) -> Result<(SchemaRef, FlightRecordBatchStream), ClientError> {
+        let descriptor = FlightDescriptor::new_cmd(command);
         let mut client = self.client();
         let mut request = tonic::Request::new(descriptor);
         if let Some(token) = client.token() {

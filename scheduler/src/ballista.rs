@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::serde::BallistaCodec;
-use ballista_core::serde::protobuf::executor_status;
 use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
+use ballista_core::serde::protobuf::{ExecutorHeartbeat, executor_status};
 use ballista_core::utils::{
     GrpcServerConfig, create_grpc_server, default_config_producer, default_session_builder,
 };
@@ -53,6 +53,8 @@ pub struct BallistaScheduler {
     pub server: BallistaServer,
     /// Finished jobs' execution graphs (stage plans and metrics).
     pub jobs: Arc<dyn JobState>,
+    /// Where tasks and direct runs go.
+    pub placement: Arc<CachePlacement>,
     /// Executors taken as lost so far.
     lost: Arc<Mutex<HashSet<String>>>,
 }
@@ -86,13 +88,12 @@ pub async fn start_ballista(
         Arc::new(InMemoryClusterState::default()),
         Arc::clone(&jobs) as Arc<dyn JobState>,
     );
+    let placement = Arc::new(CachePlacement::default());
     let mut config = SchedulerConfig::default()
         .with_hostname(host)
         .with_port(addr.port())
         .with_scheduler_policy(TaskSchedulingPolicy::PushStaged)
-        .with_task_distribution(TaskDistributionPolicy::Custom(Arc::new(
-            CachePlacement::default(),
-        )))
+        .with_task_distribution(TaskDistributionPolicy::Custom(Arc::clone(&placement) as _))
         // Quarry deletes a job's files once its result has been read; this is the
         // safety net for results never read, long enough for slow readers.
         .with_finished_job_data_clean_up_interval_seconds(3600)
@@ -133,6 +134,7 @@ pub async fn start_ballista(
         addr,
         server,
         jobs,
+        placement,
         lost: Arc::default(),
     })
 }
@@ -168,6 +170,25 @@ impl BallistaScheduler {
         }
     }
 
+    /// The executors that take new work (registered and not draining): their ids and
+    /// the addresses of their Flight services.
+    pub async fn serving_executors(&self) -> Vec<(String, String)> {
+        let manager = &self.server.state.executor_manager;
+        let executors = manager.get_executors_state().await.unwrap_or_default();
+        executors
+            .into_iter()
+            .filter(|(meta, _, _)| {
+                !manager
+                    .get_executor_hearbeat(&meta.id)
+                    .is_some_and(|h| draining(&h))
+            })
+            .map(|(meta, _, _)| {
+                let address = format!("http://{}:{}", meta.host, meta.port);
+                (meta.id, address)
+            })
+            .collect()
+    }
+
     /// Finds the executors that are gone and takes them as lost at once, rather than
     /// when their heartbeats are missed: one that refuses connections, or one that does
     /// not answer and has not sent a heartbeat for [`SILENT_AFTER_SECS`]. A draining
@@ -186,13 +207,7 @@ impl BallistaScheduler {
             .map_or(0, |d| d.as_secs());
         let checks = executors.iter().map(|(meta, _, _)| async move {
             let heartbeat = state.executor_manager.get_executor_hearbeat(&meta.id);
-            let draining = heartbeat.as_ref().is_some_and(|h| {
-                matches!(
-                    h.status.as_ref().and_then(|s| s.status.as_ref()),
-                    Some(executor_status::Status::Terminating(_))
-                )
-            });
-            if draining {
+            if heartbeat.as_ref().is_some_and(draining) {
                 return None;
             }
             let silent =
@@ -229,4 +244,12 @@ impl BallistaScheduler {
         lost.extend(newly);
         lost.clone()
     }
+}
+
+/// Whether the executor of this heartbeat is draining (it reports itself Terminating).
+fn draining(heartbeat: &ExecutorHeartbeat) -> bool {
+    matches!(
+        heartbeat.status.as_ref().and_then(|s| s.status.as_ref()),
+        Some(executor_status::Status::Terminating(_))
+    )
 }

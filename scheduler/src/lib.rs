@@ -22,6 +22,7 @@
 //! - [`error`]: errors as users see them.
 
 pub mod ballista;
+pub mod direct;
 pub mod error;
 pub mod explain;
 pub mod flight_sql;

@@ -1,5 +1,5 @@
 //! The scheduler's Prometheus metrics, served at `/metrics` ([`crate::http`]): queries
-//! by how they ended, the tasks and bytes scanned of finished jobs, and, read when
+//! by how they ended, the tasks and bytes scanned of finished jobs, direct runs, and, read when
 //! scraped, the registered executors and their task slots.
 
 use std::sync::LazyLock;
@@ -15,6 +15,7 @@ pub struct Metrics {
     registry: Registry,
     queries: IntCounterVec,
     tasks: IntCounter,
+    direct_runs: IntCounter,
     bytes_scanned: IntCounter,
     executors: IntGauge,
     task_slots: IntGauge,
@@ -44,6 +45,10 @@ impl Metrics {
                 &["outcome"],
             )?,
             tasks: IntCounter::new("quarry_tasks_total", "Tasks of finished jobs")?,
+            direct_runs: IntCounter::new(
+                "quarry_direct_runs_total",
+                "Small queries run whole on one executor, without a Ballista job",
+            )?,
             bytes_scanned: IntCounter::new(
                 "quarry_bytes_scanned_total",
                 "Bytes read from table files by finished jobs",
@@ -56,6 +61,9 @@ impl Metrics {
             .registry
             .register(Box::new(metrics.queries.clone()))?;
         metrics.registry.register(Box::new(metrics.tasks.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.direct_runs.clone()))?;
         metrics
             .registry
             .register(Box::new(metrics.bytes_scanned.clone()))?;
@@ -82,6 +90,11 @@ impl Metrics {
     /// Counts a statement that failed to parse or plan, and so never ran.
     pub fn query_rejected(&self) {
         self.queries.with_label_values(&["rejected"]).inc();
+    }
+
+    /// Counts a query sent to an executor as a direct run.
+    pub fn direct_run(&self) {
+        self.direct_runs.inc();
     }
 
     /// Counts the tasks and scanned bytes of a finished job, from its stages.

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ballista_core::serde::protobuf::{AvailableTaskSlots, job_status};
 use ballista_core::serde::scheduler::PartitionId;
@@ -21,7 +22,7 @@ use ballista_scheduler::cluster::{BoundTask, DistributionPolicy};
 use ballista_scheduler::state::execution_graph::{TaskDescription, create_task_info};
 use ballista_scheduler::state::task_manager::JobInfoCache;
 use datafusion::datasource::physical_plan::FileScanConfig;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use quarry_catalog::table::scan::{IcebergScanExec, file_key};
 
 /// How many parts' placements are remembered; the least recently used are forgotten.
@@ -32,13 +33,45 @@ const REMEMBERED_PARTS: u64 = 100_000;
 pub struct CachePlacement {
     /// The executor that last ran each part.
     placed: moka::sync::Cache<String, String>,
+    /// Where the next direct run without a remembered executor goes, round-robin.
+    next_direct: AtomicUsize,
 }
 
 impl Default for CachePlacement {
     fn default() -> Self {
         Self {
             placed: moka::sync::Cache::new(REMEMBERED_PARTS),
+            next_direct: AtomicUsize::new(0),
         }
+    }
+}
+
+impl CachePlacement {
+    /// Which of `executors` (ids, in a stable order) runs `plan` whole, as a direct run:
+    /// the one that last read its reflection part, when it is there, else the next in
+    /// turn. The choice is remembered for the part, for tasks and direct runs alike.
+    pub fn place_direct<'a>(
+        &self,
+        plan: &Arc<dyn ExecutionPlan>,
+        executors: &'a [String],
+    ) -> Option<&'a String> {
+        if executors.is_empty() {
+            return None;
+        }
+        let part = reflection_parts(plan, plan.output_partitioning().partition_count())
+            .and_then(|parts| parts.into_iter().next());
+        let remembered = part
+            .as_ref()
+            .and_then(|part| self.placed.get(part))
+            .and_then(|id| executors.iter().find(|e| **e == id));
+        let chosen = remembered.unwrap_or_else(|| {
+            let turn = self.next_direct.fetch_add(1, Ordering::Relaxed);
+            &executors[turn % executors.len()]
+        });
+        if let Some(part) = part {
+            self.placed.insert(part, chosen.clone());
+        }
+        Some(chosen)
     }
 }
 
@@ -277,6 +310,36 @@ mod tests {
         // ... and stay there.
         let again = bind(&policy, &[("a", 4), ("b", 4)], &[reflection]).await;
         assert_eq!(again[0], vec!["b"; 4]);
+    }
+
+    #[tokio::test]
+    async fn direct_runs_go_where_the_reflection_part_was_read() {
+        let policy = CachePlacement::default();
+        let executors = ["a".to_string(), "b".to_string()];
+        let reflection = scan("__reflections.gold__sales__daily", 1);
+        let first = policy
+            .place_direct(&reflection, &executors)
+            .unwrap()
+            .clone();
+        for _ in 0..4 {
+            assert_eq!(policy.place_direct(&reflection, &executors), Some(&first));
+        }
+        // A task of a job over the same part goes there too.
+        let placed = bind(&policy, &[("a", 2), ("b", 2)], &[Arc::clone(&reflection)]).await;
+        assert_eq!(placed[0], std::slice::from_ref(&first));
+        // Its executor gone: another one, which then keeps it.
+        let others: Vec<String> = executors.iter().filter(|e| **e != first).cloned().collect();
+        assert_eq!(policy.place_direct(&reflection, &others), Some(&others[0]));
+        assert_eq!(
+            policy.place_direct(&reflection, &executors),
+            Some(&others[0])
+        );
+        // A plan that reads no reflection goes round-robin; no executor, nowhere.
+        let table = scan("gold.sales", 1);
+        let one = policy.place_direct(&table, &executors).unwrap();
+        let two = policy.place_direct(&table, &executors).unwrap();
+        assert_ne!(one, two);
+        assert_eq!(policy.place_direct(&table, &[]), None);
     }
 
     #[tokio::test]

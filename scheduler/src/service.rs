@@ -25,6 +25,7 @@ use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use tracing::Instrument;
 
 use crate::ballista::BallistaScheduler;
+use crate::direct::DirectRunner;
 use crate::error::QuarryError;
 use crate::explain;
 use crate::ingest::{self, IngestTarget};
@@ -45,6 +46,7 @@ type Running = Arc<Mutex<HashMap<String, Arc<Query>>>>;
 pub struct QueryService {
     sessions: SessionFactory,
     jobs: JobRunner,
+    direct: DirectRunner,
     prepared: moka::sync::Cache<String, Arc<Query>>,
     running: Running,
     refresher: Arc<Refresher>,
@@ -53,8 +55,10 @@ pub struct QueryService {
 impl QueryService {
     pub fn new(sessions: SessionFactory, ballista: BallistaScheduler) -> Self {
         sessions.reflections().attach(ballista.clone());
+        let direct = DirectRunner::new(ballista.clone());
         let jobs = JobRunner::new(ballista);
         Self {
+            direct,
             refresher: Refresher::start(jobs.clone(), sessions.clone()),
             sessions,
             jobs,
@@ -73,6 +77,11 @@ impl QueryService {
     /// The Ballista scheduler queries run on.
     pub fn ballista(&self) -> &BallistaScheduler {
         self.jobs.ballista()
+    }
+
+    /// How many queries ran as direct runs ([`crate::direct`]) rather than as jobs.
+    pub fn direct_runs(&self) -> u64 {
+        self.direct.runs()
     }
 
     /// A new client session, sized to the executors' task slots.
@@ -281,7 +290,30 @@ impl QueryService {
                 return Ok(hold(schema, empty, registration));
             }
             Statement::Write(write) => &write.plan,
-            Statement::Distributed(plan) | Statement::ExplainAnalyze(plan) => plan,
+            Statement::Distributed(plan) => {
+                if let Some(physical) = DirectRunner::plan(&query.ctx, plan).await? {
+                    if !query.start(None) {
+                        return Err(QuarryError::Cancelled);
+                    }
+                    let ran = self
+                        .direct
+                        .run(&query.ctx, Arc::clone(&physical), &query.id);
+                    match ran.await {
+                        Ok(Some(batches)) => {
+                            self.sessions.reflections().count_served([&physical]);
+                            return Ok(self.follow_direct(schema, query, batches, registration));
+                        }
+                        // No executor could be reached: the job path handles that.
+                        Ok(None) => {}
+                        Err(e) => {
+                            query.end(QueryState::Failed);
+                            return Err(e);
+                        }
+                    }
+                }
+                plan
+            }
+            Statement::ExplainAnalyze(plan) => plan,
         };
         let mut job = self
             .jobs
@@ -290,7 +322,7 @@ impl QueryService {
         let guard = Arc::new(JobGuard {
             jobs: self.jobs.clone(),
             query: Arc::clone(&query),
-            job_id: Mutex::new(job.id.clone()),
+            job_id: Mutex::new(Some(job.id.clone())),
             job_ended: AtomicBool::new(false),
             _registration: registration,
         });
@@ -345,6 +377,8 @@ impl QueryService {
                 let rerunnable =
                     query.statement.is_query() && !matches!(plan, LogicalPlan::Copy(_));
                 let reflections_row = crate::reflections::explain_row(&plan);
+                let reflections = Arc::clone(self.sessions.reflections());
+                let is_query = query.statement.is_query();
                 futures::stream::once(async move {
                     let mut reruns = 0;
                     let locations = loop {
@@ -370,6 +404,9 @@ impl QueryService {
                         }
                     };
                     g.succeeded();
+                    if is_query {
+                        reflections.count_served(&jobs.stage_plans(&job.id).await);
+                    }
                     let results = fetch_results(locations, Arc::clone(&inner_schema));
                     let results: SendableRecordBatchStream = match reflections_row {
                         None => results,
@@ -385,6 +422,39 @@ impl QueryService {
             }
         };
         Ok(hold(schema, batches, guard))
+    }
+
+    /// The result of a direct run, ending `query` with it: finished at its end, failed
+    /// on an error, cancelled when dropped early or cancelled meanwhile.
+    fn follow_direct(
+        &self,
+        schema: SchemaRef,
+        query: Arc<Query>,
+        batches: SendableRecordBatchStream,
+        registration: Registration,
+    ) -> SendableRecordBatchStream {
+        let guard = Arc::new(JobGuard {
+            jobs: self.jobs.clone(),
+            query,
+            job_id: Mutex::new(None),
+            job_ended: AtomicBool::new(false),
+            _registration: registration,
+        });
+        let (g, end) = (Arc::clone(&guard), Arc::clone(&guard));
+        let batches = batches
+            .map(move |batch| match batch {
+                _ if g.query.is_cancelled() => Err(g.failed(QuarryError::Cancelled)),
+                Ok(batch) => Ok(batch),
+                Err(e) => Err(g.failed(e.into())),
+            })
+            .chain(
+                futures::stream::once(async move {
+                    end.succeeded();
+                    None
+                })
+                .filter_map(futures::future::ready),
+            );
+        hold(schema, batches, guard)
     }
 
     /// Cancels a query: a prepared one will not run, a running one's job is stopped.
@@ -466,13 +536,14 @@ impl Drop for Registration {
     }
 }
 
-/// Lives as long as a job's result stream. Dropped before the job ended, it cancels
-/// the job (the client went away); dropped after, it frees the job's result files on
-/// the executors. It turns the failure of a cancelled job into `Cancelled`.
+/// Lives as long as a query's result stream. Dropped before the query ended, it
+/// cancels the query and its job (the client went away); dropped after, it frees the
+/// job's result files on the executors. It turns the failure of a cancelled query into
+/// `Cancelled`. A direct run has no job.
 struct JobGuard {
     jobs: JobRunner,
     query: Arc<Query>,
-    job_id: Mutex<String>,
+    job_id: Mutex<Option<String>>,
     job_ended: AtomicBool,
     _registration: Registration,
 }
@@ -480,13 +551,15 @@ struct JobGuard {
 impl JobGuard {
     /// The query runs as job `job_id` now; false if it was cancelled meanwhile.
     fn rerun(&self, job_id: &str) -> bool {
-        *self.job_id.lock().unwrap_or_else(|p| p.into_inner()) = job_id.to_string();
+        *self.job_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(job_id.to_string());
         self.query.start(Some(job_id))
     }
 
+    /// The query succeeded (unless it had already ended).
     fn succeeded(&self) {
-        self.job_ended.store(true, Ordering::SeqCst);
-        self.query.end(QueryState::Finished);
+        if !self.job_ended.swap(true, Ordering::SeqCst) {
+            self.query.end(QueryState::Finished);
+        }
     }
 
     fn failed(&self, e: QuarryError) -> DataFusionError {
@@ -510,7 +583,9 @@ impl Drop for JobGuard {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if self.job_ended.load(Ordering::SeqCst) {
-            jobs.clean_up(&job_id);
+            if let Some(job_id) = job_id {
+                jobs.clean_up(&job_id);
+            }
             return;
         }
         // The client went away: the statement ends here, cancelled.
@@ -519,7 +594,7 @@ impl Drop for JobGuard {
         if let (true, Some(metrics)) = (abandoned, crate::metrics::metrics()) {
             metrics.query_ended(QueryState::Cancelled);
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if let (Some(job_id), Ok(runtime)) = (job_id, tokio::runtime::Handle::try_current()) {
             tracing::info!(job_id = %job_id, "result stream dropped before the job finished: cancelling");
             runtime.spawn(async move {
                 if let Err(e) = jobs.cancel(&job_id).await {

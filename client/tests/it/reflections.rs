@@ -2,6 +2,8 @@
 //! and on, the answers must be the same, and `EXPLAIN` must show the reflection used
 //! (or not) as expected. Then staleness after an INSERT, a refresh, and a drop.
 
+use std::sync::Arc;
+
 use crate::common::{TestCluster, rows};
 
 const SALES: &str = "CREATE TABLE gold.sales AS SELECT value AS id, \
@@ -490,7 +492,8 @@ async fn reflections_are_read_from_executor_memory() {
     for sql in dashboard {
         expected.push(answer(&t, sql, "off").await);
     }
-    // Answered from the small reflection, a query runs as one task: no exchange.
+    // Answered from the small reflection, a query is planned as one partition: no
+    // exchange.
     let explain = format!("EXPLAIN {}", dashboard[0]);
     assert!(
         t.rows(&explain)
@@ -508,7 +511,11 @@ async fn reflections_are_read_from_executor_memory() {
     assert_eq!(t.rows(in_memory).await, ["0"]);
     // The first run reads the reflection's files from storage into memory.
     let before = cache_stats(&t).await;
+    let service = &t.cluster.scheduler.service;
+    let direct = service.direct_runs();
     assert_eq!(t.rows(dashboard[0]).await, expected[0]);
+    // Small, it ran whole on one executor, without a Ballista job.
+    assert_eq!(service.direct_runs(), direct + 1);
     let first = cache_stats(&t).await;
     assert!(first.misses > before.misses, "{first:?}");
     assert!(first.bytes > 0 && first.files > 0, "{first:?}");
@@ -528,10 +535,12 @@ async fn reflections_are_read_from_executor_memory() {
         }
     }
     assert_eq!(cache_stats(&t).await.misses, again.misses);
-    // The table itself is not cached.
+    assert_eq!(service.direct_runs(), direct + 1 + 3 + 4 * 3);
+    // The table itself is not cached, and a query over it runs as a job.
     t.rows("SET quarry.reflections = off").await;
     t.rows(dashboard[0]).await;
     assert_eq!(cache_stats(&t).await.misses, again.misses);
+    assert_eq!(service.direct_runs(), direct + 1 + 3 + 4 * 3);
     // A rebuild writes new files: the old ones, still in memory, answer nothing and are
     // not counted.
     t.rows("INSERT OVERWRITE gold.sales SELECT * FROM gold.sales WHERE id % 3 <> 0")
@@ -557,4 +566,43 @@ async fn an_executor_over_its_cache_budget_evicts_and_still_answers() {
         }
     }
     assert!(cache_stats(&t).await.misses > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_run_reports_errors_and_falls_back_to_a_job_without_its_executor() {
+    let mut t = TestCluster::start(2, 2).await;
+    t.rows(SALES).await;
+    t.rows(REFLECTION).await;
+    let sql = ANSWERED[0];
+    let expected = answer(&t, sql, "off").await;
+    t.rows("SET quarry.reflections = on").await;
+    let service = Arc::clone(&t.cluster.scheduler.service);
+    let direct = service.direct_runs();
+    assert_eq!(t.rows(sql).await, expected);
+    assert_eq!(service.direct_runs(), direct + 1);
+    // An error on the executor reaches the client whole, and the next query answers.
+    let error = t
+        .query(
+            "SELECT region, count(*) / (count(*) - count(*)) FROM gold.sales \
+             GROUP BY region",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("Divide by zero"), "{error}");
+    assert_eq!(service.direct_runs(), direct + 2);
+    assert_eq!(t.rows(sql).await, expected);
+    // The executor that holds the reflection stops answering (it is still
+    // registered): the query runs as a job on the other one, with the same answer.
+    let mut holder = None;
+    for (i, executor) in t.cluster.executors.iter().enumerate() {
+        if executor.cache_stats().await.hits > 0 {
+            holder = Some(i);
+        }
+    }
+    let holder = holder.expect("an executor read the reflection from memory");
+    t.cluster.executors[holder].shutdown();
+    let runs = service.direct_runs();
+    assert_eq!(t.rows(sql).await, expected);
+    assert_eq!(service.direct_runs(), runs, "sent to a stopped executor");
 }
