@@ -435,7 +435,7 @@ async fn raw_reflections_answer_scans_of_their_columns() {
     t.rows(
         "ALTER TABLE gold.sales CREATE RAW REFLECTION recent \
          USING DISPLAY (sold_at, region, amount) PARTITION BY (month(sold_at)) \
-         LOCALSORT BY (region, amount)",
+         LOCALSORT BY (region, amount) REFRESH MANUAL",
     )
     .await;
     let used = |sql: &'static str| {
@@ -459,14 +459,30 @@ async fn raw_reflections_answer_scans_of_their_columns() {
         assert_eq!(answer(&t, sql, "on").await, expected, "{sql}");
         assert!(used(sql).await, "not used: {sql}");
     }
-    for sql in [
-        "SELECT id, amount FROM gold.sales ORDER BY id LIMIT 5",
-        "SELECT region, sum(qty) FROM gold.sales GROUP BY region ORDER BY region",
+    for (sql, why) in [
+        (
+            "SELECT id, amount FROM gold.sales ORDER BY id LIMIT 5",
+            "recent: not used: column id is not displayed",
+        ),
+        (
+            "SELECT region, sum(qty) FROM gold.sales WHERE id > 3 GROUP BY region ORDER BY region",
+            "recent: not used: columns id, qty are not displayed",
+        ),
     ] {
         let expected = answer(&t, sql, "off").await;
         assert_eq!(answer(&t, sql, "on").await, expected, "{sql}");
         assert!(!used(sql).await, "used: {sql}");
+        let plan = rows(&t.query(&format!("EXPLAIN {sql}")).await.unwrap()).join("\n");
+        assert!(plan.contains(why), "{sql}\n{plan}");
     }
+    // Stale after a commit, until refreshed.
+    t.rows("INSERT INTO gold.sales SELECT * FROM gold.sales WHERE id < 3")
+        .await;
+    let plan = rows(&t.query(&format!("EXPLAIN {}", answered[0])).await.unwrap()).join("\n");
+    assert!(
+        plan.contains("recent: not used: stale: its table changed since it was built"),
+        "{plan}"
+    );
 }
 
 /// What the executors' reflection caches hold and have served, added up.

@@ -334,11 +334,7 @@ pub fn explain(ctx: &SessionContext, plan: LogicalPlan) -> Result<LogicalPlan, Q
             )?;
             let mut lines = rewrite::explain(&reflections, &analyzed)?;
             let optimized = state.optimize(&explain.plan)?;
-            lines.extend(
-                raw::used(&optimized)
-                    .into_iter()
-                    .map(|name| format!("{name}: used")),
-            );
+            lines.extend(raw::explain(&reflections, &optimized));
             lines
         }
     };

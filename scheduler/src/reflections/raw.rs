@@ -19,8 +19,8 @@ use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use quarry_catalog::reflection::Kind;
 use quarry_catalog::table::IcebergTable;
 
-use super::Reflections;
 use super::rewrite::anchor_of;
+use super::{Base, Materialized, Reflections};
 
 /// The rule's name among the optimizer's.
 pub const RULE_NAME: &str = "use_raw_reflections";
@@ -76,22 +76,12 @@ impl UseRawReflections {
             return Ok(None);
         };
         let source = scan.source.schema();
-        let mut needed: HashSet<String> = match &scan.projection {
-            Some(indices) => indices
-                .iter()
-                .map(|&i| source.field(i).name().clone())
-                .collect(),
-            None => source.fields().iter().map(|f| f.name().clone()).collect(),
-        };
-        for filter in &scan.filters {
-            needed.extend(filter.column_refs().into_iter().map(|c| c.name.clone()));
-        }
+        let needed = needed_columns(scan);
         let mut best = None;
         for reflection in self.reflections.of(&anchor) {
-            let Kind::Raw { display } = &reflection.definition.kind else {
-                continue;
-            };
-            if !reflection.base.same_state(&base) || !needed.iter().all(|c| display.contains(c)) {
+            if !matches!(reflection.definition.kind, Kind::Raw { .. })
+                || why_not(&reflection, &base, &needed).is_some()
+            {
                 continue;
             }
             let rows = reflection.rows();
@@ -136,6 +126,75 @@ impl UseRawReflections {
         }
         Ok(Some(LogicalPlan::TableScan(answer)))
     }
+}
+
+/// The columns a scan reads: for its output and its filters.
+fn needed_columns(scan: &TableScan) -> HashSet<String> {
+    let source = scan.source.schema();
+    let mut needed: HashSet<String> = match &scan.projection {
+        Some(indices) => indices
+            .iter()
+            .map(|&i| source.field(i).name().clone())
+            .collect(),
+        None => source.fields().iter().map(|f| f.name().clone()).collect(),
+    };
+    for filter in &scan.filters {
+        needed.extend(filter.column_refs().into_iter().map(|c| c.name.clone()));
+    }
+    needed
+}
+
+/// Why raw `reflection` cannot answer a scan of its table, now at `base`, that reads
+/// `needed`; `None` when it can.
+fn why_not(reflection: &Materialized, base: &Base, needed: &HashSet<String>) -> Option<String> {
+    let Kind::Raw { display } = &reflection.definition.kind else {
+        return Some("not a raw reflection".into());
+    };
+    if !reflection.base.same_state(base) {
+        return Some("stale: its table changed since it was built".into());
+    }
+    let mut missing: Vec<&String> = needed.iter().filter(|c| !display.contains(c)).collect();
+    missing.sort();
+    match missing.as_slice() {
+        [] => None,
+        [one] => Some(format!("column {one} is not displayed")),
+        many => Some(format!(
+            "columns {} are not displayed",
+            many.iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// `EXPLAIN`'s lines for raw reflections over a plan (optimized): each one read, and,
+/// for each table the plan still reads itself, why each of its raw reflections is not.
+pub fn explain(reflections: &Reflections, plan: &LogicalPlan) -> Vec<String> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut lines: Vec<String> = used(plan)
+        .into_iter()
+        .map(|name| format!("{name}: used"))
+        .collect();
+    let _ = plan.apply_with_subqueries(|node| {
+        let LogicalPlan::TableScan(scan) = node else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        let Some((anchor, base)) = anchor_of(scan) else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        let needed = needed_columns(scan);
+        for reflection in reflections.of(&anchor) {
+            if !matches!(reflection.definition.kind, Kind::Raw { .. }) {
+                continue;
+            }
+            let why = why_not(&reflection, &base, &needed)
+                .unwrap_or_else(|| "its columns' types differ from the table's".into());
+            lines.push(format!("{}: not used: {why}", reflection.definition.name));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    lines
 }
 
 /// The raw reflections a plan (optimized) reads: their names.
