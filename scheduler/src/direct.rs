@@ -74,7 +74,7 @@ impl DirectRunner {
         plan: &LogicalPlan,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>, QuarryError> {
         let state = ctx.state();
-        // Only a plan that can read a reflection can be small; checked before any
+        // Only a plan over a table with reflections can be small; checked before any
         // optimizing, which the job path does again.
         let candidate = !matches!(
             plan,
@@ -87,7 +87,7 @@ impl DirectRunner {
             && state
                 .config()
                 .get_extension::<reflections::Reflections>()
-                .is_some_and(|r| !r.all().is_empty());
+                .is_some_and(|r| r.may_answer(plan));
         if !candidate {
             return Ok(None);
         }

@@ -404,7 +404,7 @@ impl QueryService {
                         }
                     };
                     g.succeeded();
-                    if is_query {
+                    if is_query && !reflections.all().is_empty() {
                         reflections.count_served(&jobs.stage_plans(&job.id).await);
                     }
                     let results = fetch_results(locations, Arc::clone(&inner_schema));

@@ -176,6 +176,23 @@ impl Reflections {
         }
     }
 
+    /// Whether `plan` scans a table that has reflections (so that optimizing it may
+    /// answer it from one).
+    pub fn may_answer(&self, plan: &LogicalPlan) -> bool {
+        let mut found = false;
+        let _ = plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && let Some((anchor, _)) = rewrite::anchor_of(scan)
+                && !self.of(&anchor).is_empty()
+            {
+                found = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        found
+    }
+
     /// The reflections as last loaded.
     pub fn all(&self) -> Arc<Vec<Arc<Materialized>>> {
         Arc::clone(&self.loaded.read())
