@@ -39,6 +39,9 @@ pub struct JobProgress {
 pub struct Job {
     pub id: String,
     updates: mpsc::Receiver<JobStatus>,
+    /// The executors registered when the job was submitted: any of them may get its
+    /// tasks before a check sees them run there.
+    at_start: HashSet<String>,
 }
 
 /// Submits, follows and cancels jobs on the in-process Ballista scheduler.
@@ -65,13 +68,23 @@ impl JobRunner {
         name: &str,
     ) -> Result<Job, QuarryError> {
         let (tx, updates) = mpsc::channel(256);
+        let at_start = self.executor_ids().await;
         let id = self
             .ballista
             .server
             .submit_job(name, ctx, plan, Some(tx))
             .await?;
         tracing::debug!(job_id = %id, "job submitted");
-        Ok(Job { id, updates })
+        Ok(Job {
+            id,
+            updates,
+            at_start,
+        })
+    }
+
+    async fn executor_ids(&self) -> HashSet<String> {
+        let executors = self.ballista.executors().await;
+        executors.into_iter().map(|(id, _)| id).collect()
     }
 
     /// Waits for the job to finish and returns where its result partitions are.
@@ -137,6 +150,11 @@ impl JobRunner {
                 Some(job_status::Status::Failed(failed)) => {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
                     self.lost_work(&job.id, &mut used).await?;
+                    // Ballista rolls a stage back when an executor its input came from
+                    // is lost, and the stage's tasks it cancels on the other executors
+                    // then fail the job, often before the check above ran: a job that
+                    // fails after an executor of its cluster left lost work.
+                    used.extend(job.at_start.iter().cloned());
                     if let Some(gone) = self.failed_for_lost_executor(&job.id, &used).await {
                         return Err(QuarryError::Unavailable(format!(
                             "executor {gone} stopped answering while the statement ran"
