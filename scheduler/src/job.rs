@@ -82,6 +82,7 @@ impl JobRunner {
         })
     }
 
+    /// The ids of the registered executors.
     async fn executor_ids(&self) -> HashSet<String> {
         let executors = self.ballista.executors().await;
         executors.into_iter().map(|(id, _)| id).collect()
@@ -218,13 +219,7 @@ impl JobRunner {
         {
             return Some(gone);
         }
-        let registered: HashSet<String> = self
-            .ballista
-            .executors()
-            .await
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let registered = self.executor_ids().await;
         used.difference(&registered).next().cloned()
     }
 
