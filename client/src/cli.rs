@@ -87,6 +87,18 @@ pub struct ClusterArgs {
     /// none.
     #[arg(long, env = "QUARRY_REFLECTION_CACHE", default_value = "1GiB", value_parser = parse_size)]
     pub reflection_cache: u64,
+
+    /// Queries that read at most this much (by the tables' statistics) run whole on one
+    /// executor, as a single stage without a shuffle; larger ones run as distributed
+    /// jobs. 0 distributes every query. Sessions can change it with
+    /// `SET quarry.single_stage_max_bytes`.
+    #[arg(long, env = "QUARRY_SINGLE_STAGE_MAX_BYTES", default_value = "1GiB", value_parser = parse_size)]
+    pub single_stage_max_bytes: u64,
+
+    /// Memory this process's queries may use, e.g. 4GiB: a query that needs more spills
+    /// to disk where it can, else fails with an error naming what used the memory [default: 70% of the machine's or the container's memory].
+    #[arg(long, env = "QUARRY_MEMORY_LIMIT", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
 }
 
 /// A size in bytes: `1073741824`, `512MiB`, `2 GiB`, `1.5GB`.
@@ -292,6 +304,12 @@ pub struct ProcessArgs {
     /// required with --bind 0.0.0.0.
     #[arg(long, env = "QUARRY_ADVERTISE_HOST")]
     pub advertise_host: Option<String>,
+
+    /// Memory this process's queries may use, e.g. 4GiB: a query that needs more spills
+    /// to disk where it can, else fails with an error naming what used the memory
+    /// [default: 70% of the machine's or the container's memory].
+    #[arg(long, env = "QUARRY_MEMORY_LIMIT", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
 }
 
 /// `quarry scheduler`: plans queries and serves clients; executors register with it.
@@ -321,6 +339,13 @@ pub struct SchedulerArgs {
 
     #[command(flatten)]
     pub pg: PgArgs,
+
+    /// Queries that read at most this much (by the tables' statistics) run whole on one
+    /// executor, as a single stage without a shuffle; larger ones run as distributed
+    /// jobs. 0 distributes every query. Sessions can change it with
+    /// `SET quarry.single_stage_max_bytes` [default: 1GiB].
+    #[arg(long, env = "QUARRY_SINGLE_STAGE_MAX_BYTES", value_parser = parse_size)]
+    pub single_stage_max_bytes: Option<u64>,
 }
 
 /// `quarry executor`: runs the tasks a scheduler sends.

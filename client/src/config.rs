@@ -64,6 +64,10 @@ pub struct SchedulerSection {
     pub pg_port: Option<u16>,
     pub ballista_port: Option<u16>,
     pub http_port: Option<u16>,
+    /// A size, as `--single-stage-max-bytes` takes it (`"1GiB"`).
+    pub single_stage_max_bytes: Option<String>,
+    /// A size, as `--memory-limit` takes it (`"4GiB"`).
+    pub memory_limit: Option<String>,
 }
 
 /// `[executor]`.
@@ -81,6 +85,8 @@ pub struct ExecutorSection {
     pub drain_timeout: Option<u64>,
     /// A size, as `--reflection-cache` takes it (`"1GiB"`).
     pub reflection_cache: Option<String>,
+    /// A size, as `--memory-limit` takes it (`"4GiB"`).
+    pub memory_limit: Option<String>,
 }
 
 impl FileConfig {

@@ -36,6 +36,10 @@ pub struct EmbeddedOptions {
     pub executor_codec: Arc<dyn PhysicalExtensionCodec>,
     /// Bytes of reflection data each executor keeps in memory (0: none).
     pub reflection_cache: u64,
+    /// The most bytes a query may read to run as a single stage on one executor.
+    pub single_stage_max_bytes: u64,
+    /// The memory the cluster's queries may use (one pool for the process).
+    pub memory_limit: u64,
 }
 
 impl EmbeddedOptions {
@@ -52,6 +56,8 @@ impl EmbeddedOptions {
             postgres: None,
             executor_codec: quarry_catalog::codec::physical_codec(),
             reflection_cache: quarry_executor::cache::DEFAULT_BUDGET,
+            single_stage_max_bytes: quarry_scheduler::settings::DEFAULT_SINGLE_STAGE_MAX_BYTES,
+            memory_limit: quarry_executor::memory::default_limit(),
         }
     }
 
@@ -103,6 +109,7 @@ impl EmbeddedCluster {
         let runtime = Arc::new(
             RuntimeEnvBuilder::new()
                 .with_temp_file_path(scratch.path().join("spill"))
+                .with_memory_pool(quarry_executor::memory::pool(options.memory_limit))
                 .with_object_store_registry(Arc::new(ObjectStores::new(options.s3.clone())))
                 .build()
                 .map_err(|e| EmbeddedError::Runtime(e.to_string()))?,
@@ -117,6 +124,7 @@ impl EmbeddedCluster {
                 ballista_port: 0,
                 namespaces: SchedulerOptions::default_namespaces(),
                 postgres: options.postgres.clone(),
+                single_stage_max_bytes: options.single_stage_max_bytes,
             },
             Arc::clone(&runtime),
             None,

@@ -78,6 +78,10 @@ fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
     let mut options = EmbeddedOptions::local(&cluster.warehouse, usize::from(cluster.executors));
     options.slots = cluster.slots.unwrap_or(0);
     options.reflection_cache = cluster.reflection_cache;
+    options.single_stage_max_bytes = cluster.single_stage_max_bytes;
+    if let Some(limit) = cluster.memory_limit {
+        options.memory_limit = limit;
+    }
     options.s3 = cluster.s3.options();
     options.catalog = cluster.catalog.location(CatalogSection::default());
     options

@@ -33,16 +33,27 @@ const DEFAULT_BIND: &str = "127.0.0.1";
 /// Default seconds a stopping executor drains.
 pub const DEFAULT_DRAIN_SECS: u64 = 30;
 
-/// The runtime every query of this process shares, with its object stores.
-fn runtime(s3: S3Options, scratch: PathBuf) -> Result<Arc<RuntimeEnv>, Error> {
+/// The runtime every query of this process shares, with its object stores and at most
+/// `memory` bytes of memory.
+fn runtime(s3: S3Options, scratch: PathBuf, memory: u64) -> Result<Arc<RuntimeEnv>, Error> {
     std::fs::create_dir_all(&scratch)
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
     Ok(Arc::new(
         RuntimeEnvBuilder::new()
             .with_temp_file_path(scratch)
+            .with_memory_pool(quarry_executor::memory::pool(memory))
             .with_object_store_registry(Arc::new(ObjectStores::new(s3)))
             .build()?,
     ))
+}
+
+/// A size: the flag's, else the file's `key` (parsed), else `default`.
+fn size(flag: Option<u64>, file: Option<String>, key: &str, default: u64) -> Result<u64, Error> {
+    match (flag, file) {
+        (Some(bytes), _) => Ok(bytes),
+        (None, Some(text)) => Ok(crate::cli::parse_size(&text).map_err(|e| format!("{key}: {e}"))?),
+        (None, None) => Ok(default),
+    }
 }
 
 /// Where a process listens and the name others reach it by: the flags and variables
@@ -85,7 +96,13 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
         .prefix("quarry-scheduler-")
         .tempdir()?;
     let s3 = args.process.s3.options_over(file.s3);
-    let runtime = runtime(s3, scratch.path().join("spill"))?;
+    let memory = size(
+        args.process.memory_limit,
+        section.memory_limit,
+        "[scheduler] memory_limit",
+        quarry_executor::memory::default_limit(),
+    )?;
+    let runtime = runtime(s3, scratch.path().join("spill"), memory)?;
     let pg_port = section.pg_port.unwrap_or(DEFAULT_PG_PORT);
     let options = SchedulerOptions {
         warehouse: args
@@ -105,6 +122,12 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             .unwrap_or(DEFAULT_BALLISTA_PORT),
         namespaces: SchedulerOptions::default_namespaces(),
         postgres: args.pg.options(pg_port),
+        single_stage_max_bytes: size(
+            args.single_stage_max_bytes,
+            section.single_stage_max_bytes,
+            "[scheduler] single_stage_max_bytes",
+            quarry_scheduler::settings::DEFAULT_SINGLE_STAGE_MAX_BYTES,
+        )?,
     };
     let http_port = args
         .http_port
@@ -215,9 +238,16 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         .work_dir
         .or(section.work_dir)
         .unwrap_or_else(|| scratch.path().join("work"));
+    let memory = size(
+        args.process.memory_limit,
+        section.memory_limit,
+        "[executor] memory_limit",
+        quarry_executor::memory::default_limit(),
+    )?;
     let runtime = runtime(
         args.process.s3.options_over(file.s3),
         work_dir.join("spill"),
+        memory,
     )?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let http_port = args
@@ -245,12 +275,12 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), Error> {
         task_slots: args.slots.or(section.slots).unwrap_or(cores).max(1),
         work_dir,
         physical_codec: quarry_catalog::codec::physical_codec(),
-        reflection_cache: match (args.reflection_cache, section.reflection_cache) {
-            (Some(size), _) => size,
-            (None, Some(text)) => crate::cli::parse_size(&text)
-                .map_err(|e| format!("[executor] reflection_cache: {e}"))?,
-            (None, None) => quarry_executor::cache::DEFAULT_BUDGET,
-        },
+        reflection_cache: size(
+            args.reflection_cache,
+            section.reflection_cache,
+            "[executor] reflection_cache",
+            quarry_executor::cache::DEFAULT_BUDGET,
+        )?,
     };
     let slots = options.task_slots;
     let mut handle = start_executor(options, runtime).await?;

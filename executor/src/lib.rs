@@ -8,6 +8,7 @@
 //! - [`engine`]: how tasks run: cancelled tasks stop within one batch, panics fail
 //!   their task.
 //! - [`cache`]: reflection files kept in executor memory.
+//! - [`memory`]: the bounded memory pool a process's queries share.
 //! - [`direct`]: whole plans run outside a Ballista job, their result streamed back
 //!   (the scheduler's path for small queries).
 //! - [`flight`]: the Flight service: Ballista's, direct runs, and Quarry's action.
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod flight;
 pub mod follow;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod process;
 

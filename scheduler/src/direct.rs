@@ -1,15 +1,18 @@
-//! Direct runs: a small query runs whole on one executor, without a Ballista job.
+//! Direct runs: a query that reads little runs whole on one executor, as a single
+//! stage, without a Ballista job.
 //!
 //! A Ballista job costs several round trips whatever its size: the job is queued and
 //! planned on the scheduler's event loop, its task launched, its output written to a
-//! shuffle file, its status reported, and its result fetched. For a dashboard's
-//! aggregate answered from a reflection in executor memory that is most of its time.
-//! A query whose optimized plan is small ([`crate::small::is_small`]: it reads a
-//! reflection, and a few megabytes in all) is planned here instead, with one partition,
-//! and sent in one Flight `DoGet` to the executor that holds its reflection files
-//! ([`CachePlacement::place_direct`]); the executor runs it and streams the result back
-//! in the answer ([`quarry_executor::direct`]). An executor that cannot be reached
-//! sends the query back to the job path, which handles lost executors.
+//! shuffle file, its status reported, and its result fetched; and every stage boundary
+//! of a larger plan costs as much again, with its data shuffled through files. For a
+//! dashboard's aggregate answered from a reflection in executor memory, or any query
+//! over a few hundred megabytes, that is most of its time, and one executor does the
+//! work as fast. Such a query ([`crate::small`]) is planned here instead, as one
+//! process would plan it, and sent in one Flight `DoGet` to an executor (the one that
+//! holds its reflection files, else the next in turn: [`CachePlacement::place_direct`]);
+//! the executor runs it and streams the result back in the answer
+//! ([`quarry_executor::direct`]). An executor that cannot be reached sends the query
+//! back to the job path, which handles lost executors.
 //!
 //! [`CachePlacement::place_direct`]: crate::placement::CachePlacement::place_direct
 //! [`quarry_executor::direct`]: ../../quarry_executor/direct/index.html
@@ -24,23 +27,28 @@ use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
 use ballista_core::extension::SessionConfigHelperExt;
 use ballista_core::serde::protobuf::TaskDefinition;
+use bytesize::ByteSize;
+use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::error::DataFusionError;
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::{SendableRecordBatchStream, SessionState};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{ExecutionPlan, displayable};
+use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::SessionContext;
 use datafusion_proto::physical_plan::AsExecutionPlan;
 use datafusion_proto::protobuf::PhysicalPlanNode;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use quarry_catalog::codec::{self, RUN_TICKET};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE};
-use crate::error::{QuarryError, clean};
+use crate::error::QuarryError;
 use crate::reflections;
+use crate::settings::QuarryOptions;
+use crate::small;
 
 /// Runs small queries directly on an executor.
 pub struct DirectRunner {
@@ -67,43 +75,121 @@ impl DirectRunner {
         self.runs.load(Ordering::Relaxed)
     }
 
-    /// The physical plan of query `plan` when it is small enough to run directly, with
-    /// one partition; `None` for every other plan.
+    /// The physical plan of query `plan` when it runs directly: a small query answered
+    /// from reflections ([`small::is_small`]), in one partition, or any query that reads
+    /// at most the session's `quarry.single_stage_max_bytes`, planned for one process
+    /// ([`small::single_stage`]). `None` for every other plan: it runs as a job.
     pub async fn plan(
+        &self,
         ctx: &SessionContext,
         plan: &LogicalPlan,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>, QuarryError> {
-        let state = ctx.state();
-        // Only a plan over a table with reflections can be small; checked before any
-        // optimizing, which the job path does again.
-        let candidate = !matches!(
+        if matches!(
             plan,
             LogicalPlan::Explain(_)
                 | LogicalPlan::Analyze(_)
                 | LogicalPlan::Dml(_)
                 | LogicalPlan::Copy(_)
                 | LogicalPlan::Ddl(_)
-        ) && reflections::enabled(state.config_options())
+        ) {
+            return Ok(None);
+        }
+        let state = ctx.state();
+        let limit = QuarryOptions::of(state.config_options()).single_stage_max_bytes;
+        let fits = |plan: &LogicalPlan| small::input_bytes(plan).is_some_and(|b| b <= limit);
+        // Checked before any optimizing, which the job path does again: a plan that
+        // reads too much can still be small when reflections answer it.
+        let reflective = reflections::enabled(state.config_options())
             && state
                 .config()
                 .get_extension::<reflections::Reflections>()
                 .is_some_and(|r| r.may_answer(plan));
-        if !candidate {
+        let too_big = small::input_bytes(plan).is_some_and(|b| b > limit);
+        if !reflective && (limit == 0 || too_big) {
             return Ok(None);
         }
         let optimized = state.optimize(plan)?;
-        if !crate::small::is_small(&optimized) {
+        if small::is_small(&optimized) {
+            let physical = state
+                .query_planner()
+                .create_physical_plan(&optimized, &state)
+                .await?;
+            return Ok(Some(physical));
+        }
+        if !fits(&optimized) {
             return Ok(None);
         }
-        let physical = state
-            .query_planner()
-            .create_physical_plan(&optimized, &state)
+        let single = small::single_stage(&state, self.partitions(&state).await);
+        let physical = DefaultPhysicalPlanner::default()
+            .create_physical_plan(&optimized, &single)
             .await?;
         Ok(Some(physical))
     }
 
+    /// The `quarry` row of an `EXPLAIN` of `plan`: whether the query runs as a Ballista
+    /// job (the plans above) or whole on one executor, why, and then the plan it runs.
+    /// `None` for any other statement.
+    pub async fn explain_row(
+        &self,
+        ctx: &SessionContext,
+        plan: &LogicalPlan,
+    ) -> Result<Option<RecordBatch>, QuarryError> {
+        let LogicalPlan::Explain(explain) = plan else {
+            return Ok(None);
+        };
+        let limit = QuarryOptions::of(ctx.state().config_options()).single_stage_max_bytes;
+        let input = small::input_bytes(&explain.plan);
+        let text = match self.plan(ctx, &explain.plan).await? {
+            Some(physical) => format!(
+                "runs whole on one executor, as one stage without a Ballista job:\n{}",
+                displayable(physical.as_ref()).indent(true)
+            ),
+            None if limit == 0 => {
+                "runs as a Ballista job: single stages are off (quarry.single_stage_max_bytes = 0)"
+                    .to_string()
+            }
+            None => match input {
+                Some(bytes) if bytes > limit => format!(
+                    "runs as a Ballista job: it reads {} of Iceberg data files, more than \
+                     quarry.single_stage_max_bytes ({})",
+                    ByteSize(bytes),
+                    ByteSize(limit)
+                ),
+                Some(_) => "runs as a Ballista job".to_string(),
+                None => "runs as a Ballista job: it reads files whose size is known only \
+                         when it runs"
+                    .to_string(),
+            },
+        };
+        let batch = RecordBatch::try_new(
+            Arc::clone(explain.schema.inner()),
+            vec![
+                Arc::new(StringArray::from(vec!["quarry"])),
+                Arc::new(StringArray::from(vec![text])),
+            ],
+        )
+        .map_err(|e| QuarryError::Internal(format!("an EXPLAIN row: {e}")))?;
+        Ok(Some(batch))
+    }
+
+    /// The partitions of a single-stage plan: the session's (one per task slot of the
+    /// cluster), but at most twice the slots of the largest executor, which runs the
+    /// whole plan.
+    async fn partitions(&self, state: &SessionState) -> usize {
+        let largest = self
+            .ballista
+            .executors()
+            .await
+            .into_iter()
+            .map(|(_, slots)| slots)
+            .max();
+        let session = state.config().target_partitions();
+        largest.map_or(session, |slots| session.min(2 * slots.max(1)))
+    }
+
     /// Runs `plan` (from [`Self::plan`]) of query `query_id` on an executor and streams
-    /// its result; `None` when no executor could be reached.
+    /// its result; `None` when it cannot run directly: no executor could be reached, or
+    /// it needs more memory than one executor may use.
     pub async fn run(
         &self,
         ctx: &SessionContext,
@@ -144,25 +230,36 @@ impl DirectRunner {
                 self.channels.invalidate(address);
                 return Ok(None);
             }
-            Err(status) => return Err(QuarryError::Execution(clean(status.message()))),
+            Err(status) => return Err(QuarryError::execution(status.message())),
         };
         tracing::debug!(%executor_id, "direct run");
         self.runs.fetch_add(1, Ordering::Relaxed);
         if let Some(metrics) = crate::metrics::metrics() {
             metrics.direct_run();
         }
-        let batches = FlightRecordBatchStream::new_from_flight_data(
+        let mut batches = FlightRecordBatchStream::new_from_flight_data(
             response
                 .into_inner()
                 .map_err(|e| FlightError::Tonic(Box::new(e))),
         )
         .map_err(|e| {
-            let message = match e {
-                FlightError::Tonic(status) => clean(status.message()),
-                e => e.to_string(),
+            let error = match e {
+                FlightError::Tonic(status) => QuarryError::execution(status.message()),
+                e => QuarryError::Execution(e.to_string()),
             };
-            DataFusionError::External(Box::new(QuarryError::Execution(message)))
+            DataFusionError::External(Box::new(error))
         });
+        // Hash joins build before the first batch: a query that needs more memory than
+        // one executor may use fails here, and the job path, which spreads it over the
+        // cluster and can fall back to joins that spill, takes it.
+        let first = batches.next().await;
+        if let Some(Err(DataFusionError::External(e))) = &first
+            && let Some(QuarryError::OutOfMemory(why)) = e.downcast_ref::<QuarryError>()
+        {
+            tracing::warn!(%executor_id, "a direct run needs more memory ({why}): running it as a job");
+            return Ok(None);
+        }
+        let batches = futures::stream::iter(first).chain(batches);
         Ok(Some(Box::pin(RecordBatchStreamAdapter::new(
             schema, batches,
         ))))

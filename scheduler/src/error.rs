@@ -21,6 +21,12 @@ pub enum QuarryError {
     /// Execution failed on the scheduler or an executor.
     #[error("{0}")]
     Execution(String),
+    /// An executor's memory limit stopped the query: an operator that cannot spill (a
+    /// hash join's build side) needed more.
+    #[error(
+        "{0} (the query needs more memory than an executor may use: raise its memory_limit, or read less)"
+    )]
+    OutOfMemory(String),
     /// The query was cancelled.
     #[error("query cancelled")]
     Cancelled,
@@ -63,8 +69,35 @@ impl From<DataFusionError> for QuarryError {
             | DataFusionError::NotImplemented(msg) => QuarryError::Plan(clean(msg)),
             DataFusionError::SchemaError(err, _) => QuarryError::Plan(clean(&err.to_string())),
             DataFusionError::Internal(msg) => QuarryError::Internal(clean(msg)),
-            root => QuarryError::Execution(clean(&root.to_string())),
+            root => QuarryError::execution(&root.to_string()),
         }
+    }
+}
+
+impl QuarryError {
+    /// The error of a query that failed while it ran, from its message as an executor
+    /// or DataFusion reported it: [`QuarryError::OutOfMemory`] when a memory limit
+    /// stopped it (DataFusion's `ResourcesExhausted`, which reaches the scheduler only
+    /// as text), else [`QuarryError::Execution`].
+    pub fn execution(message: &str) -> QuarryError {
+        let exhausted = ["Resources exhausted: ", "ResourcesExhausted("]
+            .iter()
+            .any(|kind| message.contains(kind));
+        if !exhausted {
+            return QuarryError::Execution(clean(message));
+        }
+        // The pool's report lists the top consumers first; the line that says what
+        // could not be allocated is the one that matters.
+        // A message that travelled in `Debug` form has its line breaks escaped.
+        let message = message.replace("\\n", "\n");
+        let failed = message
+            .lines()
+            .map(|line| line.trim_start_matches("Error: ").trim())
+            .find(|line| line.starts_with("Failed to allocate"));
+        QuarryError::OutOfMemory(match failed {
+            Some(line) => line.trim_end_matches(['"', ')', '\\']).to_string(),
+            None => clean(&message),
+        })
     }
 }
 
@@ -89,7 +122,7 @@ impl From<ballista_core::error::BallistaError> for QuarryError {
         match e {
             BallistaError::DataFusionError(e) => (*e).into(),
             BallistaError::Cancelled => QuarryError::Cancelled,
-            other => QuarryError::Execution(clean(&other.to_string())),
+            other => QuarryError::execution(&other.to_string()),
         }
     }
 }
@@ -102,6 +135,7 @@ impl From<QuarryError> for tonic::Status {
                 tonic::Status::invalid_argument(message)
             }
             QuarryError::Execution(_) => tonic::Status::internal(message),
+            QuarryError::OutOfMemory(_) => tonic::Status::resource_exhausted(message),
             QuarryError::Cancelled => tonic::Status::cancelled(message),
             QuarryError::NotFound(_) => tonic::Status::not_found(message),
             QuarryError::Startup(_) | QuarryError::Internal(_) => tonic::Status::internal(message),
@@ -213,6 +247,35 @@ fn unwrap_debug(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_memory_limit_is_its_own_kind_and_says_what_did_not_fit() {
+        let report = "Resources exhausted: Additional allocation failed for HashJoinInput[0] \
+            with top memory consumers (across reservations) as:\n  HashJoinInput[0]#12(can \
+            spill: false) consumed 3.9 MB, peak 3.9 MB.\nError: Failed to allocate additional \
+            1024.0 KB for HashJoinInput[0] with 3.9 MB already allocated for this reservation \
+            - 100.0 KB remain available for the total pool";
+        let remote = format!(
+            "Job 7 failed: Task failed due to runtime execution error: {:?}",
+            datafusion::error::DataFusionError::ResourcesExhausted(
+                report["Resources exhausted: ".len()..].to_string()
+            )
+        );
+        for message in [report.to_string(), remote] {
+            let QuarryError::OutOfMemory(what) = QuarryError::execution(&message) else {
+                panic!("not a memory error: {message}");
+            };
+            assert!(
+                what.starts_with("Failed to allocate additional 1024.0 KB for HashJoinInput[0]")
+                    && what.ends_with("remain available for the total pool"),
+                "{what}"
+            );
+        }
+        assert!(matches!(
+            QuarryError::execution("Execution error: Divide by zero error"),
+            QuarryError::Execution(m) if m == "Divide by zero error"
+        ));
+    }
 
     #[test]
     fn peels_wrappers() {

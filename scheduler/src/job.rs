@@ -161,7 +161,7 @@ impl JobRunner {
                             "executor {gone} stopped answering while the statement ran"
                         )));
                     }
-                    return Err(QuarryError::Execution(crate::error::clean(&failed.error)));
+                    return Err(QuarryError::execution(&failed.error));
                 }
                 _ if closed_at.is_some_and(|at| at.elapsed() > LOST_AFTER) => {
                     return Err(QuarryError::Internal(format!(

@@ -3,14 +3,15 @@
 //! - [`ballista`]: hosting the Ballista scheduler that splits plans into stages and
 //!   hands tasks to the executors.
 //! - [`session`]: the DataFusion sessions queries are planned in, over a catalog shared
-//!   by all sessions.
+//!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables.
 //! - [`reflections`]: reflections: their statements, their materializations, and the
 //!   analyzer rule that answers aggregates from them.
 //! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
 //! - [`launcher`]: sending tasks to executors; a task an executor refuses fails its query.
-//! - [`job`]: running a logical plan as a Ballista job and streaming its result.
+//! - [`job`]: running a logical plan as a Ballista job and streaming its result;
+//!   [`joins`]: how joins are planned for plans split into stages.
 //! - [`explain`]: `EXPLAIN ANALYZE` with per-stage metrics.
 //! - [`query`]: a query and its lifecycle.
 //! - [`service`]: the query service: prepare, execute, cancel, progress.
@@ -29,6 +30,7 @@ pub mod flight_sql;
 pub mod http;
 pub mod ingest;
 pub mod job;
+pub mod joins;
 pub mod launcher;
 pub mod listing;
 pub mod metrics;
@@ -40,6 +42,7 @@ pub mod reflections;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod settings;
 pub mod small;
 pub mod split;
 pub mod statement;

@@ -49,6 +49,9 @@ pub struct SchedulerOptions {
     pub namespaces: Vec<String>,
     /// The PostgreSQL front door, if it is to be served.
     pub postgres: Option<PgOptions>,
+    /// The most bytes a query may read to run whole on one executor, without a
+    /// distributed job (the sessions' default `quarry.single_stage_max_bytes`).
+    pub single_stage_max_bytes: u64,
 }
 
 impl SchedulerOptions {
@@ -158,7 +161,8 @@ pub async fn start_scheduler(
     )
     .await?;
     let service = Arc::new(QueryService::new(
-        SessionFactory::new(warehouse.clone(), store, runtime),
+        SessionFactory::new(warehouse.clone(), store, runtime)
+            .with_single_stage_max_bytes(options.single_stage_max_bytes),
         ballista.clone(),
     ));
 

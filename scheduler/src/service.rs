@@ -30,6 +30,7 @@ use crate::error::QuarryError;
 use crate::explain;
 use crate::ingest::{self, IngestTarget};
 use crate::job::{JobRunner, fetch_results};
+use crate::joins;
 pub use crate::query::{Progress, Query, QueryState};
 use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
@@ -291,7 +292,7 @@ impl QueryService {
             }
             Statement::Write(write) => &write.plan,
             Statement::Distributed(plan) => {
-                if let Some(physical) = DirectRunner::plan(&query.ctx, plan).await? {
+                if let Some(physical) = self.direct.plan(&query.ctx, plan).await? {
                     if !query.start(None) {
                         return Err(QuarryError::Cancelled);
                     }
@@ -303,7 +304,8 @@ impl QueryService {
                             self.sessions.reflections().count_served([&physical]);
                             return Ok(self.follow_direct(schema, query, batches, registration));
                         }
-                        // No executor could be reached: the job path handles that.
+                        // It could not run directly (no executor could be reached, or
+                        // it needs more memory than one has): the job path takes it.
                         Ok(None) => {}
                         Err(e) => {
                             query.end(QueryState::Failed);
@@ -376,31 +378,49 @@ impl QueryService {
                 // write files.
                 let rerunnable =
                     query.statement.is_query() && !matches!(plan, LogicalPlan::Copy(_));
-                let reflections_row = crate::reflections::explain_row(&plan);
+                // Ballista's `EXPLAIN` keeps only its own rows: Quarry's come after.
+                let explained: Vec<RecordBatch> = [
+                    crate::reflections::explain_row(&plan),
+                    self.direct.explain_row(&query.ctx, &plan).await?,
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
                 let reflections = Arc::clone(self.sessions.reflections());
                 let is_query = query.statement.is_query();
                 futures::stream::once(async move {
-                    let mut reruns = 0;
+                    let (mut reruns, mut ctx, mut sort_merge) = (0, ctx, false);
                     let locations = loop {
-                        match jobs.wait(&mut job).await {
+                        let e = match jobs.wait(&mut job).await {
                             Ok(locations) => break locations,
-                            Err(QuarryError::Unavailable(why))
-                                if rerunnable && reruns < RERUNS && !g.query.is_cancelled() =>
-                            {
-                                reruns += 1;
-                                tracing::warn!(job_id = %job.id, "{why}: running the query again");
-                                jobs.clean_up(&job.id);
-                                job = jobs
-                                    .submit(Arc::clone(&ctx), &plan, &name)
-                                    .await
-                                    .map_err(|e| g.failed(e))?;
-                                if !g.rerun(&job.id) {
-                                    // Cancelled meanwhile: so is the new job.
-                                    let _ = jobs.cancel(&job.id).await;
-                                    return Err(g.failed(QuarryError::Cancelled));
-                                }
+                            Err(e) if !rerunnable || g.query.is_cancelled() => {
+                                return Err(g.failed(e));
                             }
-                            Err(e) => return Err(g.failed(e)),
+                            Err(e) => e,
+                        };
+                        let again = match &e {
+                            QuarryError::Unavailable(why) if reruns < RERUNS => {
+                                reruns += 1;
+                                format!("{why}: running the query again")
+                            }
+                            // Hash joins cannot spill; sort-merge joins can.
+                            QuarryError::OutOfMemory(why) if !sort_merge => {
+                                sort_merge = true;
+                                ctx = Arc::new(joins::without_hash_joins(&ctx));
+                                format!("{why}: running the query again with sort-merge joins")
+                            }
+                            _ => return Err(g.failed(e)),
+                        };
+                        tracing::warn!(job_id = %job.id, "{again}");
+                        jobs.clean_up(&job.id);
+                        job = jobs
+                            .submit(Arc::clone(&ctx), &plan, &name)
+                            .await
+                            .map_err(|e| g.failed(e))?;
+                        if !g.rerun(&job.id) {
+                            // Cancelled meanwhile: so is the new job.
+                            let _ = jobs.cancel(&job.id).await;
+                            return Err(g.failed(QuarryError::Cancelled));
                         }
                     };
                     g.succeeded();
@@ -408,11 +428,11 @@ impl QueryService {
                         reflections.count_served(&jobs.stage_plans(&job.id).await);
                     }
                     let results = fetch_results(locations, Arc::clone(&inner_schema));
-                    let results: SendableRecordBatchStream = match reflections_row {
-                        None => results,
-                        Some(row) => Box::pin(RecordBatchStreamAdapter::new(
+                    let results: SendableRecordBatchStream = match explained.is_empty() {
+                        true => results,
+                        false => Box::pin(RecordBatchStreamAdapter::new(
                             inner_schema,
-                            results.chain(futures::stream::once(async { Ok(row) })),
+                            results.chain(futures::stream::iter(explained.into_iter().map(Ok))),
                         )),
                     };
                     Ok::<_, DataFusionError>(results)

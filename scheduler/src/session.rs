@@ -4,11 +4,12 @@
 //! [`TableStore`] as schemas (default schema `public`), shared by all clients, so a table
 //! created in one session is visible to the others at once. File paths work as table
 //! names and resolve against the warehouse. Sessions carry Ballista's settings, because
-//! their settings travel with every task, and plan physically with one more rule,
-//! [`ShippablePlan`], so that the plans executors decode are the ones planned. They
+//! their settings travel with every task, with hash joins and broadcasts of small
+//! build sides where they are correct ([`joins`]), and plan physically with one more
+//! rule, [`ShippablePlan`], so that the plans executors decode are the ones planned. They
 //! analyze plans with [`UseReflections`] last, which answers aggregates from
-//! reflections, and carry the registry of reflections and their setting
-//! (`quarry.reflections`).
+//! reflections, and carry the registry of reflections and Quarry's settings
+//! ([`QuarryOptions`]).
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use ballista_core::extension::SessionConfigExt;
 use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use quarry_catalog::catalog_provider::LakeCatalog;
 use quarry_catalog::shippable::ShippablePlan;
@@ -23,10 +26,12 @@ use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
 use crate::error::QuarryError;
+use crate::joins;
+use crate::reflections::Reflections;
 use crate::reflections::raw::UseRawReflections;
 use crate::reflections::rewrite::UseReflections;
 use crate::reflections::system::with_sys;
-use crate::reflections::{ReflectionOptions, Reflections};
+use crate::settings::QuarryOptions;
 use crate::small::SmallQueryPlanner;
 
 /// Name of Quarry's catalog.
@@ -42,6 +47,8 @@ pub struct SessionFactory {
     catalogs: Arc<dyn CatalogProviderList>,
     runtime: Arc<RuntimeEnv>,
     reflections: Arc<Reflections>,
+    /// The settings new sessions start with.
+    options: QuarryOptions,
 }
 
 impl SessionFactory {
@@ -63,7 +70,15 @@ impl SessionFactory {
             store,
             catalogs: Arc::new(catalogs),
             runtime,
+            options: QuarryOptions::default(),
         }
+    }
+
+    /// New sessions run queries that read at most `bytes` as a single stage (their
+    /// `quarry.single_stage_max_bytes`).
+    pub fn with_single_stage_max_bytes(mut self, bytes: u64) -> Self {
+        self.options.single_stage_max_bytes = bytes;
+        self
     }
 
     /// The reflections queries may be answered from.
@@ -103,14 +118,14 @@ impl SessionFactory {
         target_partitions: usize,
         catalogs: Arc<dyn CatalogProviderList>,
     ) -> SessionContext {
-        let config = SessionConfig::new_with_ballista()
+        let config = joins::distributed(SessionConfig::new_with_ballista())
             .with_ballista_logical_extension_codec(codec::logical_codec())
             .with_ballista_physical_extension_codec(codec::physical_codec())
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, DEFAULT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
             .with_target_partitions(target_partitions.max(1))
-            .with_option_extension(ReflectionOptions::default())
+            .with_option_extension(self.options.clone())
             .with_extension(Arc::clone(&self.reflections));
         let state = SessionStateBuilder::new()
             .with_config(config)
@@ -121,11 +136,19 @@ impl SessionFactory {
             .with_optimizer_rule(Arc::new(UseRawReflections::new(Arc::clone(
                 &self.reflections,
             ))))
-            .with_physical_optimizer_rule(Arc::new(ShippablePlan))
+            .with_physical_optimizer_rules(physical_rules())
             .with_query_planner(Arc::new(SmallQueryPlanner))
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)
     }
+}
+
+/// DataFusion's physical optimizer rules with [`joins::with_rules`] and, last,
+/// [`ShippablePlan`].
+fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = joins::with_rules(PhysicalOptimizer::new().rules);
+    rules.push(Arc::new(ShippablePlan));
+    rules
 }
 
 /// The schema unqualified table names resolve in.

@@ -1,23 +1,26 @@
-//! Queries answered from small reflections run as one stage, one task.
+//! Queries over little data run as a single stage: how much a plan reads, by its
+//! tables' statistics, and how such a plan is planned.
 //!
 //! A Ballista job pays for every stage boundary: tasks launched, shuffle files written,
-//! status reported, the next stage launched, shuffle files fetched. For a query over a
-//! few megabytes (a dashboard's aggregate answered from a reflection, a look-up in a
-//! dimension table) that is most of its time. When a query reads a reflection, every
-//! table it reads is an Iceberg table, and their current data files add up to at most
-//! [`SMALL_INPUT_BYTES`], [`SmallQueryPlanner`] (the sessions' query planner) plans it
-//! with one partition: DataFusion then adds no repartitioning and no merge, so Ballista
-//! makes a single stage of one task, on the executor that holds the reflection in
-//! memory.
+//! status reported, the next stage launched, shuffle files fetched. For a query that
+//! reads little, that is most of its time, and one executor does the work as fast as
+//! the cluster would. Two sizes of "little":
 //!
-//! Other queries over small tables keep their stages for now, so that they exercise the
-//! distributed plan.
+//! - [`is_small`]: a query answered from a reflection, reading at most
+//!   [`SMALL_INPUT_BYTES`] in all. [`SmallQueryPlanner`] (the sessions' query planner)
+//!   plans it with one partition: no repartitioning and no merge, one task, on the
+//!   executor that holds the reflection in memory.
+//! - [`input_bytes`] up to the session's `quarry.single_stage_max_bytes`: the query is
+//!   planned by [`single_stage`] with DataFusion's own choices for one process (a small
+//!   build side collected once whatever the join type, round-robin repartitioning),
+//!   and runs whole on one executor.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::common::Result;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::{SessionState, SessionStateBuilder};
@@ -27,40 +30,60 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use quarry_catalog::reflection::NAMESPACE;
 use quarry_catalog::table::IcebergTable;
 
+use crate::joins;
+
 /// The most Parquet bytes a query may read to run as one task.
 pub const SMALL_INPUT_BYTES: u64 = 32 << 20;
 
 /// Whether `plan` reads a reflection, every table it reads is an Iceberg table, and
 /// their current files add up to at most [`SMALL_INPUT_BYTES`].
 pub fn is_small(plan: &LogicalPlan) -> bool {
-    let mut total = 0u64;
-    let mut small = true;
-    let mut reflection = false;
+    scanned(plan).is_some_and(|input| input.reflection && input.bytes <= SMALL_INPUT_BYTES)
+}
+
+/// The bytes `plan` reads by its tables' statistics: the current data files of the
+/// Iceberg tables it scans. `None` when it scans anything else (a file path, a listing
+/// of files), whose size is not known before it runs.
+pub fn input_bytes(plan: &LogicalPlan) -> Option<u64> {
+    scanned(plan).map(|input| input.bytes)
+}
+
+/// What a plan reads.
+struct Input {
+    bytes: u64,
+    /// Whether it reads a reflection.
+    reflection: bool,
+}
+
+/// What `plan` reads, when it reads only whole Iceberg tables.
+fn scanned(plan: &LogicalPlan) -> Option<Input> {
+    let mut input = Some(Input {
+        bytes: 0,
+        reflection: false,
+    });
     let _ = plan.apply_with_subqueries(|node| {
         let LogicalPlan::TableScan(scan) = node else {
             return Ok(TreeNodeRecursion::Continue);
         };
-        let bytes = source_as_provider(&scan.source)
-            .ok()
-            .and_then(|provider| {
-                let table = provider.as_any().downcast_ref::<IcebergTable>()?;
-                let table = table.is_whole().then(|| table.table()).flatten()?;
-                reflection |= table.identifier().namespace().to_url_string() == NAMESPACE;
-                Some(files_size(table))
-            })
-            .flatten();
-        match bytes {
-            Some(bytes) if total + bytes <= SMALL_INPUT_BYTES => {
-                total += bytes;
+        let found = source_as_provider(&scan.source).ok().and_then(|provider| {
+            let table = provider.as_any().downcast_ref::<IcebergTable>()?;
+            let table = table.is_whole().then(|| table.table()).flatten()?;
+            let reflection = table.identifier().namespace().to_url_string() == NAMESPACE;
+            Some((files_size(table)?, reflection))
+        });
+        match (found, input.as_mut()) {
+            (Some((bytes, reflection)), Some(input)) => {
+                input.bytes = input.bytes.saturating_add(bytes);
+                input.reflection |= reflection;
                 Ok(TreeNodeRecursion::Continue)
             }
             _ => {
-                small = false;
+                input = None;
                 Ok(TreeNodeRecursion::Stop)
             }
         }
     });
-    small && reflection
+    input
 }
 
 /// The size of the table's current data files, from its snapshot summary (zero for a
@@ -75,6 +98,32 @@ fn files_size(table: &iceberg::table::Table) -> Option<u64> {
             .parse()
             .ok(),
     }
+}
+
+/// `state` set up to plan a query that runs whole in one process, in `partitions`
+/// partitions: with round-robin repartitioning (which Ballista turns off for plans
+/// split into stages), and without the rules of [`joins::DISTRIBUTED_ONLY`], so that
+/// a small build side is collected once whatever the join type.
+pub fn single_stage(state: &SessionState, partitions: usize) -> SessionState {
+    let round_robin = ConfigOptions::default()
+        .optimizer
+        .enable_round_robin_repartition;
+    let config = state
+        .config()
+        .clone()
+        .with_target_partitions(partitions.max(1))
+        .with_round_robin_repartition(round_robin);
+    let rules = state
+        .physical_optimizers()
+        .iter()
+        .filter(|rule| !joins::DISTRIBUTED_ONLY.contains(&rule.name()))
+        .map(Arc::clone)
+        .collect();
+    SessionStateBuilder::new_from_existing(state.clone())
+        .with_config(config)
+        .with_physical_optimizer_rules(rules)
+        .with_session_id(state.session_id().to_string())
+        .build()
 }
 
 /// DataFusion's physical planner, planning small queries ([`is_small`]) with one

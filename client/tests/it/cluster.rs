@@ -80,7 +80,14 @@ impl Scheduler {
         let (process, banner) = shared.spawn(
             "scheduler",
             &self.ports,
-            &["--warehouse", "s3://lake/wh", "--no-pg"],
+            // Every query runs as a Ballista job, whose executors the test takes away.
+            &[
+                "--warehouse",
+                "s3://lake/wh",
+                "--no-pg",
+                "--single-stage-max-bytes",
+                "0",
+            ],
         );
         assert!(banner.contains("standby"), "{banner}");
         self.process = Some(process);

@@ -176,6 +176,7 @@ impl PhysicalExtensionCodec for RefusesIcebergScans {
 async fn a_task_the_executors_refuse_fails_its_query_and_the_cluster_goes_on() {
     let t = TestCluster::start_with(2, 1, |options| {
         options.executor_codec = Arc::new(RefusesIcebergScans(codec::physical_codec()));
+        options.single_stage_max_bytes = 0;
     })
     .await;
     let slots = t.cluster.scheduler.ballista.total_task_slots().await;

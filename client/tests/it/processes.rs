@@ -23,7 +23,7 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
         &config,
         format!(
             "warehouse = \"{}\"\n\n[scheduler]\nflight_port = {flight}\nballista_port = {ballista}\n\
-             http_port = {http}\n\
+             http_port = {http}\nsingle_stage_max_bytes = \"0\"\n\
              \n[executor]\nschedulers = [\"127.0.0.1:{ballista}\"]\nslots = 2\n",
             dir.path().join("wh").display()
         ),

@@ -196,7 +196,7 @@ async fn medallion_statements_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn partitioned_tables_prune_files_and_scans_use_every_executor() {
-    let t = TestCluster::start(2, 2).await;
+    let t = TestCluster::start_with(2, 2, |options| options.single_stage_max_bytes = 0).await;
     t.rows(
         "CREATE TABLE gold.readings PARTITION BY (day(at)) AS \
          SELECT value AS id, value % 10 AS sensor, value * 0.5 AS reading, \

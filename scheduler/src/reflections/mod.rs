@@ -10,9 +10,8 @@
 //! - [`raw`]: the optimizer rule that answers scans from a raw reflection.
 //! - [`refresh`]: rebuilding reflections whose table changed, by their policies.
 //! - [`system`]: the `sys.reflections` table.
-//! - this module: the scheduler's registry of reflections ([`Reflections`]), the session
-//!   setting `quarry.reflections`, and the planning of the statements into writes and
-//!   catalog changes.
+//! - this module: the scheduler's registry of reflections ([`Reflections`]), and the
+//!   planning of the statements into writes and catalog changes.
 //!
 //! A materialization is an Iceberg table in the hidden namespace (see
 //! `quarry_catalog::reflection`), built by a distributed CTAS. It is used only while its
@@ -33,8 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
-use datafusion::common::config::{ConfigEntry, ConfigExtension, ConfigOptions, ExtensionOptions};
-use datafusion::common::config_err;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::display::{PlanType, StringifiedPlan};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::LogicalPlan;
@@ -53,6 +51,7 @@ use quarry_catalog::table::partition::PartitionColumn;
 use quarry_catalog::table::scan::IcebergScanExec;
 
 use crate::error::QuarryError;
+use crate::settings::QuarryOptions;
 use crate::tables::{self, CatalogChange, Commit, Planned, Write};
 use parse::ReflectionStatement;
 
@@ -255,67 +254,13 @@ impl Reflections {
     }
 }
 
-/// Whether a session with these settings may be answered from reflections.
+/// Whether a session with these settings may be answered from reflections
+/// (`quarry.reflections`).
 pub fn enabled(options: &ConfigOptions) -> bool {
     options
         .extensions
-        .get::<ReflectionOptions>()
-        .is_none_or(|o| o.enabled)
-}
-
-/// The session settings of reflections: `SET quarry.reflections = on | off`.
-#[derive(Debug, Clone)]
-pub struct ReflectionOptions {
-    /// Whether queries may be answered from reflections.
-    pub enabled: bool,
-}
-
-impl Default for ReflectionOptions {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
-impl ConfigExtension for ReflectionOptions {
-    const PREFIX: &'static str = "quarry";
-}
-
-impl ExtensionOptions for ReflectionOptions {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn cloned(&self) -> Box<dyn ExtensionOptions> {
-        Box::new(self.clone())
-    }
-
-    fn set(&mut self, key: &str, value: &str) -> datafusion::common::Result<()> {
-        match key {
-            "reflections" => {
-                self.enabled = match value.to_ascii_lowercase().as_str() {
-                    "on" | "true" | "1" => true,
-                    "off" | "false" | "0" => false,
-                    _ => return config_err!("quarry.reflections is on or off, not '{value}'"),
-                };
-                Ok(())
-            }
-            _ => config_err!(
-                "unknown setting quarry.{key}; the one Quarry has is quarry.reflections"
-            ),
-        }
-    }
-
-    fn entries(&self) -> Vec<ConfigEntry> {
-        vec![ConfigEntry {
-            key: "quarry.reflections".into(),
-            value: Some(if self.enabled { "on" } else { "off" }.into()),
-            description: "whether queries may be answered from reflections (on, off)",
-        }]
-    }
+        .get::<QuarryOptions>()
+        .is_none_or(|o| o.reflections)
 }
 
 /// The name `EXPLAIN` gives the reflections' lines.
