@@ -395,6 +395,16 @@ pub async fn query(conn: &Connection, sql: &str) -> Result<Vec<RecordBatch>, Cli
     conn.query(sql).await
 }
 
+/// Fails with every mismatch (one text each) when any of `queries` queries differ.
+pub fn assert_none_differ(mismatches: &[String], queries: usize) {
+    assert!(
+        mismatches.is_empty(),
+        "{} of {queries} queries differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
 /// Rows as `a|b|c` text.
 pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
     quarry_client::output::rows(batches)

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
-use crate::common::{TestCluster, rows, stage_executors, test_tables, write_test_data};
+use crate::common::{
+    TestCluster, assert_none_differ, rows, stage_executors, test_tables, write_test_data,
+};
 
 const QUERIES: &[&str] = &[
     // aggregates
@@ -73,13 +75,7 @@ async fn distributed_results_equal_single_process_datafusion() {
             ));
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} queries differ:\n{}",
-        mismatches.len(),
-        QUERIES.len(),
-        mismatches.join("\n")
-    );
+    assert_none_differ(&mismatches, QUERIES.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -10,6 +10,7 @@ mod errors;
 #[cfg(feature = "etcd")]
 mod etcd_catalog;
 mod flight_clients;
+mod joins;
 mod object_storage;
 mod postgres;
 mod processes;
