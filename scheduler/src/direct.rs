@@ -96,16 +96,18 @@ impl DirectRunner {
         }
         let state = ctx.state();
         let limit = QuarryOptions::of(state.config_options()).single_stage_max_bytes;
-        let fits = |plan: &LogicalPlan| small::input_bytes(plan).is_some_and(|b| b <= limit);
-        // Checked before any optimizing, which the job path does again: a plan that
-        // reads too much can still be small when reflections answer it.
+        let fits = |plan: &LogicalPlan| {
+            limit > 0 && small::input_bytes(plan).is_some_and(|bytes| bytes <= limit)
+        };
+        // Checked before any optimizing, which the job path does again. Only a
+        // reflection rewrite changes what a plan reads: a plan that reads too much, or
+        // files of unknown size, can still be small when reflections answer it.
         let reflective = reflections::enabled(state.config_options())
             && state
                 .config()
                 .get_extension::<reflections::Reflections>()
                 .is_some_and(|r| r.may_answer(plan));
-        let too_big = small::input_bytes(plan).is_some_and(|b| b > limit);
-        if !reflective && (limit == 0 || too_big) {
+        if !reflective && !fits(plan) {
             return Ok(None);
         }
         let optimized = state.optimize(plan)?;
@@ -116,7 +118,7 @@ impl DirectRunner {
                 .await?;
             return Ok(Some(physical));
         }
-        if !fits(&optimized) {
+        if reflective && !fits(&optimized) {
             return Ok(None);
         }
         let single = small::single_stage(&state, self.partitions(&state).await);
