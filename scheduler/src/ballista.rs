@@ -57,7 +57,22 @@ pub struct BallistaScheduler {
     pub placement: Arc<CachePlacement>,
     /// Executors taken as lost so far.
     lost: Arc<Mutex<HashSet<String>>>,
+    /// The scheduler's one health check of its executors, stopped with the last clone.
+    _health: Arc<HealthCheck>,
 }
+
+/// The background task that probes every executor each [`HEALTH_CHECK_INTERVAL`]
+/// (running jobs read what it found instead of probing on their own); aborted on drop.
+struct HealthCheck(tokio::task::AbortHandle);
+
+impl Drop for HealthCheck {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the scheduler probes its executors.
+pub const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Binds `host:port` and starts the Ballista scheduler on it. Executors send task
 /// status to the scheduler by its name, `advertise:port` (the bound address when
@@ -130,12 +145,25 @@ pub async fn start_ballista(
             .add_service(service)
             .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true))),
     );
+    let lost: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let health = {
+        let (server, lost) = (server.clone(), Arc::clone(&lost));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                probe(&server, &lost).await;
+            }
+        })
+    };
     Ok(BallistaScheduler {
         addr,
         server,
         jobs,
         placement,
-        lost: Arc::default(),
+        lost,
+        _health: Arc::new(HealthCheck(health.abort_handle())),
     })
 }
 
@@ -189,61 +217,73 @@ impl BallistaScheduler {
             .collect()
     }
 
-    /// Finds the executors that are gone and takes them as lost at once, rather than
-    /// when their heartbeats are missed: one that refuses connections, or one that does
-    /// not answer and has not sent a heartbeat for [`SILENT_AFTER_SECS`]. A draining
-    /// (Terminating) executor is left to deregister itself. A lost executor is removed,
-    /// and running jobs' tasks on it are cancelled and run again (Ballista's own
-    /// handling of a lost executor). Returns every executor lost so far.
+    /// Finds the executors that are gone and takes them as lost at once (see
+    /// [`probe`]); returns every executor lost so far. The health check does this every
+    /// [`HEALTH_CHECK_INTERVAL`]; a job that failed does it at once, to tell a lost
+    /// executor from an error of its own.
     pub async fn drop_lost_executors(&self) -> HashSet<String> {
-        let state = &self.server.state;
-        let executors = state
-            .executor_manager
-            .get_executors_state()
-            .await
-            .unwrap_or_default();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let checks = executors.iter().map(|(meta, _, _)| async move {
-            let heartbeat = state.executor_manager.get_executor_hearbeat(&meta.id);
-            if heartbeat.as_ref().is_some_and(draining) {
-                return None;
-            }
-            let silent =
-                heartbeat.is_none_or(|h| now.saturating_sub(h.timestamp) > SILENT_AFTER_SECS);
-            let address = format!("{}:{}", meta.host, meta.grpc_port);
-            let connect = tokio::net::TcpStream::connect(address);
-            let lost = match tokio::time::timeout(Duration::from_secs(1), connect).await {
-                Ok(Ok(_)) => false,
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => true,
-                _ => silent,
-            };
-            lost.then(|| meta.id.clone())
-        });
-        let newly: Vec<String> = futures::future::join_all(checks)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        for id in &newly {
-            tracing::warn!(executor_id = %id, "executor unreachable: taking it as lost");
-            let reason = Some("unreachable".to_string());
-            if let Err(e) = state.executor_manager.remove_executor(id, reason).await {
-                tracing::warn!(executor_id = %id, "cannot remove the executor: {e}");
-            }
-            match state.task_manager.executor_lost(id).await {
-                Ok(tasks) if !tasks.is_empty() => {
-                    let _ = state.executor_manager.cancel_running_tasks(tasks).await;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(executor_id = %id, "cannot reset its tasks: {e}"),
-            }
-        }
-        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
-        lost.extend(newly);
-        lost.clone()
+        probe(&self.server, &self.lost).await
     }
+
+    /// The executors taken as lost so far, by the health check or a failed job.
+    pub fn lost_executors(&self) -> HashSet<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Finds the executors that are gone and takes them as lost at once, rather than
+/// when their heartbeats are missed: one that refuses connections, or one that does
+/// not answer and has not sent a heartbeat for [`SILENT_AFTER_SECS`]. A draining
+/// (Terminating) executor is left to deregister itself. A lost executor is removed,
+/// and running jobs' tasks on it are cancelled and run again (Ballista's own
+/// handling of a lost executor). Returns every executor lost so far.
+async fn probe(server: &BallistaServer, lost: &Mutex<HashSet<String>>) -> HashSet<String> {
+    let state = &server.state;
+    let executors = state
+        .executor_manager
+        .get_executors_state()
+        .await
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let checks = executors.iter().map(|(meta, _, _)| async move {
+        let heartbeat = state.executor_manager.get_executor_hearbeat(&meta.id);
+        if heartbeat.as_ref().is_some_and(draining) {
+            return None;
+        }
+        let silent = heartbeat.is_none_or(|h| now.saturating_sub(h.timestamp) > SILENT_AFTER_SECS);
+        let address = format!("{}:{}", meta.host, meta.grpc_port);
+        let connect = tokio::net::TcpStream::connect(address);
+        let lost = match tokio::time::timeout(Duration::from_secs(1), connect).await {
+            Ok(Ok(_)) => false,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => true,
+            _ => silent,
+        };
+        lost.then(|| meta.id.clone())
+    });
+    let newly: Vec<String> = futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    for id in &newly {
+        tracing::warn!(executor_id = %id, "executor unreachable: taking it as lost");
+        let reason = Some("unreachable".to_string());
+        if let Err(e) = state.executor_manager.remove_executor(id, reason).await {
+            tracing::warn!(executor_id = %id, "cannot remove the executor: {e}");
+        }
+        match state.task_manager.executor_lost(id).await {
+            Ok(tasks) if !tasks.is_empty() => {
+                let _ = state.executor_manager.cancel_running_tasks(tasks).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(executor_id = %id, "cannot reset its tasks: {e}"),
+        }
+    }
+    let mut lost = lost.lock().unwrap_or_else(|p| p.into_inner());
+    lost.extend(newly);
+    lost.clone()
 }
 
 /// Whether the executor of this heartbeat is draining (it reports itself Terminating).

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ballista_scheduler::display::DisplayableBallistaExecutionPlan;
-use ballista_scheduler::state::execution_graph::ExecutionGraphBox;
 use ballista_scheduler::state::execution_stage::ExecutionStage;
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -34,7 +33,10 @@ pub async fn explain_analyze(
         .try_fold(0, |n, batch| async move { Ok(n + batch.num_rows()) })
         .await?;
     let elapsed = started.elapsed();
-    let graph = finished_graph(jobs, &job.id).await?;
+    let graph = jobs
+        .finished_graph(&job.id)
+        .await
+        .ok_or_else(|| QuarryError::Internal(format!("job {} has no execution graph", job.id)))?;
 
     let mut kinds = vec!["Query".to_string()];
     let mut plans = vec![format!(
@@ -64,18 +66,4 @@ pub async fn explain_analyze(
         ],
     )
     .map_err(|e| QuarryError::Internal(e.to_string()))
-}
-
-/// The finished job's execution graph. The job's status turns successful a moment
-/// before its graph is stored with the finished jobs, so wait briefly for it.
-async fn finished_graph(jobs: &JobRunner, job_id: &str) -> Result<ExecutionGraphBox, QuarryError> {
-    for _ in 0..100 {
-        if let Some(graph) = jobs.ballista().jobs.get_execution_graph(job_id).await? {
-            return Ok(graph);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    Err(QuarryError::Internal(format!(
-        "job {job_id} has no execution graph"
-    )))
 }

@@ -11,6 +11,7 @@ use ballista_core::serde::protobuf::executor_grpc_client::ExecutorGrpcClient;
 use ballista_core::serde::protobuf::{
     JobStatus, PartitionLocation, RemoveJobDataParams, job_status, task_status,
 };
+use ballista_scheduler::state::execution_graph::ExecutionGraphBox;
 use ballista_scheduler::state::execution_stage::{ExecutionStage, TaskInfo};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
@@ -105,7 +106,7 @@ impl JobRunner {
             // job's work is lost. With no executor at all, nothing runs.
             if checked.elapsed() > LOST_EXECUTOR_CHECK {
                 checked = std::time::Instant::now();
-                let mut lost = self.lost_work(&job.id, &mut used).await;
+                let mut lost = self.lost_work(&job.id, &mut used, false).await;
                 if self.ballista.total_task_slots().await > 0 {
                     no_executors_since = None;
                 } else if no_executors_since.get_or_insert(checked).elapsed() > NO_EXECUTORS_LIMIT {
@@ -142,6 +143,7 @@ impl JobRunner {
             };
             match status {
                 Some(job_status::Status::Successful(done)) => {
+                    self.finished_graph(&job.id).await;
                     if let Some(metrics) = crate::metrics::metrics() {
                         let (ballista, id) = (self.ballista.clone(), job.id.clone());
                         tokio::spawn(async move { metrics.job_finished(&ballista, &id).await });
@@ -150,7 +152,8 @@ impl JobRunner {
                 }
                 Some(job_status::Status::Failed(failed)) => {
                     tracing::debug!(job_id = %job.id, error = %failed.error, "job failed");
-                    self.lost_work(&job.id, &mut used).await?;
+                    self.finished_graph(&job.id).await;
+                    self.lost_work(&job.id, &mut used, true).await?;
                     // Ballista rolls a stage back when an executor its input came from
                     // is lost, and the stage's tasks it cancels on the other executors
                     // then fail the job, often before the check above ran: a job that
@@ -175,8 +178,14 @@ impl JobRunner {
     }
 
     /// Adds the executors job `job_id` has run tasks on to `used`, and fails with
-    /// `Unavailable` if any of them is lost.
-    async fn lost_work(&self, job_id: &str, used: &mut HashSet<String>) -> Result<(), QuarryError> {
+    /// `Unavailable` if any of them is lost: as the scheduler's health check found, or,
+    /// with `probe_now`, as a probe of every executor finds now.
+    async fn lost_work(
+        &self,
+        job_id: &str,
+        used: &mut HashSet<String>,
+        probe_now: bool,
+    ) -> Result<(), QuarryError> {
         let running = self
             .ballista
             .server
@@ -194,7 +203,10 @@ impl JobRunner {
                 }
             }
         }
-        let lost = self.ballista.drop_lost_executors().await;
+        let lost = match probe_now {
+            true => self.ballista.drop_lost_executors().await,
+            false => self.ballista.lost_executors(),
+        };
         let mut gone: Vec<String> = used.intersection(&lost).cloned().collect();
         if gone.is_empty() {
             return Ok(());
@@ -304,9 +316,22 @@ impl JobRunner {
         });
     }
 
+    /// A finished job's last execution graph. Ballista reports the job's end to its
+    /// subscribers a moment before it stores the graph with the finished jobs, so this
+    /// waits briefly for it; `None` if it never comes (or was cleaned up).
+    pub async fn finished_graph(&self, job_id: &str) -> Option<ExecutionGraphBox> {
+        for _ in 0..100 {
+            if let Ok(Some(graph)) = self.ballista.jobs.get_execution_graph(job_id).await {
+                return Some(graph);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// The plans of a job's stages (once it ended, from its last graph).
     pub async fn stage_plans(&self, job_id: &str) -> Vec<Arc<dyn ExecutionPlan>> {
-        let Ok(Some(graph)) = self.ballista.jobs.get_execution_graph(job_id).await else {
+        let Some(graph) = self.finished_graph(job_id).await else {
             return Vec::new();
         };
         graph
@@ -408,8 +433,9 @@ fn fetch_failed(stages: &HashMap<usize, ExecutionStage>) -> Option<String> {
     None
 }
 
-/// How often a running job checks that its executors are still there.
-const LOST_EXECUTOR_CHECK: Duration = Duration::from_secs(2);
+/// How often a running job looks at the executors the scheduler's health check took as
+/// lost (reading what it found costs nothing; the probing is the health check's).
+const LOST_EXECUTOR_CHECK: Duration = Duration::from_millis(500);
 /// How long a job waits for an executor when the cluster has none, before it fails
 /// (Ballista would wait for one forever).
 pub const NO_EXECUTORS_LIMIT: Duration = Duration::from_secs(30);

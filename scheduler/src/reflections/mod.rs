@@ -84,6 +84,9 @@ pub struct Reflections {
     store: TableStore,
     loaded: RwLock<Arc<Vec<Arc<Materialized>>>>,
     stale: AtomicBool,
+    /// Held while loading, so that a caller never goes on with the old list while
+    /// another caller's load (which took the stale mark) is still reading the new one.
+    loading: tokio::sync::Mutex<()>,
     /// Per materialization table: its last refresh attempt, and how many queries it
     /// answered, since this scheduler started.
     refreshes: RwLock<HashMap<String, RefreshState>>,
@@ -109,6 +112,7 @@ impl Reflections {
             store,
             loaded: RwLock::default(),
             stale: AtomicBool::new(true),
+            loading: tokio::sync::Mutex::new(()),
             refreshes: RwLock::default(),
             served: RwLock::default(),
             executors: std::sync::OnceLock::new(),
@@ -214,6 +218,7 @@ impl Reflections {
 
     /// Loads the reflections again if they changed since last loaded.
     pub async fn load_if_changed(&self) -> Result<(), QuarryError> {
+        let _loading = self.loading.lock().await;
         if !self.stale.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
