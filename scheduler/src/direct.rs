@@ -96,29 +96,47 @@ impl DirectRunner {
         }
         let state = ctx.state();
         let limit = QuarryOptions::of(state.config_options()).single_stage_max_bytes;
-        let fits = |plan: &LogicalPlan| {
-            limit > 0 && small::input_bytes(plan).is_some_and(|bytes| bytes <= limit)
+        let fits = async |plan: &LogicalPlan| {
+            limit > 0
+                && small::input_bytes(plan)
+                    .await
+                    .is_some_and(|bytes| bytes <= limit)
         };
-        // Checked before any optimizing, which the job path does again. Only a
-        // reflection rewrite changes what a plan reads: a plan that reads too much, or
-        // files of unknown size, can still be small when reflections answer it.
+        // Only a reflection rewrite changes which tables a plan reads: a plan that reads
+        // too much, or files of unknown size, can still be small when reflections
+        // answer it.
         let reflective = reflections::enabled(state.config_options())
             && state
                 .config()
                 .get_extension::<reflections::Reflections>()
                 .is_some_and(|r| r.may_answer(plan));
-        if !reflective && !fits(plan) {
-            return Ok(None);
-        }
-        let optimized = state.optimize(plan)?;
-        if small::is_small(&optimized) {
+        let optimized = match reflective {
+            true => state.optimize(plan)?,
+            // Before optimizing, which the job path does again, for the plans that
+            // cannot run directly: files of unknown size, single stages off. Every
+            // column of every table that fits is an upper bound that makes it sure.
+            false => match small::input_bytes(plan).await {
+                None => return Ok(None),
+                Some(_) if limit == 0 => return Ok(None),
+                Some(whole) if whole <= limit => state.optimize(plan)?,
+                Some(_) => {
+                    // The columns it reads may fit, once projections reach the scans.
+                    let optimized = state.optimize(plan)?;
+                    if !fits(&optimized).await {
+                        return Ok(None);
+                    }
+                    optimized
+                }
+            },
+        };
+        if small::is_small(&optimized).await {
             let physical = state
                 .query_planner()
                 .create_physical_plan(&optimized, &state)
                 .await?;
             return Ok(Some(physical));
         }
-        if reflective && !fits(&optimized) {
+        if reflective && !fits(&optimized).await {
             return Ok(None);
         }
         let single = small::single_stage(&state, self.partitions(&state).await);
@@ -140,7 +158,7 @@ impl DirectRunner {
             return Ok(None);
         };
         let limit = QuarryOptions::of(ctx.state().config_options()).single_stage_max_bytes;
-        let input = small::input_bytes(&explain.plan);
+        let input = small::input_bytes(&ctx.state().optimize(&explain.plan)?).await;
         let text = match self.plan(ctx, &explain.plan).await? {
             Some(physical) => format!(
                 "runs whole on one executor, as one stage without a Ballista job:\n{}",
@@ -152,7 +170,7 @@ impl DirectRunner {
             }
             None => match input {
                 Some(bytes) if bytes > limit => format!(
-                    "runs as a Ballista job: it reads {} of Iceberg data files, more than \
+                    "runs as a Ballista job: the columns it reads of Iceberg data files take {}, more than \
                      quarry.single_stage_max_bytes ({})",
                     ByteSize(bytes),
                     ByteSize(limit)

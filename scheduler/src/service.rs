@@ -125,7 +125,8 @@ impl QueryService {
         self.prepare_bound(session, sql, &[], None).await
     }
 
-    /// What `sql` takes and returns, without running it.
+    /// What `sql` takes and returns, without running it. The plan is kept for the
+    /// statement's first run ([`Self::prepare_described`]).
     pub async fn describe(
         &self,
         session: &Arc<SessionContext>,
@@ -136,7 +137,27 @@ impl QueryService {
             parameters: statement.parameters()?,
             result: statement.schema(),
             is_query: statement.is_query(),
+            plan: FirstRun(Arc::new(Mutex::new(Some(statement)))),
         })
+    }
+
+    /// [`Self::prepare_bound`] for a statement `description` described: its first run
+    /// takes the plan made then (front doors describe a statement, then run it at
+    /// once), later runs plan again and so read the tables as they are by then.
+    pub async fn prepare_described(
+        &self,
+        session: &Arc<SessionContext>,
+        sql: &str,
+        description: &Description,
+        values: &[ScalarValue],
+        id: Option<&str>,
+    ) -> Result<Arc<Query>, QuarryError> {
+        let planned = description.plan.take();
+        let statement = match planned {
+            Some(statement) => statement,
+            None => self.plan(session, sql).await?,
+        };
+        self.prepared_query(session, sql, statement.bind(values)?, id)
     }
 
     /// Parses and plans `sql` in `session` with `values` bound to its parameters
@@ -150,6 +171,16 @@ impl QueryService {
         id: Option<&str>,
     ) -> Result<Arc<Query>, QuarryError> {
         let statement = self.plan(session, sql).await?.bind(values)?;
+        self.prepared_query(session, sql, statement, id)
+    }
+
+    fn prepared_query(
+        &self,
+        session: &Arc<SessionContext>,
+        sql: &str,
+        statement: Statement,
+        id: Option<&str>,
+    ) -> Result<Arc<Query>, QuarryError> {
         let query = Arc::new(Query::new(id, sql, statement, Arc::clone(session)));
         self.prepared.insert(query.id.clone(), Arc::clone(&query));
         Ok(query)
@@ -246,6 +277,7 @@ impl QueryService {
         registration: Registration,
     ) -> Result<SendableRecordBatchStream, QuarryError> {
         tracing::info!(sql = %query.sql, "executing");
+        crate::session::follow_slots(&query.ctx, self.slots().await);
         let schema = query.schema();
         let plan = match &query.statement {
             Statement::Local(plan) => {
@@ -516,6 +548,24 @@ pub struct Description {
     pub result: SchemaRef,
     /// Whether it is a query (returns rows) rather than a change.
     pub is_query: bool,
+    /// The plan made to describe it, until its first run takes it.
+    plan: FirstRun,
+}
+
+/// A described statement's plan, shared by the description's clones and taken once.
+#[derive(Clone)]
+struct FirstRun(Arc<Mutex<Option<Statement>>>);
+
+impl FirstRun {
+    fn take(&self) -> Option<Statement> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl std::fmt::Debug for FirstRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FirstRun")
+    }
 }
 
 /// The rows a write or DML statement reports in its `count` column.

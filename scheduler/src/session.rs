@@ -12,6 +12,7 @@
 //! ([`QuarryOptions`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ballista_core::extension::SessionConfigExt;
 use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
@@ -126,7 +127,10 @@ impl SessionFactory {
             .with_create_default_catalog_and_schema(false)
             .with_target_partitions(target_partitions.max(1))
             .with_option_extension(self.options.clone())
-            .with_extension(Arc::clone(&self.reflections));
+            .with_extension(Arc::clone(&self.reflections))
+            .with_extension(Arc::new(FollowSlots(AtomicUsize::new(
+                target_partitions.max(1),
+            ))));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(Arc::clone(&self.runtime))
@@ -151,6 +155,29 @@ fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     rules
 }
 
+/// The `target_partitions` Quarry last gave a session from the cluster's task slots.
+/// While the session's own value is still that one (its user has not `SET` another),
+/// it follows the slots: executors an autoscaler adds widen the next statement's plan.
+#[derive(Debug)]
+struct FollowSlots(AtomicUsize);
+
+/// Sets the session's `target_partitions` to the cluster's live task `slots`, unless
+/// its user set a value of their own.
+pub fn follow_slots(ctx: &SessionContext, slots: usize) {
+    let slots = slots.max(1);
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let Some(follow) = state.config().get_extension::<FollowSlots>() else {
+        return;
+    };
+    let given = follow.0.load(Ordering::Relaxed);
+    let options = state.config_mut().options_mut();
+    if options.execution.target_partitions == given && given != slots {
+        options.execution.target_partitions = slots;
+        follow.0.store(slots, Ordering::Relaxed);
+    }
+}
+
 /// The schema unqualified table names resolve in.
 pub fn current_schema(ctx: &SessionContext) -> String {
     ctx.state().config_options().catalog.default_schema.clone()
@@ -170,4 +197,30 @@ pub fn set_current_schema(ctx: &SessionContext, schema: &str) -> Result<(), Quar
     let mut state = state.write();
     state.config_mut().options_mut().catalog.default_schema = schema.to_string();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partitions(ctx: &SessionContext) -> usize {
+        ctx.state_ref().read().config().target_partitions()
+    }
+
+    #[tokio::test]
+    async fn target_partitions_follow_the_slots_until_a_user_sets_them() {
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_extension(Arc::new(FollowSlots(AtomicUsize::new(2))));
+        let ctx = SessionContext::new_with_config(config);
+        follow_slots(&ctx, 4);
+        assert_eq!(partitions(&ctx), 4, "an executor joined");
+        follow_slots(&ctx, 2);
+        assert_eq!(partitions(&ctx), 2, "it left");
+        ctx.sql("SET datafusion.execution.target_partitions = 3")
+            .await
+            .unwrap();
+        follow_slots(&ctx, 8);
+        assert_eq!(partitions(&ctx), 3, "the user's value stays");
+    }
 }

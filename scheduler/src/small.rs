@@ -29,6 +29,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use quarry_catalog::reflection::NAMESPACE;
 use quarry_catalog::table::IcebergTable;
+use quarry_catalog::table::scan::column_bytes;
 
 use crate::joins;
 
@@ -36,16 +37,20 @@ use crate::joins;
 pub const SMALL_INPUT_BYTES: u64 = 32 << 20;
 
 /// Whether `plan` reads a reflection, every table it reads is an Iceberg table, and
-/// their current files add up to at most [`SMALL_INPUT_BYTES`].
-pub fn is_small(plan: &LogicalPlan) -> bool {
-    scanned(plan).is_some_and(|input| input.reflection && input.bytes <= SMALL_INPUT_BYTES)
+/// their columns it reads add up to at most [`SMALL_INPUT_BYTES`].
+pub async fn is_small(plan: &LogicalPlan) -> bool {
+    scanned(plan)
+        .await
+        .is_some_and(|input| input.reflection && input.bytes <= SMALL_INPUT_BYTES)
 }
 
-/// The bytes `plan` reads by its tables' statistics: the current data files of the
-/// Iceberg tables it scans. `None` when it scans anything else (a file path, a listing
-/// of files), whose size is not known before it runs.
-pub fn input_bytes(plan: &LogicalPlan) -> Option<u64> {
-    scanned(plan).map(|input| input.bytes)
+/// The bytes `plan` reads by its tables' statistics: the sizes the manifests record
+/// for the columns each scan reads, in the current data files of the Iceberg tables it
+/// scans (every column of a scan before projections are pushed into it). `None` when
+/// it scans anything else (a file path, a listing of files), whose size is not known
+/// before it runs.
+pub async fn input_bytes(plan: &LogicalPlan) -> Option<u64> {
+    scanned(plan).await.map(|input| input.bytes)
 }
 
 /// What a plan reads.
@@ -56,48 +61,37 @@ struct Input {
 }
 
 /// What `plan` reads, when it reads only whole Iceberg tables.
-fn scanned(plan: &LogicalPlan) -> Option<Input> {
-    let mut input = Some(Input {
-        bytes: 0,
-        reflection: false,
-    });
+async fn scanned(plan: &LogicalPlan) -> Option<Input> {
+    let mut scans = Some(Vec::new());
     let _ = plan.apply_with_subqueries(|node| {
         let LogicalPlan::TableScan(scan) = node else {
             return Ok(TreeNodeRecursion::Continue);
         };
-        let found = source_as_provider(&scan.source).ok().and_then(|provider| {
+        let table = source_as_provider(&scan.source).ok().and_then(|provider| {
             let table = provider.as_any().downcast_ref::<IcebergTable>()?;
-            let table = table.is_whole().then(|| table.table()).flatten()?;
-            let reflection = table.identifier().namespace().to_url_string() == NAMESPACE;
-            Some((files_size(table)?, reflection))
+            table.is_whole().then(|| table.table().cloned()).flatten()
         });
-        match (found, input.as_mut()) {
-            (Some((bytes, reflection)), Some(input)) => {
-                input.bytes = input.bytes.saturating_add(bytes);
-                input.reflection |= reflection;
+        match (table, scans.as_mut()) {
+            (Some(table), Some(scans)) => {
+                scans.push((table, scan.projection.clone()));
                 Ok(TreeNodeRecursion::Continue)
             }
             _ => {
-                input = None;
+                scans = None;
                 Ok(TreeNodeRecursion::Stop)
             }
         }
     });
-    input
-}
-
-/// The size of the table's current data files, from its snapshot summary (zero for a
-/// table with no snapshot yet).
-fn files_size(table: &iceberg::table::Table) -> Option<u64> {
-    match table.metadata().current_snapshot() {
-        None => Some(0),
-        Some(snapshot) => snapshot
-            .summary()
-            .additional_properties
-            .get("total-files-size")?
-            .parse()
-            .ok(),
+    let mut input = Input {
+        bytes: 0,
+        reflection: false,
+    };
+    for (table, projection) in scans? {
+        input.reflection |= table.identifier().namespace().to_url_string() == NAMESPACE;
+        let bytes = column_bytes(&table, projection.as_deref()).await.ok()?;
+        input.bytes = input.bytes.saturating_add(bytes);
     }
+    Some(input)
 }
 
 /// `state` set up to plan a query that runs whole in one process, in `partitions`
@@ -140,7 +134,7 @@ impl QueryPlanner for SmallQueryPlanner {
         state: &SessionState,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let planner = DefaultPhysicalPlanner::default();
-        if state.config().target_partitions() == 1 || !is_small(plan) {
+        if state.config().target_partitions() == 1 || !is_small(plan).await {
             return planner.create_physical_plan(plan, state).await;
         }
         let config = state.config().clone().with_target_partitions(1);

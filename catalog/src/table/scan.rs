@@ -11,7 +11,7 @@
 //! how many data files planning kept and pruned as metrics, so `EXPLAIN ANALYZE` shows it.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -33,7 +33,9 @@ use datafusion::physical_plan::filter_pushdown::{FilterDescription, FilterPushdo
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::TryStreamExt;
-use iceberg::spec::{DataContentType, DataFile, Datum, PrimitiveLiteral, PrimitiveType};
+use iceberg::spec::{
+    DataContentType, DataFile, Datum, NestedField, PrimitiveLiteral, PrimitiveType, Type,
+};
 use iceberg::table::Table;
 use serde::{Deserialize, Serialize};
 
@@ -206,6 +208,50 @@ pub async fn current_file_locations(table: &Table) -> Result<Vec<String>, TableE
         .keys()
         .map(|path| Ok(store_path(path)?.1.to_string()))
         .collect()
+}
+
+/// The bytes a scan of the table's current snapshot reads for `columns` (indices into
+/// its current schema; every column when `None`), by the per-column sizes its
+/// manifests record (a file's whole size when they record none). This is what the
+/// scan's Parquet reads cost, before any pruning by filters.
+pub async fn column_bytes(table: &Table, columns: Option<&[usize]>) -> Result<u64, TableError> {
+    let Some(snapshot) = table.metadata().current_snapshot() else {
+        return Ok(0);
+    };
+    let files = live_data_files(table, snapshot).await?;
+    let Some(columns) = columns else {
+        return Ok(files.values().map(DataFile::file_size_in_bytes).sum());
+    };
+    let fields = table.metadata().current_schema().as_struct().fields();
+    let mut ids = HashSet::new();
+    for field in columns.iter().filter_map(|&i| fields.get(i)) {
+        field_ids(field, &mut ids);
+    }
+    Ok(files
+        .values()
+        .map(|file| match file.column_sizes() {
+            sizes if sizes.is_empty() => file.file_size_in_bytes(),
+            sizes => sizes
+                .iter()
+                .filter(|(id, _)| ids.contains(*id))
+                .map(|(_, bytes)| bytes)
+                .sum(),
+        })
+        .sum())
+}
+
+/// The ids of `field` and of every field nested in it (Parquet stores the leaves).
+fn field_ids(field: &NestedField, ids: &mut HashSet<i32>) {
+    ids.insert(field.id);
+    match field.field_type.as_ref() {
+        Type::Struct(fields) => fields.fields().iter().for_each(|f| field_ids(f, ids)),
+        Type::List(list) => field_ids(&list.element_field, ids),
+        Type::Map(map) => {
+            field_ids(&map.key_field, ids);
+            field_ids(&map.value_field, ids);
+        }
+        Type::Primitive(_) => {}
+    }
 }
 
 /// The live data files of snapshots read lately, by manifest list: a manifest list

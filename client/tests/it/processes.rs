@@ -35,7 +35,10 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
         banner.contains(&format!("Flight SQL on 127.0.0.1:{flight}")),
         "{banner}"
     );
+    let url = format!("http://127.0.0.1:{flight}");
+    let partitions = "SHOW datafusion.execution.target_partitions";
     let mut executors = Vec::new();
+    let mut conn = None;
     for _ in 0..2 {
         let (flight_port, grpc_port) = (free_port().to_string(), free_port().to_string());
         let http_port = free_port().to_string();
@@ -56,11 +59,19 @@ async fn a_scheduler_and_executors_as_processes_answer_as_datafusion_does() {
             "{banner}"
         );
         executors.push(executor);
+        // A session opened with one executor (2 slots) widens when the second joins.
+        let conn = match &conn {
+            Some(conn) => conn,
+            None => conn.insert(Connection::connect(&url, "test", "").await.unwrap()),
+        };
+        let shown = rows(&conn.query(partitions).await.unwrap());
+        let slots = 2 * executors.len();
+        assert_eq!(
+            shown,
+            [format!("datafusion.execution.target_partitions|{slots}")]
+        );
     }
-
-    let conn = Connection::connect(&format!("http://127.0.0.1:{flight}"), "test", "")
-        .await
-        .unwrap();
+    let conn = conn.unwrap();
     let created = conn
         .query(&format!("CREATE TABLE gold.facts AS {TABLE}"))
         .await

@@ -291,7 +291,13 @@ impl FlightSqlService for QuarryFlightSql {
         let id = std::str::from_utf8(handle).ok();
         let query = self
             .service
-            .prepare_bound(&prepared.session, &prepared.sql, &values, id)
+            .prepare_described(
+                &prepared.session,
+                &prepared.sql,
+                &prepared.description,
+                &values,
+                id,
+            )
             .await?;
         self.start(query, request.into_inner()).await
     }
@@ -553,7 +559,13 @@ impl FlightSqlService for QuarryFlightSql {
         for values in prepared.rows(&batches)? {
             let query = self
                 .service
-                .prepare_bound(&prepared.session, &prepared.sql, &values, None)
+                .prepare_described(
+                    &prepared.session,
+                    &prepared.sql,
+                    &prepared.description,
+                    &values,
+                    None,
+                )
                 .await?;
             written += self.service.execute_update(query).await?;
         }

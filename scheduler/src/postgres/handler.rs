@@ -78,7 +78,7 @@ impl Statements {
         let session = &connection.session;
         let query = self
             .service
-            .prepare_bound(session, sql, &values, None)
+            .prepare_described(session, sql, description, &values, None)
             .await?;
         connection.started(&query.id);
         if !description.is_query {
