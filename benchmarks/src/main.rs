@@ -15,6 +15,11 @@ mod tpc;
 
 use clap::{Parser, Subcommand};
 
+/// The same allocator as the `quarry` binary, so that every engine measured here runs
+/// on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "quarry-bench", about = "Quarry benchmarks", version)]
 struct Cli {

@@ -1,6 +1,8 @@
 //! DataFusion's view of the [`TableStore`]: schemas are Iceberg namespaces, tables are
 //! Iceberg tables, read from the catalog at every lookup so that a table created by
-//! any session (or any other engine) is visible at once.
+//! any session (or any other engine) is visible at once (a table's metadata file is
+//! read once per version, see [`TableStore::load`]). Namespaces the planner resolved
+//! ahead, asynchronously, are known without a blocking catalog call.
 //!
 //! The namespace of reflections' materializations is not among the schemas.
 //!
@@ -62,7 +64,12 @@ impl CatalogProvider for LakeCatalog {
         if reflection::is_hidden(name) {
             return None;
         }
-        match self.store.blocking(self.store.namespace_exists(name)) {
+        // The planner resolved the statement's namespaces ahead; other callers block.
+        let exists = match self.store.namespace_known(name) {
+            true => Ok(true),
+            false => self.store.blocking(self.store.namespace_exists(name)),
+        };
+        match exists {
             Ok(true) => Some(Arc::new(LakeSchema {
                 store: self.store.clone(),
                 namespace: name.to_string(),

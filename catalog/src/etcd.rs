@@ -155,13 +155,7 @@ impl EtcdCatalog {
     }
 
     fn table(&self, ident: TableIdent, location: String, metadata: TableMetadata) -> Result<Table> {
-        Table::builder()
-            .file_io(self.file_io.clone())
-            .identifier(ident)
-            .metadata_location(location)
-            .metadata(metadata)
-            .runtime(iceberg::Runtime::try_current()?)
-            .build()
+        crate::store::build_table(&self.file_io, ident, location, metadata)
     }
 }
 
@@ -428,5 +422,9 @@ impl Backend for EtcdCatalog {
             )
             .with_retryable(true)),
         }
+    }
+
+    async fn metadata_location(&self, table: &TableIdent) -> Result<Option<String>> {
+        self.value(&self.table_key(table)).await
     }
 }

@@ -57,6 +57,26 @@ pub trait Backend: Send + Sync + fmt::Debug {
         expected: &str,
         new_location: &str,
     ) -> iceberg::Result<()>;
+
+    /// Where `table`'s current metadata file is, or `None` if there is no such table:
+    /// one lookup, without reading the file.
+    async fn metadata_location(&self, table: &TableIdent) -> iceberg::Result<Option<String>>;
+}
+
+/// An iceberg table over `metadata`, read from `location`.
+pub(crate) fn build_table(
+    file_io: &FileIO,
+    ident: TableIdent,
+    location: String,
+    metadata: TableMetadata,
+) -> iceberg::Result<Table> {
+    Table::builder()
+        .file_io(file_io.clone())
+        .identifier(ident)
+        .metadata_location(location)
+        .metadata(metadata)
+        .runtime(iceberg::Runtime::try_current()?)
+        .build()
 }
 
 /// iceberg-catalog-sql on a SQLite file, with the swap done on the same database.
@@ -108,7 +128,29 @@ impl Backend for SqliteBackend {
         }
         Ok(())
     }
+
+    async fn metadata_location(&self, table: &TableIdent) -> iceberg::Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT metadata_location FROM iceberg_tables
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+               AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
+        )
+        .bind(CATALOG_NAME)
+        .bind(table.namespace().join("."))
+        .bind(table.name())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| iceberg::Error::new(ErrorKind::Unexpected, e.to_string()))
+    }
 }
+
+/// How many table versions [`TableStore::load`] keeps, and for how long unused.
+const CACHED_TABLES: u64 = 256;
+const CACHED_TABLE_IDLE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How long a namespace seen to exist is taken to exist without asking the catalog
+/// again: a namespace another process drops stays visible (with no tables) this long.
+const KNOWN_NAMESPACE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The catalog of Quarry's Iceberg tables; see the module docs.
 #[derive(Clone)]
@@ -118,6 +160,14 @@ pub struct TableStore {
     file_io: FileIO,
     runtime: Handle,
     locks: Arc<Mutex<HashMap<TableIdent, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Tables by metadata file. A metadata file never changes once written, so a table
+    /// loaded again at the same version is the one loaded before, with the manifests
+    /// its earlier scans read (iceberg's object cache, which every clone shares).
+    tables: moka::future::Cache<String, Table>,
+    /// Namespaces seen to exist in the last few seconds: DataFusion looks schemas up
+    /// synchronously while planning, so the planner resolves a statement's namespaces
+    /// ahead ([`TableStore::resolve_namespaces`]) and the lookups find them here.
+    known_namespaces: moka::sync::Cache<String, ()>,
 }
 
 impl fmt::Debug for TableStore {
@@ -220,6 +270,14 @@ impl TableStore {
             file_io,
             runtime: Handle::current(),
             locks: Arc::default(),
+            tables: moka::future::Cache::builder()
+                .max_capacity(CACHED_TABLES)
+                .time_to_idle(CACHED_TABLE_IDLE)
+                .build(),
+            known_namespaces: moka::sync::Cache::builder()
+                .max_capacity(4096)
+                .time_to_live(KNOWN_NAMESPACE_TTL)
+                .build(),
         };
         for namespace in namespaces {
             store.create_namespace(namespace, true).await?;
@@ -252,7 +310,31 @@ impl TableStore {
 
     /// Whether the namespace exists.
     pub async fn namespace_exists(&self, name: &str) -> Result<bool, TableError> {
-        Ok(self.catalog().namespace_exists(&namespace(name)?).await?)
+        let exists = self.catalog().namespace_exists(&namespace(name)?).await?;
+        if exists {
+            self.known_namespaces.insert(name.to_string(), ());
+        }
+        Ok(exists)
+    }
+
+    /// Whether the namespace was seen to exist moments ago (by [`Self::namespace_exists`]),
+    /// without asking the catalog.
+    pub fn namespace_known(&self, name: &str) -> bool {
+        self.known_namespaces.contains_key(name)
+    }
+
+    /// Asks the catalog about the namespaces not seen lately, so that the synchronous
+    /// lookups of planning that follows find them in memory.
+    pub async fn resolve_namespaces<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), TableError> {
+        for name in names {
+            if !self.namespace_known(name) {
+                self.namespace_exists(name).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates a namespace; with `if_not_exists` an existing one is no error.
@@ -299,6 +381,7 @@ impl TableStore {
             self.catalog().drop_table(&table).await?;
         }
         self.catalog().drop_namespace(&ident).await?;
+        self.known_namespaces.invalidate(name);
         Ok(())
     }
 
@@ -319,13 +402,22 @@ impl TableStore {
         Ok(names)
     }
 
-    /// The table's current metadata, or `None` if there is no such table.
+    /// The table's current metadata, or `None` if there is no such table. The catalog
+    /// is asked where the metadata is at every call; the file is read only when this
+    /// process has not read that version yet.
     pub async fn load(&self, table: &TableIdent) -> Result<Option<Table>, TableError> {
-        match self.catalog().load_table(table).await {
-            Ok(table) => Ok(Some(table)),
-            Err(e) if e.kind() == ErrorKind::TableNotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        let Some(location) = self.backend.metadata_location(table).await? else {
+            return Ok(None);
+        };
+        if let Some(loaded) = self.tables.get(&location).await
+            && loaded.identifier() == table
+        {
+            return Ok(Some(loaded));
         }
+        let metadata = TableMetadata::read_from(&self.file_io, &location).await?;
+        let loaded = build_table(&self.file_io, table.clone(), location.clone(), metadata)?;
+        self.tables.insert(location, loaded.clone()).await;
+        Ok(Some(loaded))
     }
 
     /// A fresh location for a new table: unique, so that a table dropped and created
@@ -413,4 +505,76 @@ impl TableStore {
 /// A namespace identifier from its SQL name.
 fn namespace(name: &str) -> Result<NamespaceIdent, TableError> {
     Ok(NamespaceIdent::from_strs(name.split('.'))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
+    use iceberg::{NamespaceIdent, TableCreation, TableIdent};
+
+    use super::TableStore;
+    use crate::Warehouse;
+
+    /// A table loaded again at the same version is the one loaded before; a commit is
+    /// seen at the next load; a table that is not there is `None`.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn loads_reuse_a_version_already_read_and_see_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(dir.path().to_string_lossy()).unwrap();
+        let store = TableStore::open_embedded(&warehouse, &["ns".to_string()])
+            .await
+            .unwrap();
+        let ident = TableIdent::from_strs(["ns", "t"]).unwrap();
+        assert!(store.load(&ident).await.unwrap().is_none());
+        let schema = Schema::builder()
+            .with_fields(vec![
+                NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
+            ])
+            .build()
+            .unwrap();
+        let creation = TableCreation::builder()
+            .name("t".to_string())
+            .location(store.new_location(&ident))
+            .schema(schema)
+            .build();
+        store
+            .catalog()
+            .create_table(&NamespaceIdent::new("ns".to_string()), creation)
+            .await
+            .unwrap();
+
+        let first = store.load(&ident).await.unwrap().unwrap();
+        let again = store.load(&ident).await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first.metadata_ref(), &again.metadata_ref()));
+
+        let mut changed = first.metadata().clone().into_builder(None);
+        changed = changed
+            .set_properties([("owner".to_string(), "quarry".to_string())].into())
+            .unwrap();
+        store
+            .swap(&first, changed.build().unwrap().metadata)
+            .await
+            .unwrap();
+        let after = store.load(&ident).await.unwrap().unwrap();
+        assert_ne!(after.metadata_location(), first.metadata_location());
+        assert_eq!(after.metadata().properties()["owner"], "quarry");
+    }
+
+    /// Namespaces resolved ahead are known without a catalog call; a dropped one is
+    /// forgotten at once.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn namespaces_resolved_ahead_are_known_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(dir.path().to_string_lossy()).unwrap();
+        let store = TableStore::open_embedded(&warehouse, &[]).await.unwrap();
+        store.create_namespace("ns", false).await.unwrap();
+        assert!(!store.namespace_known("ns"));
+        store.resolve_namespaces(["ns", "missing"]).await.unwrap();
+        assert!(store.namespace_known("ns"));
+        assert!(!store.namespace_known("missing"));
+        store.drop_namespace("ns", false).await.unwrap();
+        assert!(!store.namespace_known("ns"));
+    }
 }

@@ -15,6 +15,9 @@ use quarry_scheduler::postgres::DEFAULT_PG_PORT;
 
 type Error = Box<dyn std::error::Error>;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.command.is_some() && !matches!(cli.command, Some(Command::Demo(_))));

@@ -10,17 +10,22 @@
 //! - Statements about Iceberg tables are planned by [`crate::tables`]: writes run as jobs
 //!   and are then committed; catalog changes run on the scheduler.
 
+use std::collections::HashSet;
+
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, TableType};
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
 
 use quarry_catalog::store::TableStore;
 
 use crate::error::QuarryError;
 use crate::params;
 use crate::reflections::{Reflections, parse};
+use crate::session::CATALOG;
 use crate::tables::{self, CatalogChange, Planned, Write};
 
 /// Where and how a planned statement runs.
@@ -142,12 +147,34 @@ pub async fn plan(
         Planned::Explained(plan) => return Ok(Statement::Distributed(*plan)),
         Planned::NotOurs => statement,
     };
+    resolve_namespaces(&state, store, &statement).await?;
     let plan = state.statement_to_plan(statement).await?;
     let plan = crate::reflections::explain(ctx, plan)?;
     match tables::plan_insert(plan)? {
         Ok(write) => Ok(Statement::Write(Box::new(write))),
         Err(plan) => Ok(classify(plan)),
     }
+}
+
+/// Looks up the lake's namespaces that `statement` names, asynchronously, so that
+/// DataFusion's synchronous schema lookups while planning it need no catalog call.
+async fn resolve_namespaces(
+    state: &SessionState,
+    store: &TableStore,
+    statement: &DFStatement,
+) -> Result<(), QuarryError> {
+    let options = &state.config_options().catalog;
+    let references = state.resolve_table_references(statement)?;
+    let schemas: HashSet<String> = references
+        .into_iter()
+        .map(|r| r.resolve(&options.default_catalog, &options.default_schema))
+        .filter(|r| r.catalog.as_ref() == CATALOG)
+        .map(|r| r.schema.to_string())
+        .collect();
+    store
+        .resolve_namespaces(schemas.iter().map(String::as_str))
+        .await?;
+    Ok(())
 }
 
 /// Decides where a planned statement runs.
