@@ -19,7 +19,12 @@ use ballista_core::serde::BallistaCodec;
 use ballista_core::serde::protobuf::TaskDefinition;
 use ballista_core::serde::scheduler::from_proto::get_task_definition;
 use ballista_executor::executor::Executor;
+use datafusion::config::ConfigOptions;
 use datafusion::execution::TaskContext;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use futures::{Stream, TryStreamExt};
 use prost::Message;
@@ -90,10 +95,12 @@ impl DirectRuns {
             runtime,
         ));
         tracing::debug!(query_id = %query, "direct run");
-        let schema = task.plan.schema();
+        let plan = with_dynamic_filters(task.plan, context.session_config())
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let schema = plan.schema();
         let batches = self
             .engine
-            .run_plan(task.plan, context)
+            .run_plan(plan, context)
             .map_err(|e| Status::internal(e.to_string()))?;
         let data = FlightDataEncoderBuilder::new()
             .with_schema(schema)
@@ -106,4 +113,25 @@ impl DirectRuns {
             });
         Ok(data)
     }
+}
+
+/// A direct run is a whole plan in one process, where DataFusion's dynamic filters
+/// work: a join's build side prunes its probe side's scan while it runs. The scheduler
+/// plans without them (in a job, a filter made in one stage cannot reach a scan in
+/// another), and the plan's encoding would lose them anyway (datafusion-proto encodes a
+/// dynamic filter as its current value), so they are pushed down here, on the decoded
+/// plan, as DataFusion's own last optimizer pass would.
+fn with_dynamic_filters(
+    plan: Arc<dyn ExecutionPlan>,
+    config: &SessionConfig,
+) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+    let mut options = ConfigOptions::clone(config.options());
+    let defaults = ConfigOptions::default().optimizer;
+    let optimizer = &mut options.optimizer;
+    optimizer.enable_dynamic_filter_pushdown = defaults.enable_dynamic_filter_pushdown;
+    optimizer.enable_join_dynamic_filter_pushdown = defaults.enable_join_dynamic_filter_pushdown;
+    optimizer.enable_topk_dynamic_filter_pushdown = defaults.enable_topk_dynamic_filter_pushdown;
+    optimizer.enable_aggregate_dynamic_filter_pushdown =
+        defaults.enable_aggregate_dynamic_filter_pushdown;
+    FilterPushdown::new_post_optimization().optimize(plan, &options)
 }
