@@ -96,12 +96,6 @@ impl DirectRunner {
         }
         let state = ctx.state();
         let limit = QuarryOptions::of(state.config_options()).single_stage_max_bytes;
-        let fits = async |plan: &LogicalPlan| {
-            limit > 0
-                && small::input_bytes(plan)
-                    .await
-                    .is_some_and(|bytes| bytes <= limit)
-        };
         // Only a reflection rewrite changes which tables a plan reads: a plan that reads
         // too much, or files of unknown size, can still be small when reflections
         // answer it.
@@ -110,33 +104,24 @@ impl DirectRunner {
                 .config()
                 .get_extension::<reflections::Reflections>()
                 .is_some_and(|r| r.may_answer(plan));
-        let optimized = match reflective {
-            true => state.optimize(plan)?,
-            // Before optimizing, which the job path does again, for the plans that
-            // cannot run directly: files of unknown size, single stages off. Every
-            // column of every table that fits is an upper bound that makes it sure.
-            false => match small::input_bytes(plan).await {
-                None => return Ok(None),
-                Some(_) if limit == 0 => return Ok(None),
-                Some(whole) if whole <= limit => state.optimize(plan)?,
-                Some(_) => {
-                    // The columns it reads may fit, once projections reach the scans.
-                    let optimized = state.optimize(plan)?;
-                    if !fits(&optimized).await {
-                        return Ok(None);
-                    }
-                    optimized
-                }
-            },
+        // Otherwise the plan is optimized here only when it may run directly (the job
+        // path optimizes again): every column of its tables is an upper bound of what
+        // it reads once projections reach the scans.
+        if !reflective && (limit == 0 || small::input_bytes(plan).await.is_none()) {
+            return Ok(None);
+        }
+        let optimized = state.optimize(plan)?;
+        let Some(input) = small::scanned(&optimized).await else {
+            return Ok(None);
         };
-        if small::is_small(&optimized).await {
-            let physical = state
-                .query_planner()
-                .create_physical_plan(&optimized, &state)
+        if input.is_small() {
+            let one = small::one_partition(&state);
+            let physical = DefaultPhysicalPlanner::default()
+                .create_physical_plan(&optimized, &one)
                 .await?;
             return Ok(Some(physical));
         }
-        if reflective && !fits(&optimized).await {
+        if limit == 0 || input.bytes > limit {
             return Ok(None);
         }
         let single = small::single_stage(&state, self.partitions(&state).await);

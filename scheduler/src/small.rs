@@ -39,9 +39,7 @@ pub const SMALL_INPUT_BYTES: u64 = 32 << 20;
 /// Whether `plan` reads a reflection, every table it reads is an Iceberg table, and
 /// their columns it reads add up to at most [`SMALL_INPUT_BYTES`].
 pub async fn is_small(plan: &LogicalPlan) -> bool {
-    scanned(plan)
-        .await
-        .is_some_and(|input| input.reflection && input.bytes <= SMALL_INPUT_BYTES)
+    scanned(plan).await.is_some_and(|input| input.is_small())
 }
 
 /// The bytes `plan` reads by its tables' statistics: the sizes the manifests record
@@ -54,14 +52,22 @@ pub async fn input_bytes(plan: &LogicalPlan) -> Option<u64> {
 }
 
 /// What a plan reads.
-struct Input {
-    bytes: u64,
+pub struct Input {
+    /// The bytes of the columns it reads, by the manifests.
+    pub bytes: u64,
     /// Whether it reads a reflection.
-    reflection: bool,
+    pub reflection: bool,
+}
+
+impl Input {
+    /// Whether the plan is small: see [`is_small`].
+    pub fn is_small(&self) -> bool {
+        self.reflection && self.bytes <= SMALL_INPUT_BYTES
+    }
 }
 
 /// What `plan` reads, when it reads only whole Iceberg tables.
-async fn scanned(plan: &LogicalPlan) -> Option<Input> {
+pub async fn scanned(plan: &LogicalPlan) -> Option<Input> {
     let mut scans = Some(Vec::new());
     let _ = plan.apply_with_subqueries(|node| {
         let LogicalPlan::TableScan(scan) = node else {
@@ -137,11 +143,17 @@ impl QueryPlanner for SmallQueryPlanner {
         if state.config().target_partitions() == 1 || !is_small(plan).await {
             return planner.create_physical_plan(plan, state).await;
         }
-        let config = state.config().clone().with_target_partitions(1);
-        let single = SessionStateBuilder::new_from_existing(state.clone())
-            .with_config(config)
-            .with_session_id(state.session_id().to_string())
-            .build();
-        planner.create_physical_plan(plan, &single).await
+        planner
+            .create_physical_plan(plan, &one_partition(state))
+            .await
     }
+}
+
+/// `state` set up to plan a small query ([`is_small`]): in one partition.
+pub fn one_partition(state: &SessionState) -> SessionState {
+    let config = state.config().clone().with_target_partitions(1);
+    SessionStateBuilder::new_from_existing(state.clone())
+        .with_config(config)
+        .with_session_id(state.session_id().to_string())
+        .build()
 }

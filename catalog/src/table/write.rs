@@ -442,9 +442,7 @@ impl Files<'_> {
             self.partition, self.sequence
         );
         let (_, path) = store_path(&uri)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
+        let props = writer_properties();
         let writer = AsyncArrowWriter::try_new(
             ParquetObjectWriter::new(Arc::clone(&self.store), path),
             Arc::clone(&self.schema),
@@ -528,6 +526,30 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<Recor
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
+/// Rows in a row group at most: the unit a scan prunes by statistics and splits between
+/// partitions. A million rows (parquet-rs's default) leaves a table of a few million rows
+/// with a handful of row groups, fewer than the slots that could scan it; DuckDB writes
+/// 122,880 and TPC generators about as many.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// The largest dictionary page of a column chunk, after which the chunk falls back to
+/// plain encoding. A scan that keeps one data page still decodes the chunk's whole
+/// dictionary: at parquet-rs's default of 1 MiB, a selective query on a unique key
+/// decompressed 800 KB to read one page. Columns with few values keep their dictionary.
+const DICTIONARY_PAGE_BYTES: usize = 128 * 1024;
+
+/// How data files are written: ZSTD (Iceberg's default codec) at its fastest level, in
+/// row groups of [`ROW_GROUP_ROWS`], with dictionaries bounded by
+/// [`DICTIONARY_PAGE_BYTES`], and page statistics and page indexes (parquet-rs's
+/// defaults) for pruning.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use datafusion::config::ConfigOptions;
@@ -583,6 +605,54 @@ mod tests {
                 && !sorted.contains("SortPreservingMerge"),
             "{sorted}"
         );
+        Ok(())
+    }
+
+    /// Data files come in row groups a scan can split, and a unique column's dictionary
+    /// stops at its bound (the rest of the chunk is plain) while a column of few values
+    /// keeps its dictionary.
+    #[test]
+    fn data_files_have_bounded_row_groups_and_dictionaries() -> Result<()> {
+        use arrow::array::Int64Array;
+        use parquet::basic::Encoding;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let rows = 3 * ROW_GROUP_ROWS as i64 - 1000;
+        let schema = Arc::new(ArrowSchema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("region", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..rows)),
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| format!("r{}", i % 3)),
+                )),
+            ],
+        )?;
+        let mut file = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut file, schema, Some(writer_properties()))?;
+        writer.write(&batch)?;
+        writer.close()?;
+
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file))?;
+        let groups = reader.metadata().row_groups();
+        let sizes: Vec<i64> = groups.iter().map(|g| g.num_rows()).collect();
+        let full = ROW_GROUP_ROWS as i64;
+        assert_eq!(sizes, vec![full, full, full - 1000]);
+        let (id, region) = (groups[0].column(0), groups[0].column(1));
+        let data_pages = |c: &parquet::file::metadata::ColumnChunkMetaData| {
+            c.page_encoding_stats_mask()
+                .unwrap()
+                .encodings()
+                .collect::<Vec<_>>()
+        };
+        assert!(data_pages(id).contains(&Encoding::PLAIN), "{id:?}");
+        let dictionary = id.data_page_offset() - id.dictionary_page_offset().unwrap();
+        assert!(dictionary <= DICTIONARY_PAGE_BYTES as i64, "{dictionary}");
+        assert_eq!(data_pages(region), vec![Encoding::RLE_DICTIONARY]);
         Ok(())
     }
 }
