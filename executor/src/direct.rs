@@ -85,18 +85,19 @@ impl DirectRuns {
             .executor
             .produce_runtime(&task.session_config)
             .map_err(|e| Status::internal(e.to_string()))?;
+        let mut config = task.session_config;
+        let plan = with_dynamic_filters(task.plan, &mut config)
+            .map_err(|e| Status::internal(e.to_string()))?;
         let context = Arc::new(TaskContext::new(
             Some(format!("direct run of query {query}")),
             task.session_id,
-            task.session_config,
+            config,
             task.function_registry.scalar_functions.clone(),
             task.function_registry.aggregate_functions.clone(),
             task.function_registry.window_functions.clone(),
             runtime,
         ));
         tracing::debug!(query_id = %query, "direct run");
-        let plan = with_dynamic_filters(task.plan, context.session_config())
-            .map_err(|e| Status::internal(e.to_string()))?;
         let schema = plan.schema();
         let batches = self
             .engine
@@ -119,19 +120,78 @@ impl DirectRuns {
 /// work: a join's build side prunes its probe side's scan while it runs. The scheduler
 /// plans without them (in a job, a filter made in one stage cannot reach a scan in
 /// another), and the plan's encoding would lose them anyway (datafusion-proto encodes a
-/// dynamic filter as its current value), so they are pushed down here, on the decoded
-/// plan, as DataFusion's own last optimizer pass would.
+/// dynamic filter as its current value), so they are turned back on here, to their
+/// defaults, in the settings the plan runs with (a join fills its filter only when its
+/// task's settings allow it) and pushed down on the decoded plan as DataFusion's own
+/// last optimizer pass would.
 fn with_dynamic_filters(
     plan: Arc<dyn ExecutionPlan>,
-    config: &SessionConfig,
+    config: &mut SessionConfig,
 ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-    let mut options = ConfigOptions::clone(config.options());
     let defaults = ConfigOptions::default().optimizer;
-    let optimizer = &mut options.optimizer;
+    let optimizer = &mut config.options_mut().optimizer;
     optimizer.enable_dynamic_filter_pushdown = defaults.enable_dynamic_filter_pushdown;
     optimizer.enable_join_dynamic_filter_pushdown = defaults.enable_join_dynamic_filter_pushdown;
     optimizer.enable_topk_dynamic_filter_pushdown = defaults.enable_topk_dynamic_filter_pushdown;
     optimizer.enable_aggregate_dynamic_filter_pushdown =
         defaults.enable_aggregate_dynamic_filter_pushdown;
-    FilterPushdown::new_post_optimization().optimize(plan, &options)
+    FilterPushdown::new_post_optimization().optimize(plan, config.options())
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::physical_plan::{collect, displayable};
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// A plan made without dynamic filters (as the scheduler makes it) runs with them:
+    /// the small side of a join prunes the row groups of the large side's scan.
+    #[tokio::test]
+    async fn a_join_prunes_its_probe_side_by_its_build_side() -> datafusion::common::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false);
+        let ctx = SessionContext::new_with_config(config);
+        for (table, rows) in [("large", 100_000), ("small", 5)] {
+            let path = dir.path().join(format!("{table}.parquet"));
+            let copy = format!(
+                "COPY (SELECT value AS k FROM generate_series(1, {rows})) TO '{}' \
+                 STORED AS PARQUET OPTIONS ('format.max_row_group_size' '10000')",
+                path.display()
+            );
+            ctx.sql(&copy).await?.collect().await?;
+            ctx.register_parquet(table, path.to_str().unwrap(), Default::default())
+                .await?;
+        }
+        let query = "SELECT count(*) FROM small JOIN large ON small.k = large.k";
+        let plan = ctx.sql(query).await?.create_physical_plan().await?;
+        assert!(
+            !displayable(plan.as_ref())
+                .indent(false)
+                .to_string()
+                .contains("DynamicFilter")
+        );
+
+        let mut config = ctx.copied_config();
+        let plan = with_dynamic_filters(plan, &mut config)?;
+        let task = TaskContext::from(&ctx.state()).with_session_config(config);
+        let batches = collect(Arc::clone(&plan), Arc::new(task)).await?;
+        let count = batches[0].column(0).as_any();
+        let count = count
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap();
+        assert_eq!(count.value(0), 5);
+        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+            plan.as_ref(),
+        )
+        .indent(false)
+        .to_string();
+        assert!(
+            shown.contains("row_groups_pruned_statistics=10 total → 1 matched"),
+            "{shown}"
+        );
+        Ok(())
+    }
 }
