@@ -31,6 +31,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
@@ -94,16 +95,27 @@ impl QuarryExecutionEngine {
         let schema = plan.schema();
         self.running.fetch_add(1, Ordering::AcqRel);
         let running = Running(Arc::clone(&self.running));
+        let shown = Arc::clone(&plan);
         let stream = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             datafusion::physical_plan::execute_stream(plan, context)
         }))
         .map_err(|panic| panicked(&panic))??;
+        // With debug logging, the plan with its metrics once it has run: what EXPLAIN
+        // ANALYZE shows of a job, which runs elsewhere.
+        let finished = futures::stream::once(async move {
+            tracing::debug!(
+                plan = %DisplayableExecutionPlan::with_metrics(shown.as_ref()).indent(true),
+                "direct run finished"
+            );
+        })
+        .filter_map(|()| async { None });
         let batches = std::panic::AssertUnwindSafe(stream)
             .catch_unwind()
             .map(move |batch| {
                 let _running = &running;
                 batch.unwrap_or_else(|panic| Err(panicked(&panic)))
-            });
+            })
+            .chain(finished);
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }
 }
