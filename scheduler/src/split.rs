@@ -1,5 +1,6 @@
 //! Splitting input into SQL statements at `;`, minding quotes and comments, so that a
-//! statement may span lines and a `;` inside a string does not end it.
+//! statement may span lines and a `;` inside a string does not end it. A backslash
+//! command (`\timing`) where a statement would start is one line, as in psql.
 
 /// Splits `text` into the complete statements it holds (without their `;`) and the
 /// unfinished rest.
@@ -32,6 +33,13 @@ pub fn split_statements(text: &str) -> (Vec<String>, String) {
                 b';' => {
                     push_statement(&mut statements, &text[start..i]);
                     start = i + 1;
+                }
+                b'\\' if text[start..i].trim().is_empty() => {
+                    let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                    push_statement(&mut statements, &text[i..end]);
+                    start = end;
+                    i = end;
+                    continue;
                 }
                 _ => {}
             },
@@ -101,6 +109,14 @@ mod tests {
         assert_eq!(
             split_statements("SELECT 'it''s;' ;").0,
             vec!["SELECT 'it''s;'"]
+        );
+    }
+
+    #[test]
+    fn a_backslash_command_is_its_own_line() {
+        assert_eq!(
+            script_statements("\\timing\nSELECT 1;\n  \\x\nSELECT '\\x';\\q"),
+            vec!["\\timing", "SELECT 1", "\\x", "SELECT '\\x'", "\\q"]
         );
     }
 
