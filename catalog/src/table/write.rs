@@ -43,6 +43,7 @@ use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_writer::ParquetObjectWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use super::stats::{WrittenFile, data_file};
@@ -417,7 +418,7 @@ impl Files<'_> {
     async fn write(&mut self, path: String, partition: Struct, batch: &RecordBatch) -> Result<()> {
         let mut file = match self.open.remove(&path) {
             Some(file) => file,
-            None => self.create(&path, partition)?,
+            None => self.create(&path, partition, batch)?,
         };
         file.writer.write(batch).await?;
         let size = file.writer.bytes_written() + file.writer.in_progress_size();
@@ -429,7 +430,13 @@ impl Files<'_> {
         }
     }
 
-    fn create(&mut self, partition_path: &str, partition: Struct) -> Result<OpenFile> {
+    /// A new file for `partition`, whose first rows are `first`.
+    fn create(
+        &mut self,
+        partition_path: &str,
+        partition: Struct,
+        first: &RecordBatch,
+    ) -> Result<OpenFile> {
         self.sequence += 1;
         let dir = if partition_path.is_empty() {
             self.spec.data_prefix()
@@ -442,7 +449,7 @@ impl Files<'_> {
             self.partition, self.sequence
         );
         let (_, path) = store_path(&uri)?;
-        let props = writer_properties();
+        let props = writer_properties(first);
         let writer = AsyncArrowWriter::try_new(
             ParquetObjectWriter::new(Arc::clone(&self.store), path),
             Arc::clone(&self.schema),
@@ -532,22 +539,48 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<Recor
 /// 122,880 and TPC generators about as many.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// The largest dictionary page of a column chunk, after which the chunk falls back to
-/// plain encoding. A scan that keeps one data page still decodes the chunk's whole
-/// dictionary: at parquet-rs's default of 1 MiB, a selective query on a unique key
-/// decompressed 800 KB to read one page. Columns with few values keep their dictionary.
-const DICTIONARY_PAGE_BYTES: usize = 128 * 1024;
+/// How many of a file's first rows decide which of its columns get dictionaries.
+const DICTIONARY_SAMPLE_ROWS: usize = 8192;
 
 /// How data files are written: ZSTD (Iceberg's default codec) at its fastest level, in
-/// row groups of [`ROW_GROUP_ROWS`], with dictionaries bounded by
-/// [`DICTIONARY_PAGE_BYTES`], and page statistics and page indexes (parquet-rs's
-/// defaults) for pruning.
-fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+/// row groups of [`ROW_GROUP_ROWS`], with page statistics and page indexes (parquet-rs's
+/// defaults) for pruning, and dictionaries only for the columns that repeat values in
+/// `first`, the file's first batch ([`mostly_distinct`]).
+fn writer_properties(first: &RecordBatch) -> WriterProperties {
+    let builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    let sample = first.slice(0, first.num_rows().min(DICTIONARY_SAMPLE_ROWS));
+    sample
+        .schema()
+        .fields()
+        .iter()
+        .zip(sample.columns())
+        .filter(|(_, column)| mostly_distinct(column.as_ref()))
+        .fold(builder, |builder, (field, _)| {
+            builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false)
+        })
         .build()
+}
+
+/// Whether more than half the values of `sample` differ, so that a dictionary would be
+/// about as large as the column (a key, a price, free text). A scan that keeps one page
+/// of a column still decodes the column chunk's whole dictionary first: a unique key's
+/// is up to a megabyte, which a selective query paid for nothing. Few rows, and types
+/// that cannot be compared, keep the default.
+fn mostly_distinct(sample: &dyn Array) -> bool {
+    use arrow::compute::kernels::cmp::distinct;
+    use arrow::compute::{SortOptions, sort};
+
+    let rows = sample.len();
+    if rows < 1024 {
+        return false;
+    }
+    let Ok(sorted) = sort(sample, Some(SortOptions::default())) else {
+        return false;
+    };
+    let changes = distinct(&sorted.slice(0, rows - 1), &sorted.slice(1, rows - 1));
+    changes.is_ok_and(|changes| 1 + changes.true_count() > rows / 2)
 }
 
 #[cfg(test)]
@@ -608,19 +641,20 @@ mod tests {
         Ok(())
     }
 
-    /// Data files come in row groups a scan can split, and a unique column's dictionary
-    /// stops at its bound (the rest of the chunk is plain) while a column of few values
-    /// keeps its dictionary.
+    /// Data files come in row groups a scan can split, and only columns that repeat
+    /// values get dictionaries: not a unique key, nor a column that is a NULL or a value.
     #[test]
-    fn data_files_have_bounded_row_groups_and_dictionaries() -> Result<()> {
+    fn data_files_have_bounded_row_groups_and_dictionaries_where_values_repeat() -> Result<()> {
         use arrow::array::Int64Array;
         use parquet::basic::Encoding;
+        use parquet::file::metadata::ColumnChunkMetaData;
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
         let rows = 3 * ROW_GROUP_ROWS as i64 - 1000;
         let schema = Arc::new(ArrowSchema::new(vec![
             Field::new("id", DataType::Int64, false),
             Field::new("region", DataType::Utf8, false),
+            Field::new("maybe", DataType::Int64, true),
         ]));
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
@@ -629,11 +663,14 @@ mod tests {
                 Arc::new(StringArray::from_iter_values(
                     (0..rows).map(|i| format!("r{}", i % 3)),
                 )),
+                Arc::new(Int64Array::from_iter(
+                    (0..rows).map(|i| (i % 2 == 0).then_some(7)),
+                )),
             ],
         )?;
         let mut file = Vec::new();
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(&mut file, schema, Some(writer_properties()))?;
+        let props = writer_properties(&batch);
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut file, schema, Some(props))?;
         writer.write(&batch)?;
         writer.close()?;
 
@@ -642,17 +679,15 @@ mod tests {
         let sizes: Vec<i64> = groups.iter().map(|g| g.num_rows()).collect();
         let full = ROW_GROUP_ROWS as i64;
         assert_eq!(sizes, vec![full, full, full - 1000]);
-        let (id, region) = (groups[0].column(0), groups[0].column(1));
-        let data_pages = |c: &parquet::file::metadata::ColumnChunkMetaData| {
-            c.page_encoding_stats_mask()
-                .unwrap()
-                .encodings()
-                .collect::<Vec<_>>()
+        let data_pages = |c: &ColumnChunkMetaData| {
+            let encodings = c.page_encoding_stats_mask().unwrap().encodings().collect();
+            (c.dictionary_page_offset().is_some(), encodings)
         };
-        assert!(data_pages(id).contains(&Encoding::PLAIN), "{id:?}");
-        let dictionary = id.data_page_offset() - id.dictionary_page_offset().unwrap();
-        assert!(dictionary <= DICTIONARY_PAGE_BYTES as i64, "{dictionary}");
-        assert_eq!(data_pages(region), vec![Encoding::RLE_DICTIONARY]);
+        let plain = (false, vec![Encoding::PLAIN]);
+        let dictionary = (true, vec![Encoding::RLE_DICTIONARY]);
+        assert_eq!(data_pages(groups[0].column(0)), plain);
+        assert_eq!(data_pages(groups[0].column(1)), dictionary);
+        assert_eq!(data_pages(groups[0].column(2)), dictionary);
         Ok(())
     }
 }
