@@ -18,7 +18,14 @@ pub const DEFAULT_WAREHOUSE: &str = "./quarry-data";
 /// Without --host, quarry starts an embedded cluster (a scheduler and --executors
 /// executors in this process) over --warehouse and opens a SQL shell on it.
 #[derive(Debug, Parser)]
-#[command(name = "quarry", version, after_help = EXAMPLES)]
+// A shell option before a subcommand (`quarry --warehouse w demo`) would be parsed and
+// ignored, the subcommand running on its own defaults: refuse it instead.
+#[command(
+    name = "quarry",
+    version,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -419,3 +426,28 @@ const EXAMPLES: &str = "Examples:
   quarry executor --etcd http://etcd:2379       one of its executors
   psql -h localhost -p 15432 -U me quarry       connect psql to a running server
   quarry --host localhost -p 32010              connect to a running server";
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// An option of the shell given before a subcommand is refused, not ignored.
+    #[test]
+    fn shell_options_before_a_subcommand_are_refused() {
+        let error = Cli::try_parse_from(["quarry", "--warehouse", "w", "demo"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ArgumentConflict);
+        let cli = Cli::try_parse_from(["quarry", "demo", "--warehouse", "w"]).unwrap();
+        let Some(Command::Demo(demo)) = cli.command else {
+            panic!("not the demo: {cli:?}");
+        };
+        assert_eq!(demo.warehouse, PathBuf::from("w"));
+    }
+}
