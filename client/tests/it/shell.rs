@@ -5,14 +5,17 @@ use std::process::{Command, Output};
 
 use crate::common::ServeProcess;
 
+/// `quarry` in `dir` with `args`, on the warehouse `dir/wh`.
 fn quarry(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quarry"))
-        .current_dir(dir)
-        .arg("--warehouse")
-        .arg(dir.join("wh"))
-        .args(args)
-        .output()
-        .unwrap()
+    let warehouse = dir.join("wh");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quarry"));
+    command.current_dir(dir);
+    match args.first() {
+        // A subcommand takes the warehouse among its own options.
+        Some(sub) if !sub.starts_with('-') => command.args(args).arg("--warehouse").arg(warehouse),
+        _ => command.arg("--warehouse").arg(warehouse).args(args),
+    };
+    command.output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -100,10 +103,7 @@ fn a_failing_statement_exits_1_with_the_message_on_stderr() {
 #[test]
 fn scripts_and_the_demo_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = quarry(
-        dir.path(),
-        &["demo", "--warehouse", "wh", "--transactions", "5000"],
-    );
+    let demo = quarry(dir.path(), &["demo", "--transactions", "5000"]);
     assert!(demo.status.success(), "{}", stderr(&demo));
     for built in [
         "transactions/*.csv",
