@@ -4,7 +4,9 @@
 //! read once per version, see [`TableStore::load`]). Namespaces the planner resolved
 //! ahead, asynchronously, are known without a blocking catalog call.
 //!
-//! The namespace of reflections' materializations is not among the schemas.
+//! The namespace of reflections' materializations is not among the schemas. A name
+//! with a `$` suffix that is not a table names a metadata table of one
+//! (`"orders$snapshots"`, see [`metadata_tables`]).
 //!
 //! Each schema also holds the session-independent objects DataFusion itself creates:
 //! views and external tables (`CREATE EXTERNAL TABLE`), kept in memory on the scheduler.
@@ -22,6 +24,7 @@ use parking_lot::Mutex;
 use crate::reflection;
 use crate::store::TableStore;
 use crate::table::IcebergTable;
+use crate::table::metadata_tables::{self, MetadataTable};
 
 /// The `quarry` catalog: one schema per namespace.
 #[derive(Debug)]
@@ -148,10 +151,18 @@ impl SchemaProvider for LakeSchema {
         if let Some(table) = self.overlay.table(name).await? {
             return Ok(Some(table));
         }
-        let Some(table) = self.store.load(&self.ident(name)?).await? else {
+        if let Some(table) = self.store.load(&self.ident(name)?).await? {
+            return Ok(Some(Arc::new(IcebergTable::new(table)?)));
+        }
+        // `"t$snapshots"` and the other metadata tables of table `t`.
+        let Some(split) = metadata_tables::split_name(name) else {
             return Ok(None);
         };
-        Ok(Some(Arc::new(IcebergTable::new(table)?)))
+        let (base, kind) = split?;
+        match self.store.load(&self.ident(base)?).await? {
+            Some(table) => Ok(Some(Arc::new(MetadataTable::new(table, kind)?))),
+            None => Ok(None),
+        }
     }
 
     fn register_table(

@@ -6,6 +6,10 @@
 //!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables.
+//! - [`time_travel`]: `FOR VERSION AS OF`, `FOR TIMESTAMP AS OF` and Dremio's `AT
+//!   SNAPSHOT`, parsed and planned as scans of earlier snapshots; [`rollback`]:
+//!   `ALTER TABLE t ROLLBACK TO SNAPSHOT | TIMESTAMP`; [`alter`]: what Quarry's own
+//!   `ALTER TABLE` statements share.
 //! - [`reflections`]: reflections: their statements, their materializations, and the
 //!   analyzer rule that answers aggregates from them.
 //! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
@@ -22,6 +26,7 @@
 //! - [`server`]: starting all of the above on real ports.
 //! - [`error`]: errors as users see them.
 
+pub mod alter;
 pub mod ballista;
 pub mod direct;
 pub mod error;
@@ -39,6 +44,7 @@ pub mod placement;
 pub mod postgres;
 pub mod query;
 pub mod reflections;
+pub mod rollback;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -47,6 +53,7 @@ pub mod small;
 pub mod split;
 pub mod statement;
 pub mod tables;
+pub mod time_travel;
 pub mod write;
 
 pub use error::QuarryError;

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::time_travel::TimeTravel;
 use ballista_core::extension::SessionConfigExt;
 use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::execution::SessionStateBuilder;
@@ -142,6 +143,7 @@ impl SessionFactory {
             ))))
             .with_physical_optimizer_rules(physical_rules())
             .with_query_planner(Arc::new(SmallQueryPlanner))
+            .with_relation_planners(vec![Arc::new(TimeTravel)])
             .build();
         with_file_tables(SessionContext::new_with_state(state), &self.warehouse)
     }

@@ -66,7 +66,8 @@ impl Input {
     }
 }
 
-/// What `plan` reads, when it reads only whole Iceberg tables.
+/// What `plan` reads, when it reads only whole Iceberg tables (as they are now, or at
+/// a snapshot a time-travel clause named).
 pub async fn scanned(plan: &LogicalPlan) -> Option<Input> {
     let mut scans = Some(Vec::new());
     let _ = plan.apply_with_subqueries(|node| {
@@ -75,7 +76,8 @@ pub async fn scanned(plan: &LogicalPlan) -> Option<Input> {
         };
         let table = source_as_provider(&scan.source).ok().and_then(|provider| {
             let table = provider.as_any().downcast_ref::<IcebergTable>()?;
-            table.is_whole().then(|| table.table().cloned()).flatten()
+            let whole = table.is_whole() || table.snapshot_id().is_some();
+            whole.then(|| Some((table.table()?.clone(), table.snapshot_id())))?
         });
         match (table, scans.as_mut()) {
             (Some(table), Some(scans)) => {
@@ -92,9 +94,9 @@ pub async fn scanned(plan: &LogicalPlan) -> Option<Input> {
         bytes: 0,
         reflection: false,
     };
-    for (table, projection) in scans? {
+    for ((table, at), projection) in scans? {
         input.reflection |= table.identifier().namespace().to_url_string() == NAMESPACE;
-        let bytes = column_bytes(&table, projection.as_deref()).await.ok()?;
+        let bytes = column_bytes(&table, at, projection.as_deref()).await.ok()?;
         input.bytes = input.bytes.saturating_add(bytes);
     }
     Some(input)

@@ -25,8 +25,10 @@ use quarry_catalog::store::TableStore;
 use crate::error::QuarryError;
 use crate::params;
 use crate::reflections::{Reflections, parse};
+use crate::rollback;
 use crate::session::CATALOG;
 use crate::tables::{self, CatalogChange, Planned, Write};
+use crate::time_travel;
 
 /// Where and how a planned statement runs.
 #[derive(Debug, Clone)]
@@ -131,15 +133,11 @@ pub async fn plan(
             };
         }
     }
-    let statement = state.sql_to_statement(&sql, &dialect).map_err(|e| {
-        let e = QuarryError::from(e);
-        match e {
-            QuarryError::Plan(msg) if msg.contains("single SQL statement") => {
-                QuarryError::Plan("one statement at a time, please: split the text at ';'".into())
-            }
-            e => e,
-        }
-    })?;
+    if let Some(rollback) = rollback::parse(&sql, dialect.as_ref())? {
+        let change = rollback::plan(ctx, store, rollback).await?;
+        return Ok(Statement::Catalog(Box::new(change)));
+    }
+    let statement = time_travel::parse(&state, &sql)?;
     let statement = match tables::plan(ctx, store, &statement).await? {
         Planned::Write(write) => return Ok(Statement::Write(write)),
         Planned::Catalog(change) => return Ok(Statement::Catalog(change)),

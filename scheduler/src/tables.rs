@@ -82,6 +82,11 @@ pub enum CatalogChange {
         anchor: quarry_catalog::reflection::Anchor,
         name: Option<String>,
     },
+    /// `ALTER TABLE t ROLLBACK TO ...`: make an earlier snapshot of `table` current.
+    Rollback {
+        table: Box<Table>,
+        to: quarry_catalog::table::versions::Version,
+    },
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }

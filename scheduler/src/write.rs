@@ -216,6 +216,9 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
                 store.drop_table(table, *purge).await?;
             }
         }
+        CatalogChange::Rollback { table, to } => {
+            commit::rollback(store, table, *to).await?;
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - [`overwrite`]: `INSERT OVERWRITE` replaces every live file with the new ones.
 //! - [`create`]: `CREATE TABLE` (with `AS SELECT`: and its first snapshot).
 //! - [`replace`]: `CREATE OR REPLACE TABLE`: a new table swapped in for the old one.
+//! - [`rollback`]: `ALTER TABLE .. ROLLBACK TO`: an earlier snapshot made current again.
 //!
 //! Each commit writes its manifests and manifest list, then new table metadata, and swaps
 //! the catalog's pointer to it if the table has not changed meanwhile
@@ -19,13 +20,15 @@ use std::time::Duration;
 
 use iceberg::spec::{
     DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestListWriter,
-    ManifestWriterBuilder, Operation, PartitionSpec, Schema, Snapshot, SnapshotSummaryCollector,
-    Summary, TableMetadata, TableMetadataBuilder, UNASSIGNED_SEQUENCE_NUMBER,
+    ManifestWriterBuilder, Operation, PartitionSpec, Schema, Snapshot, SnapshotReference,
+    SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata, TableMetadataBuilder,
+    UNASSIGNED_SEQUENCE_NUMBER,
 };
 use iceberg::table::Table;
 use iceberg::{ErrorKind, TableCreation, TableIdent};
 
 use super::TableError;
+use super::versions::{self, Version};
 use crate::store::TableStore;
 
 /// Table properties every Quarry table is created with.
@@ -92,6 +95,40 @@ async fn commit_retrying(
                 return Err(e);
             }
             Ok(table) => return Ok(table),
+        }
+    }
+}
+
+/// Makes the snapshot `to` names current again (Iceberg's `rollback_to_snapshot`):
+/// it must be the current snapshot or one of its ancestors when the commit lands.
+pub async fn rollback(store: &TableStore, table: &Table, to: Version) -> Result<Table, TableError> {
+    let ident = table.identifier();
+    let _lock = store.lock(ident).await;
+    let mut attempt = 0u32;
+    loop {
+        let base = current(store, ident, table.metadata().uuid()).await?;
+        let id = versions::rollback_target(&base, to)?;
+        let metadata = base.metadata();
+        if metadata.current_snapshot_id() == Some(id) {
+            return Ok(base);
+        }
+        let retention = versions::refs(metadata)?
+            .into_iter()
+            .find(|(name, _)| name == MAIN_BRANCH)
+            .map(|(_, main)| main.retention)
+            .unwrap_or(SnapshotRetention::branch(None, None, None));
+        let rolled_back = metadata
+            .clone()
+            .into_builder(base.metadata_location().map(str::to_string))
+            .set_ref(MAIN_BRANCH, SnapshotReference::new(id, retention))?
+            .build()?
+            .metadata;
+        match store.swap(&base, rolled_back).await {
+            Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+            }
+            other => return other,
         }
     }
 }

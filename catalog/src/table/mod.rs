@@ -9,15 +9,19 @@
 //! - [`write`]: the write task that runs on the executors.
 //! - [`commit`]: the snapshot commits that make a write visible.
 //! - [`cleanup`]: removing the files of failed writes.
+//! - [`versions`]: which snapshot a time-travel clause names.
+//! - [`metadata_tables`]: `"t$snapshots"`, `"t$files"` and the other metadata tables.
 
 pub mod cleanup;
 pub mod commit;
+pub mod metadata_tables;
 pub mod partition;
 pub mod predicate;
 pub mod provider;
 pub mod scan;
 pub mod stats;
 pub mod types;
+pub mod versions;
 pub mod write;
 
 pub use provider::IcebergTable;

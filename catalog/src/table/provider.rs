@@ -1,7 +1,9 @@
 //! [`IcebergTable`]: an Iceberg table as a DataFusion `TableProvider`.
 //!
 //! It holds the table as loaded when the query was planned, so a query reads one
-//! snapshot however long it runs. Writes go through `insert_into`, which the scheduler
+//! snapshot however long it runs: the current one, or an earlier one that a
+//! time-travel clause named (`at_snapshot`), with the schema that snapshot was
+//! written with. Writes go through `insert_into`, which the scheduler
 //! arms with the statement's [`WriteSpec`] before planning (see `for_write`).
 
 use std::any::Any;
@@ -18,7 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use iceberg::table::Table;
 
-use super::scan::plan_scan;
+use super::scan::{Read, plan_scan};
 use super::write::{IcebergWriteExec, WriteSpec};
 use super::{TableError, types};
 
@@ -30,6 +32,8 @@ pub struct IcebergTable {
     write: Option<Arc<WriteSpec>>,
     /// Read only the files added after this snapshot.
     since: Option<i64>,
+    /// Read this snapshot rather than the current one.
+    snapshot: Option<i64>,
 }
 
 impl IcebergTable {
@@ -40,6 +44,27 @@ impl IcebergTable {
             table: Some(table),
             write: None,
             since: None,
+            snapshot: None,
+        })
+    }
+
+    /// The table as it was at snapshot `id` (which it must have), read with the schema
+    /// of that snapshot.
+    pub fn at_snapshot(table: Table, id: i64) -> Result<Self, TableError> {
+        let metadata = table.metadata();
+        let Some(snapshot) = metadata.snapshot_by_id(id) else {
+            return Err(TableError::NotFound(format!(
+                "table '{}' has no snapshot {id}",
+                table.identifier()
+            )));
+        };
+        let schema = snapshot.schema(metadata)?;
+        Ok(Self {
+            schema: types::query_schema(&schema)?,
+            table: Some(table),
+            write: None,
+            since: None,
+            snapshot: Some(id),
         })
     }
 
@@ -58,6 +83,7 @@ impl IcebergTable {
             table: None,
             write: Some(spec),
             since: None,
+            snapshot: None,
         })
     }
 
@@ -73,9 +99,15 @@ impl IcebergTable {
     }
 
     /// Whether this reads all of the table's current snapshot (not only what was
-    /// appended since an earlier one, nor a table still to be written).
+    /// appended since an earlier one, nor an earlier snapshot, nor a table still to be
+    /// written).
     pub fn is_whole(&self) -> bool {
-        self.table.is_some() && self.since.is_none()
+        self.table.is_some() && self.since.is_none() && self.snapshot.is_none()
+    }
+
+    /// The snapshot a time-travel clause named, if any.
+    pub fn snapshot_id(&self) -> Option<i64> {
+        self.snapshot
     }
 }
 
@@ -111,7 +143,11 @@ impl TableProvider for IcebergTable {
         match &self.table {
             Some(table) => {
                 let scan = (projection, filters, limit);
-                plan_scan(state, table, &self.schema, scan, self.since).await
+                let read = Read {
+                    snapshot: self.snapshot,
+                    since: self.since,
+                };
+                plan_scan(state, table, &self.schema, scan, read).await
             }
             None => {
                 let schema = match projection {

@@ -42,25 +42,43 @@ use serde::{Deserialize, Serialize};
 use super::predicate::to_predicate;
 use super::{TableError, store_path};
 
-/// Plans a scan of the table's current snapshot; with `since`, of only the data files
-/// added after that snapshot (which the caller knows was followed by appends only).
+/// Which of a table's rows a scan reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Read {
+    /// This snapshot's rather than the current one's (time travel).
+    pub snapshot: Option<i64>,
+    /// Only the data files added after this snapshot (which the caller knows was
+    /// followed by appends only).
+    pub since: Option<i64>,
+}
+
+/// Plans a scan of the table's current snapshot, or of the one `read` names.
 pub async fn plan_scan(
     state: &dyn Session,
     table: &Table,
     schema: &SchemaRef,
     (projection, filters, limit): (Option<&Vec<usize>>, &[Expr], Option<usize>),
-    since: Option<i64>,
+    read: Read,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let projected = match projection {
         Some(p) => Arc::new(schema.project(p)?),
         None => Arc::clone(schema),
     };
     let name = table.identifier().to_string();
-    let Some(snapshot) = table.metadata().current_snapshot() else {
+    let metadata = table.metadata();
+    let snapshot = match read.snapshot {
+        Some(id) => metadata.snapshot_by_id(id),
+        None => metadata.current_snapshot(),
+    };
+    let Some(snapshot) = snapshot else {
         return Ok(Arc::new(EmptyExec::new(projected)));
     };
+    let iceberg_schema = snapshot.schema(metadata).map_err(TableError::from)?;
     let started = std::time::Instant::now();
-    let mut builder = table.scan().select_all();
+    let mut builder = table
+        .scan()
+        .snapshot_id(snapshot.snapshot_id())
+        .select_all();
     if let Some(predicate) = to_predicate(filters) {
         builder = builder.with_filter(predicate);
     }
@@ -73,7 +91,7 @@ pub async fn plan_scan(
         .try_collect()
         .await
         .map_err(TableError::from)?;
-    if let Some(since) = since {
+    if let Some(since) = read.since {
         let earlier = match table.metadata().snapshot_by_id(since) {
             Some(earlier) => live_data_files(table, earlier).await?,
             None => DataFiles::default(),
@@ -96,7 +114,8 @@ pub async fn plan_scan(
         let (_, path) = store_path(&task.data_file_path)?;
         let mut file = PartitionedFile::new(path.to_string(), task.file_size_in_bytes);
         if let Some(data_file) = data_files.get(&task.data_file_path) {
-            file = file.with_statistics(Arc::new(file_statistics(data_file, table, schema)));
+            let statistics = file_statistics(data_file, &iceberg_schema, schema);
+            file = file.with_statistics(Arc::new(statistics));
         }
         files.push(file);
     }
@@ -210,19 +229,29 @@ pub async fn current_file_locations(table: &Table) -> Result<Vec<String>, TableE
         .collect()
 }
 
-/// The bytes a scan of the table's current snapshot reads for `columns` (indices into
-/// its current schema; every column when `None`), by the per-column sizes its
-/// manifests record (a file's whole size when they record none). This is what the
-/// scan's Parquet reads cost, before any pruning by filters.
-pub async fn column_bytes(table: &Table, columns: Option<&[usize]>) -> Result<u64, TableError> {
-    let Some(snapshot) = table.metadata().current_snapshot() else {
+/// The bytes a scan of the table's current snapshot (or of snapshot `at`) reads for
+/// `columns` (indices into that snapshot's schema; every column when `None`), by the
+/// per-column sizes its manifests record (a file's whole size when they record none).
+/// This is what the scan's Parquet reads cost, before any pruning by filters.
+pub async fn column_bytes(
+    table: &Table,
+    at: Option<i64>,
+    columns: Option<&[usize]>,
+) -> Result<u64, TableError> {
+    let metadata = table.metadata();
+    let snapshot = match at {
+        Some(id) => metadata.snapshot_by_id(id),
+        None => metadata.current_snapshot(),
+    };
+    let Some(snapshot) = snapshot else {
         return Ok(0);
     };
     let files = live_data_files(table, snapshot).await?;
     let Some(columns) = columns else {
         return Ok(files.values().map(DataFile::file_size_in_bytes).sum());
     };
-    let fields = table.metadata().current_schema().as_struct().fields();
+    let schema = snapshot.schema(metadata)?;
+    let fields = schema.as_struct().fields();
     let mut ids = HashSet::new();
     for field in columns.iter().filter_map(|&i| fields.get(i)) {
         field_ids(field, &mut ids);
@@ -305,9 +334,13 @@ async fn read_live_data_files(
     Ok(Arc::new(files))
 }
 
-/// A data file's row count, size and column statistics as DataFusion's `Statistics`.
-fn file_statistics(file: &DataFile, table: &Table, schema: &SchemaRef) -> Statistics {
-    let iceberg_schema = table.metadata().current_schema();
+/// A data file's row count, size and column statistics as DataFusion's `Statistics`,
+/// for the columns of `schema` (the Arrow form of `iceberg_schema`).
+fn file_statistics(
+    file: &DataFile,
+    iceberg_schema: &iceberg::spec::Schema,
+    schema: &SchemaRef,
+) -> Statistics {
     let columns = schema
         .fields()
         .iter()

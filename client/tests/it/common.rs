@@ -357,6 +357,17 @@ impl TestCluster {
     pub async fn rows(&self, sql: &str) -> Vec<String> {
         query_rows(&self.conn, sql).await
     }
+
+    /// Runs `sql`, which must fail, and returns its error message.
+    pub async fn error(&self, sql: &str) -> String {
+        match query(&self.conn, sql).await {
+            Ok(batches) => panic!(
+                "{sql} should have failed, but returned {:?}",
+                rows(&batches)
+            ),
+            Err(e) => e.to_string(),
+        }
+    }
 }
 
 /// How many tasks a successful stage of a job ran, and on which executors.

@@ -17,3 +17,4 @@ mod processes;
 mod reflections;
 mod shell;
 mod tables;
+mod versions;

@@ -71,6 +71,28 @@ fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
             "(3 rows)"
         ]
     );
+    // Metadata tables and time travel.
+    let snapshot = psql_ok(
+        &server,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT snapshot_id, operation, summary['added-records'] FROM gold.\"sales$snapshots\"",
+        ],
+    );
+    let (id, rest) = snapshot.trim().split_once('|').unwrap();
+    assert_eq!(rest, "append|1000");
+    let out = psql_ok(
+        &server,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            &format!("SELECT count(*) FROM gold.sales FOR VERSION AS OF {id}"),
+        ],
+    );
+    assert_eq!(out.trim(), "1000");
     // Several statements in one string, and the session settings they change.
     let out = psql_ok(
         &server,

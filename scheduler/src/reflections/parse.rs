@@ -13,7 +13,6 @@
 //! Any other statement is left to DataFusion's parser.
 
 use datafusion::sql::sqlparser::ast::ObjectName;
-use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect, dialect_from_str};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -22,6 +21,7 @@ use quarry_catalog::reflection::{
 };
 use quarry_catalog::table::partition::parse_partition_by;
 
+use crate::alter::{parse_alter_table, syntax};
 use crate::error::QuarryError;
 
 /// A reflection statement.
@@ -49,63 +49,44 @@ pub enum ReflectionStatement {
 
 /// Parses `sql` if it is a reflection statement, in the SQL dialect named `dialect`.
 pub fn parse(sql: &str, dialect: &str) -> Result<Option<ReflectionStatement>, QuarryError> {
-    let syntax =
-        |e: ParserError| QuarryError::Syntax(e.to_string().replace("sql parser error: ", ""));
-    let dialect: Box<dyn Dialect> =
-        dialect_from_str(dialect).unwrap_or(Box::new(GenericDialect {}));
-    let Ok(mut p) = Parser::new(dialect.as_ref()).try_with_sql(sql) else {
-        // Not even tokens: DataFusion's parser says what is wrong.
-        return Ok(None);
-    };
-    if !p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) {
-        return Ok(None);
-    }
-    let Ok(table) = p.parse_object_name(false) else {
-        return Ok(None);
-    };
-    let statement = if p.parse_keyword(Keyword::CREATE) {
-        let aggregate = if word(&mut p, "AGGREGATE") {
-            true
-        } else if word(&mut p, "RAW") {
-            false
+    parse_alter_table(sql, dialect, "reflection", |p, table| {
+        let statement = if p.parse_keyword(Keyword::CREATE) {
+            let aggregate = if word(p, "AGGREGATE") {
+                true
+            } else if word(p, "RAW") {
+                false
+            } else {
+                return Ok(None);
+            };
+            if !word(p, "REFLECTION") {
+                return Ok(None);
+            }
+            create(p, table, aggregate).map_err(syntax)?
+        } else if p.parse_keyword(Keyword::DROP) {
+            if !word(p, "REFLECTION") {
+                return Ok(None);
+            }
+            let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = p.parse_identifier().map_err(syntax)?.value;
+            ReflectionStatement::Drop {
+                table,
+                name,
+                if_exists,
+            }
+        } else if p.parse_keyword(Keyword::REFRESH) {
+            let name = if word(p, "REFLECTIONS") {
+                None
+            } else if word(p, "REFLECTION") {
+                Some(p.parse_identifier().map_err(syntax)?.value)
+            } else {
+                return Ok(None);
+            };
+            ReflectionStatement::Refresh { table, name }
         } else {
             return Ok(None);
         };
-        if !word(&mut p, "REFLECTION") {
-            return Ok(None);
-        }
-        create(&mut p, table, aggregate).map_err(syntax)?
-    } else if p.parse_keyword(Keyword::DROP) {
-        if !word(&mut p, "REFLECTION") {
-            return Ok(None);
-        }
-        let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-        let name = p.parse_identifier().map_err(syntax)?.value;
-        ReflectionStatement::Drop {
-            table,
-            name,
-            if_exists,
-        }
-    } else if p.parse_keyword(Keyword::REFRESH) {
-        let name = if word(&mut p, "REFLECTIONS") {
-            None
-        } else if word(&mut p, "REFLECTION") {
-            Some(p.parse_identifier().map_err(syntax)?.value)
-        } else {
-            return Ok(None);
-        };
-        ReflectionStatement::Refresh { table, name }
-    } else {
-        return Ok(None);
-    };
-    let _ = p.consume_token(&Token::SemiColon);
-    if p.peek_token_ref().token != Token::EOF {
-        return Err(syntax(ParserError::ParserError(format!(
-            "unexpected {} after the reflection statement",
-            p.peek_token_ref().token
-        ))));
-    }
-    Ok(Some(statement))
+        Ok(Some(statement))
+    })
 }
 
 fn create(
@@ -340,7 +321,7 @@ mod tests {
     }
 
     fn parsed_name(name: &str) -> ObjectName {
-        let dialect = GenericDialect {};
+        let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
         Parser::new(&dialect)
             .try_with_sql(name)
             .unwrap()

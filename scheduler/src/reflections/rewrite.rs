@@ -277,7 +277,8 @@ pub(super) fn substitute(expr: Expr, schema: &DFSchema, outputs: &[Expr]) -> Opt
 pub(super) fn anchor_of(scan: &TableScan) -> Option<(Anchor, Base)> {
     let provider = source_as_provider(&scan.source).ok()?;
     let provider = provider.as_any().downcast_ref::<IcebergTable>()?;
-    // Only appended rows (an incremental refresh) are not the table's state.
+    // Only appended rows (an incremental refresh) or an earlier snapshot (time travel)
+    // are not the table's state.
     if !provider.is_whole() {
         return None;
     }

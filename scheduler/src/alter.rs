@@ -1,0 +1,51 @@
+//! Quarry's own `ALTER TABLE` statements (reflections, rollback), which DataFusion's
+//! parser does not know: read with sqlparser's parser, before DataFusion's, by
+//! [`parse_alter_table`], which reads what they share (`ALTER TABLE <name> ...`, the
+//! end of the statement) and leaves the rest to each statement's own reader.
+
+use datafusion::sql::sqlparser::ast::ObjectName;
+use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect, dialect_from_str};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use crate::error::QuarryError;
+
+/// A parser error as a syntax error.
+pub fn syntax(e: ParserError) -> QuarryError {
+    QuarryError::Syntax(e.to_string().replace("sql parser error: ", ""))
+}
+
+/// Parses `sql`, in the SQL dialect named `dialect`, if it is `ALTER TABLE <name>`
+/// followed by what `body` reads (which returns `None` for a statement that is not
+/// its kind, left to DataFusion's parser). After it, only a `;` may follow.
+pub fn parse_alter_table<T>(
+    sql: &str,
+    dialect: &str,
+    what: &str,
+    body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
+) -> Result<Option<T>, QuarryError> {
+    let dialect: Box<dyn Dialect> =
+        dialect_from_str(dialect).unwrap_or(Box::new(GenericDialect {}));
+    let Ok(mut p) = Parser::new(dialect.as_ref()).try_with_sql(sql) else {
+        // Not even tokens: DataFusion's parser says what is wrong.
+        return Ok(None);
+    };
+    if !p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) {
+        return Ok(None);
+    }
+    let Ok(table) = p.parse_object_name(false) else {
+        return Ok(None);
+    };
+    let Some(statement) = body(&mut p, table)? else {
+        return Ok(None);
+    };
+    let _ = p.consume_token(&Token::SemiColon);
+    if p.peek_token_ref().token != Token::EOF {
+        return Err(syntax(ParserError::ParserError(format!(
+            "unexpected {} after the {what} statement",
+            p.peek_token_ref().token
+        ))));
+    }
+    Ok(Some(statement))
+}
