@@ -38,6 +38,10 @@ pub enum QuarryError {
     /// run, and running it again is safe once executors are back.
     #[error("{0}; the statement did not take effect: run it again")]
     NoExecutors(String),
+    /// A row-level change lost a race: another statement committed first and rewrote or
+    /// removed rows this one changes. Nothing was written; running it again is safe.
+    #[error("{0}; the statement did not take effect: run it again")]
+    Conflict(String),
     /// A query or session handle the service does not know.
     #[error("{0}")]
     NotFound(String),
@@ -106,6 +110,7 @@ impl From<quarry_catalog::table::TableError> for QuarryError {
         use quarry_catalog::table::TableError;
         match e {
             TableError::NotFound(msg) => QuarryError::NotFound(msg),
+            TableError::Conflict(msg) => QuarryError::Conflict(msg),
             TableError::DataFusion(e) => e.into(),
             e @ (TableError::UnsupportedType { .. }
             | TableError::Partition(_)
@@ -142,6 +147,7 @@ impl From<QuarryError> for tonic::Status {
             QuarryError::Unavailable(_) | QuarryError::NoExecutors(_) => {
                 tonic::Status::unavailable(message)
             }
+            QuarryError::Conflict(_) => tonic::Status::aborted(message),
         }
     }
 }

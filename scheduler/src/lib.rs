@@ -5,7 +5,8 @@
 //! - [`session`]: the DataFusion sessions queries are planned in, over a catalog shared
 //!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
-//! - [`tables`]: planning statements that create, write and list Iceberg tables.
+//! - [`tables`]: planning statements that create, write and list Iceberg tables;
+//!   [`changes`]: `DELETE` and `UPDATE`, copy-on-write.
 //! - [`time_travel`]: `FOR VERSION AS OF`, `FOR TIMESTAMP AS OF` and Dremio's `AT
 //!   SNAPSHOT`, parsed and planned as scans of earlier snapshots; [`rollback`]:
 //!   `ALTER TABLE t ROLLBACK TO SNAPSHOT | TIMESTAMP`; [`alter`]: what Quarry's own
@@ -28,6 +29,7 @@
 
 pub mod alter;
 pub mod ballista;
+pub mod changes;
 pub mod direct;
 pub mod error;
 pub mod explain;

@@ -22,6 +22,7 @@ use datafusion::sql::parser::Statement as DFStatement;
 
 use quarry_catalog::store::TableStore;
 
+use crate::changes;
 use crate::error::QuarryError;
 use crate::params;
 use crate::reflections::{Reflections, parse};
@@ -148,7 +149,11 @@ pub async fn plan(
     resolve_namespaces(&state, store, &statement).await?;
     let plan = state.statement_to_plan(statement).await?;
     let plan = crate::reflections::explain(ctx, plan)?;
-    match tables::plan_insert(plan)? {
+    let plan = match tables::plan_insert(plan)? {
+        Ok(write) => return Ok(Statement::Write(Box::new(write))),
+        Err(plan) => plan,
+    };
+    match changes::plan(ctx, plan).await? {
         Ok(write) => Ok(Statement::Write(Box::new(write))),
         Err(plan) => Ok(classify(plan)),
     }

@@ -60,6 +60,14 @@ pub enum Commit {
         ident: TableIdent,
         properties: HashMap<String, String>,
     },
+    /// `DELETE`, `UPDATE`: the files written replace the data files `removed` (by path)
+    /// of the table with this uuid; `whole_rows` rows went with files removed unread.
+    Rewrite {
+        ident: TableIdent,
+        uuid: uuid::Uuid,
+        removed: std::collections::HashSet<String>,
+        whole_rows: u64,
+    },
     /// `CREATE OR REPLACE TABLE .. AS` of an existing table.
     Replace {
         old: Box<Table>,

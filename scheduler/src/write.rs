@@ -19,7 +19,7 @@ use iceberg::spec::DataFile;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::cleanup::remove_files;
 use quarry_catalog::table::commit;
-use quarry_catalog::table::write::{DATA_FILE_COLUMN, WriteSpec};
+use quarry_catalog::table::write::{WriteSpec, changed_rows, output_schema};
 use quarry_catalog::table::{TableError, store_path};
 
 use crate::error::QuarryError;
@@ -50,20 +50,26 @@ pub fn finish(
     tokio::spawn(async move {
         let files = async {
             let locations = jobs.wait(&mut job).await?;
-            let schema = Arc::new(Schema::new(vec![Field::new(
-                DATA_FILE_COLUMN,
-                DataType::Utf8,
-                false,
-            )]));
-            let batches: Vec<RecordBatch> = fetch_results(locations, schema).try_collect().await?;
+            let batches: Vec<RecordBatch> = fetch_results(locations, output_schema())
+                .try_collect()
+                .await?;
             jobs.clean_up(&job.id);
             if query.as_ref().is_some_and(|q| q.is_cancelled()) {
                 return Err(QuarryError::Cancelled);
             }
-            Ok(write.spec.data_files(&batches)?)
+            Ok((write.spec.data_files(&batches)?, changed_rows(&batches)))
         }
         .await;
-        let rows = complete(&store, &runtime, &write.spec, &write.commit, files).await?;
+        let (files, changed) = match files {
+            Ok((files, changed)) => (Ok(files), changed),
+            Err(e) => (Err(e), 0),
+        };
+        let written = complete(&store, &runtime, &write.spec, &write.commit, files).await?;
+        // A row-level change answers with the rows it changed, not the rows it wrote.
+        let rows = match &write.commit {
+            Commit::Rewrite { whole_rows, .. } => changed + whole_rows,
+            _ => written,
+        };
         RecordBatch::try_new(
             count_schema(),
             vec![Arc::new(UInt64Array::from(vec![rows]))],
@@ -115,6 +121,14 @@ async fn commit_files(
         }
         Commit::Overwrite { ident, uuid } => {
             commit::overwrite(store, ident, *uuid, files).await?;
+        }
+        Commit::Rewrite {
+            ident,
+            uuid,
+            removed,
+            ..
+        } => {
+            commit::rewrite(store, ident, *uuid, removed, files).await?;
         }
         Commit::Create { ident, properties } => {
             let layout = (spec.schema.clone(), &spec.partition_spec);

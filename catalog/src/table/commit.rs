@@ -5,6 +5,7 @@
 //! - [`overwrite`]: `INSERT OVERWRITE` replaces every live file with the new ones.
 //! - [`create`]: `CREATE TABLE` (with `AS SELECT`: and its first snapshot).
 //! - [`replace`]: `CREATE OR REPLACE TABLE`: a new table swapped in for the old one.
+//! - [`rewrite`]: `DELETE`, `UPDATE`, `MERGE`: some files replaced by rewritten ones.
 //! - [`rollback`]: `ALTER TABLE .. ROLLBACK TO`: an earlier snapshot made current again.
 //!
 //! Each commit writes its manifests and manifest list, then new table metadata, and swaps
@@ -13,7 +14,7 @@
 //! ([`TableStore::lock`]); a race with another process loses the swap, and is retried
 //! on the new metadata. A commit that is not retried deletes what it wrote.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use iceberg::table::Table;
 use iceberg::{ErrorKind, TableCreation, TableIdent};
 
 use super::TableError;
+use super::scan::live_data_files;
 use super::versions::{self, Version};
 use crate::store::TableStore;
 
@@ -81,7 +83,8 @@ async fn commit_retrying(
         if files.is_empty() && operation == Operation::Append {
             return Ok(base);
         }
-        let staged = stage_snapshot(store, &base, files.to_vec(), operation.clone()).await?;
+        let change = (operation.clone(), Removed::of(&operation));
+        let staged = stage_snapshot(store, &base, files.to_vec(), change).await?;
         match store.swap(&base, staged.metadata.clone()).await {
             Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
                 staged.discard(store).await;
@@ -89,6 +92,57 @@ async fn commit_retrying(
                 let backoff = Duration::from_millis(25 << attempt.min(6));
                 tracing::debug!(table = %ident, attempt, "commit conflict, retrying");
                 tokio::time::sleep(backoff).await;
+            }
+            Err(e) => {
+                staged.discard(store).await;
+                return Err(e);
+            }
+            Ok(table) => return Ok(table),
+        }
+    }
+}
+
+/// Commits a row-level change: removes the live data files `removed` (by path) and
+/// adds `added`, as one snapshot (`overwrite`, or `delete` when it adds nothing). When
+/// another statement committed since the change was planned, it still commits on top
+/// if every file it removes is live in the new snapshot (the winner appended, or
+/// changed other files); if one is not, the winner changed the same rows, and this one
+/// fails with a conflict that says to run it again.
+pub async fn rewrite(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    removed: &HashSet<String>,
+    added: Vec<DataFile>,
+) -> Result<Table, TableError> {
+    let _lock = store.lock(ident).await;
+    let operation = match added.is_empty() {
+        true => Operation::Delete,
+        false => Operation::Overwrite,
+    };
+    let mut attempt = 0u32;
+    loop {
+        let base = current(store, ident, table_uuid).await?;
+        if removed.is_empty() && added.is_empty() {
+            return Ok(base);
+        }
+        let live = match base.metadata().current_snapshot() {
+            Some(snapshot) => live_data_files(&base, snapshot).await?,
+            None => Default::default(),
+        };
+        if let Some(gone) = removed.iter().find(|path| !live.contains_key(*path)) {
+            return Err(TableError::Conflict(format!(
+                "another statement changed table '{ident}' at the same time (data file {gone} \
+                 was rewritten or removed)"
+            )));
+        }
+        let change = (operation.clone(), Removed::Files(removed));
+        let staged = stage_snapshot(store, &base, added.clone(), change).await?;
+        match store.swap(&base, staged.metadata.clone()).await {
+            Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
+                staged.discard(store).await;
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
             }
             Err(e) => {
                 staged.discard(store).await;
@@ -169,7 +223,8 @@ pub async fn create(
         if files.is_empty() {
             return Ok(table.clone());
         }
-        let staged = stage_snapshot(store, &table, files, Operation::Append).await?;
+        let staged =
+            stage_snapshot(store, &table, files, (Operation::Append, Removed::Nothing)).await?;
         store.swap(&table, staged.metadata).await
     }
     .await;
@@ -214,7 +269,7 @@ pub async fn replace(
     let metadata = match files.is_empty() {
         true => fresh.metadata().clone(),
         false => {
-            stage_snapshot(store, &fresh, files, Operation::Append)
+            stage_snapshot(store, &fresh, files, (Operation::Append, Removed::Nothing))
                 .await?
                 .metadata
         }
@@ -295,13 +350,31 @@ impl Staged {
     }
 }
 
-/// Writes the manifests of a new snapshot of `base` that adds `added`: on top of the
-/// live files (append), or in place of them (overwrite: they are recorded as deleted).
+/// Which live data files a new snapshot removes.
+enum Removed<'a> {
+    Nothing,
+    All,
+    /// These, by path (a row-level change's rewritten files).
+    Files(&'a HashSet<String>),
+}
+
+impl Removed<'_> {
+    /// What an operation on the whole table removes.
+    fn of(operation: &Operation) -> Self {
+        match operation {
+            Operation::Overwrite => Removed::All,
+            _ => Removed::Nothing,
+        }
+    }
+}
+
+/// Writes the manifests of a new snapshot of `base` that adds `added` and records the
+/// live files `removed` names as deleted (all of them for `INSERT OVERWRITE`).
 async fn stage_snapshot(
     store: &TableStore,
     base: &Table,
     added: Vec<DataFile>,
-    operation: Operation,
+    (operation, removed): (Operation, Removed<'_>),
 ) -> Result<Staged, TableError> {
     let metadata = base.metadata();
     if metadata.format_version() != FormatVersion::V2 {
@@ -346,36 +419,47 @@ async fn stage_snapshot(
         let list = base.manifest_list_reader(parent).load().await?;
         for manifest in list.entries() {
             let live = manifest.has_added_files() || manifest.has_existing_files();
-            match (&operation, &manifest.content) {
-                (Operation::Overwrite, ManifestContentType::Data) if live => {
-                    // Every live file of the old snapshot is deleted by this one.
-                    let old = manifest.load_manifest(io).await?;
-                    let mut writer = ManifestWriterBuilder::new(
-                        io.new_output(manifest_path())?,
-                        Some(snapshot_id),
-                        Arc::clone(old.metadata().schema()),
-                        old.metadata().partition_spec().clone(),
-                    )
-                    .build_v2_data();
-                    for entry in old.entries().iter().filter(|e| e.is_alive()) {
-                        let sequence = entry.sequence_number().unwrap_or(sequence_number);
-                        summary.remove_file(
-                            entry.data_file(),
-                            Arc::clone(&schema),
-                            Arc::clone(&spec),
-                        );
-                        writer.add_delete_file(
-                            entry.data_file().clone(),
-                            sequence,
-                            Some(entry.file_sequence_number.unwrap_or(sequence)),
-                        )?;
-                    }
-                    manifests.push(writer.write_manifest_file().await?);
-                }
+            let data = manifest.content == ManifestContentType::Data;
+            let removes = |path: &str| match &removed {
+                Removed::Nothing => false,
+                Removed::All => true,
+                Removed::Files(paths) => paths.contains(path),
+            };
+            if !data && matches!(removed, Removed::All) {
                 // An overwrite replaces all rows: old deletes no longer apply.
-                (Operation::Overwrite, _) => {}
-                _ => manifests.push(manifest.clone()),
+                continue;
             }
+            if !data || !live || matches!(removed, Removed::Nothing) {
+                manifests.push(manifest.clone());
+                continue;
+            }
+            let old = manifest.load_manifest(io).await?;
+            let alive = || old.entries().iter().filter(|e| e.is_alive());
+            if !alive().any(|e| removes(e.data_file().file_path())) {
+                manifests.push(manifest.clone());
+                continue;
+            }
+            // The manifest again, its removed files recorded as deleted by this snapshot.
+            let mut writer = ManifestWriterBuilder::new(
+                io.new_output(manifest_path())?,
+                Some(snapshot_id),
+                Arc::clone(old.metadata().schema()),
+                old.metadata().partition_spec().clone(),
+            )
+            .build_v2_data();
+            for entry in alive() {
+                let sequence = entry.sequence_number().unwrap_or(sequence_number);
+                let file_sequence = Some(entry.file_sequence_number.unwrap_or(sequence));
+                let file = entry.data_file().clone();
+                if removes(file.file_path()) {
+                    summary.remove_file(&file, Arc::clone(&schema), Arc::clone(&spec));
+                    writer.add_delete_file(file, sequence, file_sequence)?;
+                } else {
+                    let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
+                    writer.add_existing_file(file, added_by, sequence, file_sequence)?;
+                }
+            }
+            manifests.push(writer.write_manifest_file().await?);
         }
     }
 
@@ -391,7 +475,8 @@ async fn stage_snapshot(
     list.close().await?;
 
     let mut properties = summary.build();
-    properties.extend(totals(parent.map(|p| p.summary()), &properties, &operation));
+    let whole = matches!(removed, Removed::All);
+    properties.extend(totals(parent.map(|p| p.summary()), &properties, whole));
     properties.insert("engine".into(), "quarry".into());
     let snapshot = Snapshot::builder()
         .with_snapshot_id(snapshot_id)
@@ -417,19 +502,20 @@ async fn stage_snapshot(
     })
 }
 
-/// The `total-*` figures of a snapshot summary, from its parent's and this change's.
+/// The `total-*` figures of a snapshot summary, from its parent's and this change's
+/// (only this change's when it replaced the `whole` table).
 fn totals(
     parent: Option<&Summary>,
     change: &HashMap<String, String>,
-    operation: &Operation,
+    whole: bool,
 ) -> HashMap<String, String> {
     let number = |map: &HashMap<String, String>, key: &str| -> u64 {
         map.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
     let empty = HashMap::new();
-    let before = match (operation, parent) {
-        (Operation::Overwrite, _) | (_, None) => &empty,
-        (_, Some(parent)) => &parent.additional_properties,
+    let before = match parent {
+        Some(parent) if !whole => &parent.additional_properties,
+        _ => &empty,
     };
     [
         ("total-data-files", "added-data-files", "deleted-data-files"),
@@ -453,9 +539,9 @@ fn totals(
     ]
     .into_iter()
     .map(|(total, added, removed)| {
-        let value = match operation {
-            Operation::Overwrite => number(change, added),
-            _ => (number(before, total) + number(change, added))
+        let value = match whole {
+            true => number(change, added),
+            false => (number(before, total) + number(change, added))
                 .saturating_sub(number(change, removed)),
         };
         (total.to_string(), value.to_string())

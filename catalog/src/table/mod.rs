@@ -8,6 +8,7 @@
 //! - [`stats`]: data-file statistics, from Parquet footers and for DataFusion's planner.
 //! - [`write`]: the write task that runs on the executors.
 //! - [`commit`]: the snapshot commits that make a write visible.
+//! - [`rewrite`]: which files a row-level change rewrites, or removes whole.
 //! - [`cleanup`]: removing the files of failed writes.
 //! - [`versions`]: which snapshot a time-travel clause names.
 //! - [`metadata_tables`]: `"t$snapshots"`, `"t$files"` and the other metadata tables.
@@ -18,6 +19,7 @@ pub mod metadata_tables;
 pub mod partition;
 pub mod predicate;
 pub mod provider;
+pub mod rewrite;
 pub mod scan;
 pub mod stats;
 pub mod types;
@@ -50,6 +52,9 @@ pub enum TableError {
     /// A table or schema that already exists.
     #[error("{0}")]
     AlreadyExists(String),
+    /// A concurrent commit changed what this statement changes; it may be run again.
+    #[error("{0}")]
+    Conflict(String),
     /// Anything else the user asked for that cannot be done.
     #[error("{0}")]
     Invalid(String),

@@ -7,6 +7,7 @@
 //! arms with the statement's [`WriteSpec`] before planning (see `for_write`).
 
 use std::any::Any;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
@@ -34,6 +35,8 @@ pub struct IcebergTable {
     since: Option<i64>,
     /// Read this snapshot rather than the current one.
     snapshot: Option<i64>,
+    /// Read only these data files (by path): those a row-level change rewrites.
+    only: Option<Arc<HashSet<String>>>,
 }
 
 impl IcebergTable {
@@ -45,6 +48,7 @@ impl IcebergTable {
             write: None,
             since: None,
             snapshot: None,
+            only: None,
         })
     }
 
@@ -65,6 +69,7 @@ impl IcebergTable {
             write: None,
             since: None,
             snapshot: Some(id),
+            only: None,
         })
     }
 
@@ -76,6 +81,14 @@ impl IcebergTable {
         Ok(appended)
     }
 
+    /// The data files `only` (by path) of snapshot `id` of the table: what a row-level
+    /// change rewrites.
+    pub fn files_of(table: Table, id: i64, only: Arc<HashSet<String>>) -> Result<Self, TableError> {
+        let mut files = Self::at_snapshot(table, id)?;
+        files.only = Some(only);
+        Ok(files)
+    }
+
     /// A table that does not exist yet, as the target of a write.
     pub fn pending(spec: Arc<WriteSpec>) -> Result<Self, TableError> {
         Ok(Self {
@@ -84,6 +97,7 @@ impl IcebergTable {
             write: Some(spec),
             since: None,
             snapshot: None,
+            only: None,
         })
     }
 
@@ -146,6 +160,7 @@ impl TableProvider for IcebergTable {
                 let read = Read {
                     snapshot: self.snapshot,
                     since: self.since,
+                    only: self.only.clone(),
                 };
                 plan_scan(state, table, &self.schema, scan, read).await
             }

@@ -43,13 +43,15 @@ use super::predicate::to_predicate;
 use super::{TableError, store_path};
 
 /// Which of a table's rows a scan reads.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Read {
     /// This snapshot's rather than the current one's (time travel).
     pub snapshot: Option<i64>,
     /// Only the data files added after this snapshot (which the caller knows was
     /// followed by appends only).
     pub since: Option<i64>,
+    /// Only these data files (by path).
+    pub only: Option<Arc<HashSet<String>>>,
 }
 
 /// Plans a scan of the table's current snapshot, or of the one `read` names.
@@ -97,6 +99,9 @@ pub async fn plan_scan(
             None => DataFiles::default(),
         };
         tasks.retain(|task| !earlier.contains_key(&task.data_file_path));
+    }
+    if let Some(only) = &read.only {
+        tasks.retain(|task| only.contains(&task.data_file_path));
     }
     if tasks.iter().any(|t| !t.deletes.is_empty()) {
         return Err(TableError::Invalid(format!(
@@ -301,7 +306,7 @@ static LIVE_DATA_FILES: std::sync::LazyLock<moka::future::Cache<String, DataFile
 
 /// The live data files of `snapshot` by path, from its manifests (or from the files
 /// of a snapshot read lately).
-async fn live_data_files(
+pub(crate) async fn live_data_files(
     table: &Table,
     snapshot: &iceberg::spec::SnapshotRef,
 ) -> Result<DataFiles, TableError> {
@@ -336,7 +341,7 @@ async fn read_live_data_files(
 
 /// A data file's row count, size and column statistics as DataFusion's `Statistics`,
 /// for the columns of `schema` (the Arrow form of `iceberg_schema`).
-fn file_statistics(
+pub(crate) fn file_statistics(
     file: &DataFile,
     iceberg_schema: &iceberg::spec::Schema,
     schema: &SchemaRef,

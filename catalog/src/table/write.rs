@@ -70,6 +70,11 @@ pub struct WriteSpec {
     /// `LOCALSORT BY`), so that the files' column bounds prune; empty: as they come.
     #[serde(default)]
     pub sort_by: Vec<String>,
+    /// The rows of a row-level change (`DELETE`, `UPDATE`, `MERGE`) end with a
+    /// [`CHANGE_COLUMN`] that says what happened to each: the task counts the changed
+    /// rows, leaves out the deleted ones and writes the rest without the column.
+    #[serde(default)]
+    pub change_column: bool,
 }
 
 /// Files roll over at this size unless the table says otherwise, as in Iceberg's Java library.
@@ -96,6 +101,7 @@ impl WriteSpec {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_TARGET_FILE_SIZE),
             sort_by: Vec::new(),
+            change_column: false,
         }
     }
 
@@ -155,13 +161,80 @@ pub const ABANDONED: &str = "_ABANDONED";
 /// The column of a write task's output that holds one data file's metadata as JSON.
 pub const DATA_FILE_COLUMN: &str = "data_file";
 
+/// The column of a write task's output that counts the rows a row-level change
+/// changed (in one more row, whose data file is null).
+pub const CHANGED_COLUMN: &str = "changed";
+
+/// The last input column of a row-level change's write: what happened to each row.
+pub const CHANGE_COLUMN: &str = "__quarry_change";
+
+/// What a row-level change did to a row, as [`CHANGE_COLUMN`] says it.
+pub mod change {
+    /// Copied as it was (it shares a rewritten file with changed rows).
+    pub const KEPT: i8 = 0;
+    /// Updated, or inserted by a `MERGE`: written and counted.
+    pub const CHANGED: i8 = 1;
+    /// Deleted: counted, not written.
+    pub const DELETED: i8 = 2;
+}
+
 static OUTPUT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(ArrowSchema::new(vec![Field::new(
-        DATA_FILE_COLUMN,
-        DataType::Utf8,
-        false,
-    )]))
+    Arc::new(ArrowSchema::new(vec![
+        Field::new(DATA_FILE_COLUMN, DataType::Utf8, true),
+        Field::new(CHANGED_COLUMN, DataType::UInt64, true),
+    ]))
 });
+
+/// The schema of a write task's output: data files, and for a row-level change the
+/// rows it changed.
+pub fn output_schema() -> SchemaRef {
+    Arc::clone(&OUTPUT_SCHEMA)
+}
+
+/// How many rows the tasks of a row-level change changed, by their output `batches`.
+pub fn changed_rows(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| b.column_by_name(CHANGED_COLUMN))
+        .filter_map(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+        .map(|c| c.iter().flatten().sum::<u64>())
+        .sum()
+}
+
+/// Counts the changed rows of a row-level change's `input`, leaves out the deleted
+/// ones and drops the [`CHANGE_COLUMN`] (the last one).
+fn apply_changes(
+    input: SendableRecordBatchStream,
+    changed: Arc<std::sync::atomic::AtomicU64>,
+) -> Result<SendableRecordBatchStream> {
+    let schema = input.schema();
+    let last = schema.fields().len().saturating_sub(1);
+    if schema.fields().get(last).map(|f| f.name().as_str()) != Some(CHANGE_COLUMN) {
+        return Err(DataFusionError::Internal(format!(
+            "a row-level change's rows must end with {CHANGE_COLUMN}"
+        )));
+    }
+    let output = Arc::new(schema.project(&(0..last).collect::<Vec<_>>())?);
+    let rows = input.map(move |batch| {
+        let batch = batch?;
+        let codes = batch
+            .column(last)
+            .as_primitive_opt::<arrow::datatypes::Int8Type>()
+            .ok_or_else(|| DataFusionError::Internal(format!("{CHANGE_COLUMN} is not Int8")))?;
+        let count = codes
+            .iter()
+            .filter(|c| matches!(c, Some(change::CHANGED | change::DELETED)))
+            .count();
+        changed.fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+        let keep = arrow::compute::kernels::cmp::neq(
+            codes,
+            &arrow::array::Int8Array::new_scalar(change::DELETED),
+        )?;
+        let kept = arrow::compute::filter_record_batch(&batch, &keep)?;
+        Ok(kept.project(&(0..last).collect::<Vec<_>>())?)
+    });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(output, rows)))
+}
 
 /// Writes each input partition as data files of one table; see the module docs.
 #[derive(Debug)]
@@ -267,7 +340,11 @@ impl ExecutionPlan for IcebergWriteExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, Arc::clone(&context))?;
+        let mut input = self.input.execute(partition, Arc::clone(&context))?;
+        let changed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if self.spec.change_column {
+            input = apply_changes(input, Arc::clone(&changed))?;
+        }
         let (url, _) = store_path(&self.spec.location)?;
         let store = context.runtime_env().object_store(&url)?;
         let spec = Arc::clone(&self.spec);
@@ -288,11 +365,18 @@ impl ExecutionPlan for IcebergWriteExec {
                 })
                 .collect::<Result<Vec<_>, iceberg::Error>>()
                 .map_err(TableError::from)?;
-            let column: ArrayRef = Arc::new(StringArray::from(json));
-            Ok(RecordBatch::try_new(
-                Arc::clone(&OUTPUT_SCHEMA),
-                vec![column],
-            )?)
+            let files = json.len();
+            let mut data_files: Vec<Option<String>> = json.into_iter().map(Some).collect();
+            let mut counts: Vec<Option<u64>> = vec![None; files];
+            if spec.change_column {
+                data_files.push(None);
+                counts.push(Some(changed.load(std::sync::atomic::Ordering::Relaxed)));
+            }
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(data_files)),
+                Arc::new(arrow::array::UInt64Array::from(counts)),
+            ];
+            Ok(RecordBatch::try_new(Arc::clone(&OUTPUT_SCHEMA), columns)?)
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&OUTPUT_SCHEMA),

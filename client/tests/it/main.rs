@@ -2,6 +2,7 @@
 //! 127.0.0.1 with free ports), reached through Flight SQL or the built `quarry` binary.
 
 mod cancel;
+mod changes;
 #[cfg(feature = "etcd")]
 mod cluster;
 mod common;

@@ -58,6 +58,8 @@ pub fn sqlstate(error: &QuarryError) -> &'static str {
         QuarryError::Startup(_) | QuarryError::Internal(_) => "XX000",
         // cannot_connect_now: the cluster is recovering.
         QuarryError::Unavailable(_) | QuarryError::NoExecutors(_) => "57P03",
+        // serialization_failure: a concurrent change won; retry the statement.
+        QuarryError::Conflict(_) => "40001",
     }
 }
 
