@@ -34,6 +34,7 @@ use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Spanned, TableFactor, TableVersion, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::{Dialect, dialect_from_str};
+use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 use quarry_catalog::table::IcebergTable;
@@ -103,7 +104,10 @@ fn take_clauses(
             i += 1;
             continue;
         };
-        let Some(before) = tokens[..i].iter().rev().find(|t| !is_space(&t.token)) else {
+        // A clause follows a table name, not a comma, a parenthesis or `COLUMN` (`at
+        // TIMESTAMP` in a column list is a column).
+        let before = tokens[..i].iter().rev().find(|t| !is_space(&t.token));
+        let Some(before) = before.filter(|t| names_a_table(&t.token)) else {
             i += 1;
             continue;
         };
@@ -111,9 +115,11 @@ fn take_clauses(
         // The words, then the expression: sqlparser says where it ends.
         let start = i + skip_words(&tokens[i..], words.len());
         let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens[start..].to_vec());
-        let expr = parser
-            .parse_expr()
-            .map_err(|e| QuarryError::Syntax(format!("after {}: {e}", words.join(" "))))?;
+        let Ok(expr) = parser.parse_expr() else {
+            // Not a clause after all; DataFusion's parser says what is wrong, if anything.
+            i += 1;
+            continue;
+        };
         let end = start + parser.index();
         let text = format!("{} {expr}", words.join(" "));
         let version = match by_snapshot {
@@ -128,6 +134,13 @@ fn take_clauses(
         tokens.drain(i..end.min(tokens.len()));
     }
     Ok((tokens, clauses))
+}
+
+/// Whether `token` can end a table's name: a word, but not one that starts a column
+/// definition.
+fn names_a_table(token: &Token) -> bool {
+    matches!(token, Token::Word(w)
+        if w.quote_style.is_some() || !matches!(w.keyword, Keyword::COLUMN | Keyword::ADD))
 }
 
 fn is_space(token: &Token) -> bool {
@@ -345,16 +358,21 @@ mod tests {
             "EXPLAIN SELECT k FROM t WHERE k IN (SELECT k FROM t TIMESTAMP AS OF now() - INTERVAL '1' HOUR)"
         );
         // Not clauses: other uses of the words.
-        assert_eq!(
-            parsed("SELECT ts AT TIME ZONE 'UTC' AS \"for\" FROM t"),
-            "SELECT ts AT TIME ZONE 'UTC' AS \"for\" FROM t"
-        );
+        for sql in [
+            "SELECT ts AT TIME ZONE 'UTC' AS \"for\" FROM t",
+            "CREATE TABLE n (id BIGINT NOT NULL, note VARCHAR, at TIMESTAMP)",
+            "CREATE TABLE n (at TIMESTAMP, b INT)",
+            "SELECT at FROM t WHERE at > TIMESTAMP '2020-01-01 00:00:00'",
+            "ALTER TABLE t ADD COLUMN at TIMESTAMP NOT NULL",
+        ] {
+            assert_eq!(parsed(sql), sql);
+        }
     }
 
     #[test]
     fn a_clause_that_follows_no_table_is_refused() {
         let ctx = SessionContext::new();
-        let err = parse(&ctx.state(), "SELECT 1 FOR VERSION AS OF 3")
+        let err = parse(&ctx.state(), "SELECT x FOR VERSION AS OF 3")
             .unwrap_err()
             .to_string();
         assert!(err.contains("must follow the name of a table"), "{err}");

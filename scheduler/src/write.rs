@@ -60,11 +60,23 @@ pub fn finish(
             Ok((write.spec.data_files(&batches)?, changed_rows(&batches)))
         }
         .await;
-        let (files, changed) = match files {
+        let (mut files, changed) = match files {
             Ok((files, changed)) => (Ok(files), changed),
             Err(e) => (Err(e), 0),
         };
-        let written = complete(&store, &runtime, &write.spec, &write.commit, files).await?;
+        let mut commit = write.commit.clone();
+        if let Commit::Rewrite {
+            removed,
+            whole_rows: 0,
+            ..
+        } = &mut commit
+            && changed == 0
+        {
+            // No row changed: the files read stay, the copies written go.
+            removed.clear();
+            files = files.map(|_| Vec::new());
+        }
+        let written = complete(&store, &runtime, &write.spec, &commit, files).await?;
         // A row-level change answers with the rows it changed, not the rows it wrote.
         let rows = match &write.commit {
             Commit::Rewrite { whole_rows, .. } => changed + whole_rows,

@@ -5,7 +5,7 @@
 
 use datafusion::prelude::SessionContext;
 
-use crate::common::{TestCluster, files_under, rows};
+use crate::common::{TestCluster, files_under, other_engines_read, rows};
 
 /// The rows and counts of `sql` run by single-process DataFusion.
 async fn local(ctx: &SessionContext, sql: &str) -> Vec<String> {
@@ -18,14 +18,32 @@ const DATA: &str = "SELECT id, \
      CASE WHEN id % 13 = 0 THEN NULL ELSE id * 1.5 END AS amount \
      FROM generate_series(1, 3000) AS s(id)";
 
-const STATEMENTS: [&str; 6] = [
+const STATEMENTS: [&str; 7] = [
     "DELETE FROM {t} WHERE amount > 4000",
     "UPDATE {t} SET amount = amount * 2, kind = 'seven' WHERE id % 7 = 0",
     "DELETE FROM {t} WHERE kind = 'even'",
     "UPDATE {t} SET amount = -1 WHERE amount IS NULL OR kind IS NULL",
     "DELETE FROM {t} WHERE id BETWEEN 100 AND 200 OR kind = 'nothing'",
     "UPDATE {t} SET kind = upper(kind)",
+    // Reads every file and matches no row: no snapshot.
+    "DELETE FROM {t} WHERE id % 1000 = 1000",
 ];
+
+const TABLES: [&str; 2] = ["silver.parts", "silver.flat"];
+
+/// Runs `statement` on both tables and on DataFusion's: same counts, same rows after.
+async fn apply(t: &TestCluster, ctx: &SessionContext, statement: &str) {
+    let expected = local(ctx, &statement.replace("{t}", "t")).await;
+    for table in TABLES {
+        let sql = statement.replace("{t}", table);
+        assert_eq!(t.rows(&sql).await, expected, "{sql}");
+        assert_eq!(
+            t.rows(&format!("SELECT * FROM {table} ORDER BY id")).await,
+            local(ctx, "SELECT * FROM t ORDER BY id").await,
+            "{table} after {sql}"
+        );
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deletes_and_updates_change_what_datafusion_changes() {
@@ -38,16 +56,7 @@ async fn deletes_and_updates_change_what_datafusion_changes() {
     .await;
     t.rows(&format!("CREATE TABLE silver.flat AS {DATA}")).await;
     for statement in STATEMENTS {
-        let expected = local(&ctx, &statement.replace("{t}", "t")).await;
-        for table in ["silver.parts", "silver.flat"] {
-            let sql = statement.replace("{t}", table);
-            assert_eq!(t.rows(&sql).await, expected, "{sql}");
-            assert_eq!(
-                t.rows(&format!("SELECT * FROM {table} ORDER BY id")).await,
-                local(&ctx, "SELECT * FROM t ORDER BY id").await,
-                "{table} after {sql}"
-            );
-        }
+        apply(&t, &ctx, statement).await;
     }
     // `kind = 'even'` matched whole partitions: their files went, none was written.
     let summary = t
@@ -60,7 +69,11 @@ async fn deletes_and_updates_change_what_datafusion_changes() {
     assert_eq!(&delete[..2], ["delete", "NULL"], "{summary:?}");
     assert_ne!(delete[2], "NULL", "{summary:?}");
     // The history has each change, and the first version still reads as it was.
-    assert_eq!(summary.len(), 1 + STATEMENTS.len());
+    assert_eq!(
+        summary.len(),
+        STATEMENTS.len(),
+        "one snapshot per change but one"
+    );
     let first = t
         .rows("SELECT snapshot_id FROM silver.\"parts$snapshots\" ORDER BY committed_at LIMIT 1")
         .await;
@@ -72,6 +85,22 @@ async fn deletes_and_updates_change_what_datafusion_changes() {
         .await,
         ["3000"]
     );
+    // Other engines read the changed tables as Quarry does.
+    for table in TABLES {
+        let mut quarry: Vec<Vec<String>> = t
+            .rows(&format!(
+                "SELECT CAST(id AS VARCHAR), kind, CAST(amount AS VARCHAR) FROM {table}"
+            ))
+            .await
+            .iter()
+            .map(|row| row.split('|').map(str::to_string).collect())
+            .collect();
+        quarry.sort();
+        let (pyiceberg, duckdb) = other_engines_read(&t.warehouse(), table);
+        assert_eq!(pyiceberg, quarry, "pyiceberg reads {table} otherwise");
+        assert_eq!(duckdb, quarry, "DuckDB reads {table} otherwise");
+    }
+    apply(&t, &ctx, "DELETE FROM {t}").await;
     // EXPLAIN shows the rewrite.
     let explain = t
         .rows("EXPLAIN DELETE FROM silver.flat WHERE id = 5")

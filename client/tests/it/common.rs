@@ -475,3 +475,29 @@ pub fn test_tables(root: &str) -> Vec<String> {
         format!("CREATE EXTERNAL TABLE dims STORED AS JSON LOCATION '{prefix}data/dims.json'"),
     ]
 }
+
+/// The rows of `table` (`namespace.name`) as pyiceberg and DuckDB read them from the
+/// warehouse (tests/interop/read_table.py), each sorted, every value as text.
+pub fn other_engines_read(warehouse: &Path, table: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let python = std::env::var("QUARRY_PYTHON").expect(
+        "QUARRY_PYTHON must name a Python with pyiceberg and DuckDB: run the tests through scripts/test.sh",
+    );
+    let output = std::process::Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/interop/read_table.py"
+        ))
+        .arg(warehouse)
+        .arg(table)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "read_table.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let engine =
+        |name: &str| -> Vec<Vec<String>> { serde_json::from_value(seen[name].clone()).unwrap() };
+    (engine("pyiceberg"), engine("duckdb"))
+}

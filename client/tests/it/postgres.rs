@@ -156,6 +156,21 @@ fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
         assert!(text(&failed).contains(expected), "{}", text(&failed));
     }
 
+    // Row-level changes answer with PostgreSQL's command tags.
+    let changed = psql_ok(
+        &server,
+        &[
+            "-c",
+            "UPDATE gold.sales SET amount = 0 WHERE id <= 10",
+            "-c",
+            "DELETE FROM gold.sales WHERE id > 990",
+        ],
+    );
+    assert_eq!(
+        changed.lines().collect::<Vec<_>>(),
+        ["UPDATE 10", "DELETE 10"]
+    );
+
     let wrong_db = Command::new("psql")
         .args(["-h", "127.0.0.1", "-p", &server.pg_port.to_string()])
         .args(["-U", "alice", "-d", "postgres", "-c", "SELECT 1"])

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use iceberg::TableIdent;
 
-use crate::common::{TestCluster, files_under, query, rows, stage_executors, write_test_data};
+use crate::common::{
+    TestCluster, files_under, other_engines_read, query, rows, stage_executors, write_test_data,
+};
 
 fn data_files(dir: &Path) -> Vec<PathBuf> {
     files_under(dir)
@@ -352,9 +354,6 @@ async fn parallel_inserts_all_land() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn other_engines_read_what_quarry_writes() {
-    let python = std::env::var("QUARRY_PYTHON").expect(
-        "QUARRY_PYTHON must name a Python with pyiceberg and DuckDB: run the tests through scripts/test.sh",
-    );
     let t = TestCluster::start(2, 2).await;
     t.rows(
         "CREATE TABLE gold.types PARTITION BY (bucket(4, id), day(at)) AS SELECT \
@@ -383,26 +382,10 @@ async fn other_engines_read_what_quarry_writes() {
         .collect();
     quarry.sort();
 
-    let output = std::process::Command::new(&python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/interop/read_table.py"
-        ))
-        .arg(t.warehouse())
-        .arg("gold.types")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "read_table.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let engine =
-        |name: &str| -> Vec<Vec<String>> { serde_json::from_value(seen[name].clone()).unwrap() };
+    let (pyiceberg, duckdb) = other_engines_read(&t.warehouse(), "gold.types");
     assert_eq!(quarry.len(), 2001);
-    assert_eq!(engine("pyiceberg"), quarry, "pyiceberg sees other rows");
-    assert_eq!(engine("duckdb"), quarry, "DuckDB sees other rows");
+    assert_eq!(pyiceberg, quarry, "pyiceberg sees other rows");
+    assert_eq!(duckdb, quarry, "DuckDB sees other rows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
