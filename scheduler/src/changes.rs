@@ -19,7 +19,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema};
 use datafusion::datasource::{provider_as_source, source_as_provider};
@@ -31,6 +30,7 @@ use datafusion::prelude::SessionContext;
 use iceberg::table::Table;
 use quarry_catalog::table::IcebergTable;
 use quarry_catalog::table::rewrite::{affected_files, is_simple, wholly_matched};
+use quarry_catalog::table::types;
 use quarry_catalog::table::write::{CHANGE_COLUMN, WriteSpec, change};
 
 use crate::error::QuarryError;
@@ -138,7 +138,7 @@ async fn change(
         let matches_all = match &unqualified {
             None => affected.keys().cloned().collect(),
             Some(filter) if is_simple(filter) => {
-                let schema = IcebergTable::new(table.clone())?.schema();
+                let schema = types::query_schema(metadata.current_schema())?;
                 let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
                 let fails = ctx
                     .state()

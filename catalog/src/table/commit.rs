@@ -76,30 +76,17 @@ async fn commit_retrying(
     files: &[DataFile],
     operation: Operation,
 ) -> Result<Table, TableError> {
-    let _lock = store.lock(ident).await;
-    let mut attempt = 0u32;
-    loop {
-        let base = current(store, ident, table_uuid).await?;
-        if files.is_empty() && operation == Operation::Append {
-            return Ok(base);
+    let operation = &operation;
+    swap_retrying(store, ident, table_uuid, |base: Table| async move {
+        if files.is_empty() && *operation == Operation::Append {
+            return Ok(None);
         }
-        let change = (operation.clone(), Removed::of(&operation));
-        let staged = stage_snapshot(store, &base, files.to_vec(), change).await?;
-        match store.swap(&base, staged.metadata.clone()).await {
-            Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
-                staged.discard(store).await;
-                attempt += 1;
-                let backoff = Duration::from_millis(25 << attempt.min(6));
-                tracing::debug!(table = %ident, attempt, "commit conflict, retrying");
-                tokio::time::sleep(backoff).await;
-            }
-            Err(e) => {
-                staged.discard(store).await;
-                return Err(e);
-            }
-            Ok(table) => return Ok(table),
-        }
-    }
+        let change = (operation.clone(), Removed::of(operation));
+        Ok(Some(
+            stage_snapshot(store, &base, files.to_vec(), change).await?,
+        ))
+    })
+    .await
 }
 
 /// Commits a row-level change: removes the live data files `removed` (by path) and
@@ -115,16 +102,14 @@ pub async fn rewrite(
     removed: &HashSet<String>,
     added: Vec<DataFile>,
 ) -> Result<Table, TableError> {
-    let _lock = store.lock(ident).await;
     let operation = match added.is_empty() {
         true => Operation::Delete,
         false => Operation::Overwrite,
     };
-    let mut attempt = 0u32;
-    loop {
-        let base = current(store, ident, table_uuid).await?;
+    let (operation, added) = (&operation, &added);
+    swap_retrying(store, ident, table_uuid, |base: Table| async move {
         if removed.is_empty() && added.is_empty() {
-            return Ok(base);
+            return Ok(None);
         }
         let live = match base.metadata().current_snapshot() {
             Some(snapshot) => live_data_files(&base, snapshot).await?,
@@ -137,52 +122,79 @@ pub async fn rewrite(
             )));
         }
         let change = (operation.clone(), Removed::Files(removed));
-        let staged = stage_snapshot(store, &base, added.clone(), change).await?;
-        match store.swap(&base, staged.metadata.clone()).await {
-            Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
-                staged.discard(store).await;
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
-            }
-            Err(e) => {
-                staged.discard(store).await;
-                return Err(e);
-            }
-            Ok(table) => return Ok(table),
-        }
-    }
+        Ok(Some(
+            stage_snapshot(store, &base, added.clone(), change).await?,
+        ))
+    })
+    .await
 }
 
 /// Makes the snapshot `to` names current again (Iceberg's `rollback_to_snapshot`):
 /// it must be the current snapshot or one of its ancestors when the commit lands.
 pub async fn rollback(store: &TableStore, table: &Table, to: Version) -> Result<Table, TableError> {
     let ident = table.identifier();
+    swap_retrying(
+        store,
+        ident,
+        table.metadata().uuid(),
+        |base: Table| async move {
+            let id = versions::rollback_target(&base, to)?;
+            let metadata = base.metadata();
+            if metadata.current_snapshot_id() == Some(id) {
+                return Ok(None);
+            }
+            let retention = versions::refs(metadata)?
+                .into_iter()
+                .find(|(name, _)| name == MAIN_BRANCH)
+                .map(|(_, main)| main.retention)
+                .unwrap_or(SnapshotRetention::branch(None, None, None));
+            let metadata = metadata
+                .clone()
+                .into_builder(base.metadata_location().map(str::to_string))
+                .set_ref(MAIN_BRANCH, SnapshotReference::new(id, retention))?
+                .build()?
+                .metadata;
+            Ok(Some(Staged {
+                metadata,
+                files: Vec::new(),
+            }))
+        },
+    )
+    .await
+}
+
+/// Swaps in the metadata `stage` makes from the table as it is now (nothing when it
+/// makes none), under the table's commit lock; a race lost to another process deletes
+/// what was staged, reloads the table and stages again.
+async fn swap_retrying<F>(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    mut stage: impl FnMut(Table) -> F,
+) -> Result<Table, TableError>
+where
+    F: std::future::Future<Output = Result<Option<Staged>, TableError>>,
+{
     let _lock = store.lock(ident).await;
     let mut attempt = 0u32;
     loop {
-        let base = current(store, ident, table.metadata().uuid()).await?;
-        let id = versions::rollback_target(&base, to)?;
-        let metadata = base.metadata();
-        if metadata.current_snapshot_id() == Some(id) {
+        let base = current(store, ident, table_uuid).await?;
+        let Some(staged) = stage(base.clone()).await? else {
             return Ok(base);
-        }
-        let retention = versions::refs(metadata)?
-            .into_iter()
-            .find(|(name, _)| name == MAIN_BRANCH)
-            .map(|(_, main)| main.retention)
-            .unwrap_or(SnapshotRetention::branch(None, None, None));
-        let rolled_back = metadata
-            .clone()
-            .into_builder(base.metadata_location().map(str::to_string))
-            .set_ref(MAIN_BRANCH, SnapshotReference::new(id, retention))?
-            .build()?
-            .metadata;
-        match store.swap(&base, rolled_back).await {
+        };
+        match store.swap(&base, staged.metadata.clone()).await {
             Err(TableError::Iceberg(e)) if e.retryable() && attempt < MAX_RETRIES => {
+                staged.discard(store).await;
                 attempt += 1;
-                tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+                let backoff = Duration::from_millis(25 << attempt.min(6));
+                tracing::debug!(table = %ident, attempt, "commit conflict, retrying");
+                tokio::time::sleep(backoff).await;
             }
-            other => return other,
+            Err(e) => {
+                staged.discard(store).await;
+                return Err(e);
+            }
+            Ok(table) => return Ok(table),
         }
     }
 }
