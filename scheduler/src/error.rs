@@ -42,6 +42,10 @@ pub enum QuarryError {
     /// removed rows this one changes. Nothing was written; running it again is safe.
     #[error("{0}; the statement did not take effect: run it again")]
     Conflict(String),
+    /// A `MERGE` matched one target row with more than one source row, which the SQL
+    /// standard makes an error (a cardinality violation). Nothing changed.
+    #[error("{0}")]
+    Cardinality(String),
     /// A query or session handle the service does not know.
     #[error("{0}")]
     NotFound(String),
@@ -136,7 +140,7 @@ impl From<QuarryError> for tonic::Status {
     fn from(e: QuarryError) -> Self {
         let message = e.to_string();
         match e {
-            QuarryError::Syntax(_) | QuarryError::Plan(_) => {
+            QuarryError::Syntax(_) | QuarryError::Plan(_) | QuarryError::Cardinality(_) => {
                 tonic::Status::invalid_argument(message)
             }
             QuarryError::Execution(_) => tonic::Status::internal(message),

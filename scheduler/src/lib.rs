@@ -6,7 +6,7 @@
 //!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables;
-//!   [`changes`]: `DELETE` and `UPDATE`, copy-on-write.
+//!   [`changes`]: `DELETE` and `UPDATE`, copy-on-write; [`merge`]: `MERGE`, likewise.
 //! - [`time_travel`]: `FOR VERSION AS OF`, `FOR TIMESTAMP AS OF` and Dremio's `AT
 //!   SNAPSHOT`, parsed and planned as scans of earlier snapshots; [`rollback`]:
 //!   `ALTER TABLE t ROLLBACK TO SNAPSHOT | TIMESTAMP`; [`alter`]: what Quarry's own
@@ -40,6 +40,7 @@ pub mod job;
 pub mod joins;
 pub mod launcher;
 pub mod listing;
+pub mod merge;
 pub mod metrics;
 pub mod params;
 pub mod placement;

@@ -29,13 +29,14 @@ use crate::direct::DirectRunner;
 use crate::error::QuarryError;
 use crate::explain;
 use crate::ingest::{self, IngestTarget};
-use crate::job::{JobRunner, fetch_results};
+use crate::job::{Job, JobRunner, fetch_results};
 use crate::joins;
+use crate::merge::Merge;
 pub use crate::query::{Progress, Query, QueryState};
 use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
 use crate::statement::{self, Statement};
-use crate::tables::CatalogChange;
+use crate::tables::{CatalogChange, Write};
 use crate::write;
 
 /// How long a prepared statement waits to be executed before it is forgotten.
@@ -323,6 +324,8 @@ impl QueryService {
                 return Ok(hold(schema, empty, registration));
             }
             Statement::Write(write) => &write.plan,
+            // A MERGE's first job finds the files its matches are in.
+            Statement::Merge(merge) => &merge.matches,
             Statement::Distributed(plan) => {
                 if let Some(physical) = self.direct.plan(&query.ctx, plan).await? {
                     if !query.start(None) {
@@ -366,22 +369,33 @@ impl QueryService {
         let (jobs, g) = (self.jobs.clone(), Arc::clone(&guard));
         let inner_schema = Arc::clone(plan.schema().inner());
         let batches = match &query.statement {
-            Statement::Write(write) => {
-                let task = write::finish(
-                    jobs,
+            Statement::Write(_) | Statement::Merge(_) => {
+                let statement = query.statement.clone();
+                let (store, runtime) = (
                     self.sessions.store().clone(),
                     Arc::clone(self.sessions.runtime()),
-                    Some(Arc::clone(&query)),
-                    job,
-                    write.as_ref().clone(),
                 );
+                let (ctx, q) = (Arc::clone(&query.ctx), Arc::clone(&query));
+                let name = job_name(&query.sql);
                 let reflections = Arc::clone(self.sessions.reflections());
                 let refresher = Arc::clone(&self.refresher);
                 futures::stream::once(async move {
-                    let result = match task.await {
-                        Ok(result) => result,
-                        Err(e) => Err(QuarryError::Internal(format!("the write task failed: {e}"))),
-                    };
+                    let result = async {
+                        let (job, write) = match statement {
+                            Statement::Merge(merge) => {
+                                merge_write(&jobs, (ctx, &name), &merge, job, &g).await?
+                            }
+                            Statement::Write(write) => (job, *write),
+                            _ => return Err(QuarryError::Internal("not a write".into())),
+                        };
+                        match write::finish(jobs, store, runtime, Some(q), job, write).await {
+                            Ok(result) => result,
+                            Err(e) => {
+                                Err(QuarryError::Internal(format!("the write task failed: {e}")))
+                            }
+                        }
+                    }
+                    .await;
                     // A reflection may have been built, or its table changed.
                     reflections.invalidate();
                     refresher.notify();
@@ -574,6 +588,29 @@ fn written_rows(batch: &RecordBatch) -> u64 {
         .column_by_name("count")
         .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
         .map_or(0, |counts| counts.iter().flatten().sum())
+}
+
+/// Waits for the first job of a `MERGE`, `job`, and submits the write its result makes
+/// as the statement's second job.
+async fn merge_write(
+    jobs: &JobRunner,
+    (ctx, name): (Arc<SessionContext>, &str),
+    merge: &Merge,
+    mut job: Job,
+    guard: &JobGuard,
+) -> Result<(Job, Write), QuarryError> {
+    let locations = jobs.wait(&mut job).await?;
+    let schema = Arc::clone(merge.matches.schema().inner());
+    let matches: Vec<RecordBatch> = fetch_results(locations, schema).try_collect().await?;
+    jobs.clean_up(&job.id);
+    let write = merge.write(&matches)?;
+    let next = jobs.submit(ctx, &write.plan, name).await?;
+    if !guard.rerun(&next.id) {
+        // Cancelled meanwhile: so is the write.
+        let _ = jobs.cancel(&next.id).await;
+        return Err(QuarryError::Cancelled);
+    }
+    Ok((next, write))
 }
 
 /// Keeps a running query known to the service until dropped.

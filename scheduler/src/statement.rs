@@ -24,6 +24,7 @@ use quarry_catalog::store::TableStore;
 
 use crate::changes;
 use crate::error::QuarryError;
+use crate::merge::{self, Merge};
 use crate::params;
 use crate::reflections::{Reflections, parse};
 use crate::rollback;
@@ -44,6 +45,8 @@ pub enum Statement {
     Write(Box<Write>),
     /// Changes the Iceberg catalog only.
     Catalog(Box<CatalogChange>),
+    /// A `MERGE`: a job finds the files its matches are in, then a write rewrites them.
+    Merge(Box<Merge>),
 }
 
 impl Statement {
@@ -54,6 +57,7 @@ impl Statement {
             | Statement::ExplainAnalyze(plan)
             | Statement::Local(plan) => vec![plan],
             Statement::Write(write) => vec![&write.plan],
+            Statement::Merge(merge) => vec![&merge.matches, &merge.write.plan],
             Statement::Catalog(_) => vec![],
         }
     }
@@ -80,6 +84,11 @@ impl Statement {
                 write.plan = bind(write.plan)?;
                 Statement::Write(write)
             }
+            Statement::Merge(mut merge) => {
+                merge.matches = bind(merge.matches)?;
+                merge.write.plan = bind(merge.write.plan)?;
+                Statement::Merge(merge)
+            }
             catalog @ Statement::Catalog(_) => catalog,
         })
     }
@@ -94,7 +103,7 @@ impl Statement {
                 plan,
                 LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) | LogicalPlan::Dml(_)
             ),
-            Statement::Write(_) | Statement::Catalog(_) => false,
+            Statement::Write(_) | Statement::Catalog(_) | Statement::Merge(_) => false,
         }
     }
 
@@ -105,7 +114,7 @@ impl Statement {
                 std::sync::Arc::clone(plan.schema().inner())
             }
             Statement::ExplainAnalyze(_) => crate::explain::schema(),
-            Statement::Write(_) => crate::write::count_schema(),
+            Statement::Write(_) | Statement::Merge(_) => crate::write::count_schema(),
             Statement::Catalog(_) => {
                 std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())
             }
@@ -139,6 +148,9 @@ pub async fn plan(
         return Ok(Statement::Catalog(Box::new(change)));
     }
     let statement = time_travel::parse(&state, &sql)?;
+    if let Some(merge) = merge::plan(ctx, store, &statement).await? {
+        return Ok(merge);
+    }
     let statement = match tables::plan(ctx, store, &statement).await? {
         Planned::Write(write) => return Ok(Statement::Write(write)),
         Planned::Catalog(change) => return Ok(Statement::Catalog(change)),
@@ -161,7 +173,7 @@ pub async fn plan(
 
 /// Looks up the lake's namespaces that `statement` names, asynchronously, so that
 /// DataFusion's synchronous schema lookups while planning it need no catalog call.
-async fn resolve_namespaces(
+pub(crate) async fn resolve_namespaces(
     state: &SessionState,
     store: &TableStore,
     statement: &DFStatement,
@@ -248,6 +260,7 @@ mod tests {
             Statement::Local(_) => "local",
             Statement::Write(_) => "write",
             Statement::Catalog(_) => "catalog",
+            Statement::Merge(_) => "merge",
         }
     }
 
@@ -290,6 +303,24 @@ mod tests {
             "distributed"
         );
         assert_eq!(kind("DROP TABLE IF EXISTS nowhere.t").await, "catalog");
+        assert_eq!(
+            kind("MERGE INTO t USING (SELECT 1 AS a) AS s ON t.a = s.a WHEN MATCHED THEN DELETE")
+                .await,
+            "merge"
+        );
+        // Inserts only: an append.
+        assert_eq!(
+            kind("MERGE INTO t USING (SELECT 1 AS a) s ON t.a = s.a WHEN NOT MATCHED THEN INSERT VALUES (s.a)")
+                .await,
+            "write"
+        );
+        assert_eq!(
+            kind(
+                "EXPLAIN MERGE INTO t USING (SELECT 1 AS a) s ON t.a = s.a WHEN MATCHED THEN DELETE"
+            )
+            .await,
+            "distributed"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]

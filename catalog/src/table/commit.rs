@@ -102,9 +102,11 @@ pub async fn rewrite(
     removed: &HashSet<String>,
     added: Vec<DataFile>,
 ) -> Result<Table, TableError> {
-    let operation = match added.is_empty() {
-        true => Operation::Delete,
-        false => Operation::Overwrite,
+    // A MERGE whose matches were all inserts removes nothing: an append.
+    let operation = match (removed.is_empty(), added.is_empty()) {
+        (true, _) => Operation::Append,
+        (false, true) => Operation::Delete,
+        (false, false) => Operation::Overwrite,
     };
     let (operation, added) = (&operation, &added);
     swap_retrying(store, ident, table_uuid, |base: Table| async move {

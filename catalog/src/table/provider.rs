@@ -21,7 +21,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use iceberg::table::Table;
 
-use super::scan::{Read, plan_scan};
+use super::scan::{Read, file_field, plan_scan};
 use super::write::{IcebergWriteExec, WriteSpec};
 use super::{TableError, types};
 
@@ -37,6 +37,8 @@ pub struct IcebergTable {
     snapshot: Option<i64>,
     /// Read only these data files (by path): those a row-level change rewrites.
     only: Option<Arc<HashSet<String>>>,
+    /// The schema ends with `scan::FILE_COLUMN`, each row's data file.
+    file_column: bool,
 }
 
 impl IcebergTable {
@@ -49,6 +51,7 @@ impl IcebergTable {
             since: None,
             snapshot: None,
             only: None,
+            file_column: false,
         })
     }
 
@@ -70,6 +73,7 @@ impl IcebergTable {
             since: None,
             snapshot: Some(id),
             only: None,
+            file_column: false,
         })
     }
 
@@ -89,6 +93,21 @@ impl IcebergTable {
         Ok(files)
     }
 
+    /// This table with one more column, `scan::FILE_COLUMN`: the data file each row is
+    /// in.
+    pub fn with_file_column(mut self) -> Self {
+        if !self.file_column {
+            let mut fields = self.schema.fields().to_vec();
+            fields.push(file_field());
+            self.schema = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                fields,
+                self.schema.metadata().clone(),
+            ));
+            self.file_column = true;
+        }
+        self
+    }
+
     /// A table that does not exist yet, as the target of a write.
     pub fn pending(spec: Arc<WriteSpec>) -> Result<Self, TableError> {
         Ok(Self {
@@ -98,6 +117,7 @@ impl IcebergTable {
             since: None,
             snapshot: None,
             only: None,
+            file_column: false,
         })
     }
 
@@ -161,6 +181,7 @@ impl TableProvider for IcebergTable {
                     snapshot: self.snapshot,
                     since: self.since,
                     only: self.only.clone(),
+                    file_column: self.file_column,
                 };
                 plan_scan(state, table, &self.schema, scan, read).await
             }

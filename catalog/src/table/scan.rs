@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::common::config::{ConfigOptions, TableParquetOptions};
 use datafusion::common::stats::{ColumnStatistics, Precision, Statistics};
@@ -32,6 +32,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::filter_pushdown::{FilterDescription, FilterPushdownPhase};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion_datasource::TableSchema;
 use futures::TryStreamExt;
 use iceberg::spec::{
     DataContentType, DataFile, Datum, NestedField, PrimitiveLiteral, PrimitiveType, Type,
@@ -52,6 +53,21 @@ pub struct Read {
     pub since: Option<i64>,
     /// Only these data files (by path).
     pub only: Option<Arc<HashSet<String>>>,
+    /// The scan's schema ends with [`FILE_COLUMN`]: each row's data file.
+    pub file_column: bool,
+}
+
+/// The column that names each row's data file, in scans that ask for it (a `MERGE`
+/// finding the files its matches are in).
+pub const FILE_COLUMN: &str = "__quarry_file";
+
+/// The [`FILE_COLUMN`] field.
+pub fn file_field() -> arrow::datatypes::FieldRef {
+    Arc::new(arrow::datatypes::Field::new(
+        FILE_COLUMN,
+        DataType::Utf8,
+        false,
+    ))
 }
 
 /// Plans a scan of the table's current snapshot, or of the one `read` names.
@@ -114,13 +130,33 @@ pub async fn plan_scan(
     let data_files = live_data_files(table, snapshot).await?;
     let files_read = started.elapsed();
     let (url, _) = store_path(table.metadata().location())?;
+    // The file's path is a partition value, constant over its rows.
+    let file_schema = match read.file_column {
+        true => Arc::new(Schema::new(
+            schema.fields()[..schema.fields().len() - 1].to_vec(),
+        )),
+        false => Arc::clone(schema),
+    };
     let mut files = Vec::with_capacity(tasks.len());
     for task in &tasks {
         let (_, path) = store_path(&task.data_file_path)?;
         let mut file = PartitionedFile::new(path.to_string(), task.file_size_in_bytes);
         if let Some(data_file) = data_files.get(&task.data_file_path) {
-            let statistics = file_statistics(data_file, &iceberg_schema, schema);
+            let mut statistics = file_statistics(data_file, &iceberg_schema, &file_schema);
+            if read.file_column {
+                let name = ScalarValue::Utf8(Some(task.data_file_path.clone()));
+                statistics.column_statistics.push(ColumnStatistics {
+                    null_count: Precision::Exact(0),
+                    min_value: Precision::Exact(name.clone()),
+                    max_value: Precision::Exact(name),
+                    distinct_count: Precision::Exact(1),
+                    ..ColumnStatistics::new_unknown()
+                });
+            }
             file = file.with_statistics(Arc::new(statistics));
+        }
+        if read.file_column {
+            file.partition_values = vec![ScalarValue::Utf8(Some(task.data_file_path.clone()))];
         }
         files.push(file);
     }
@@ -146,7 +182,12 @@ pub async fn plan_scan(
         ..Default::default()
     };
     // DataFusion pushes the query's filters into this source itself.
-    let source = ParquetSource::new(Arc::clone(schema)).with_table_parquet_options(parquet_options);
+    let partition_columns = match read.file_column {
+        true => vec![file_field()],
+        false => Vec::new(),
+    };
+    let source = ParquetSource::new(TableSchema::new(file_schema, partition_columns))
+        .with_table_parquet_options(parquet_options);
     let config = FileScanConfigBuilder::new(url, Arc::new(source))
         .with_file_groups(groups)
         .with_statistics(statistics)

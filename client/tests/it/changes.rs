@@ -5,7 +5,7 @@
 
 use datafusion::prelude::SessionContext;
 
-use crate::common::{TestCluster, files_under, other_engines_read, rows};
+use crate::common::{TestCluster, files_under, other_engines_read_as_quarry, rows};
 
 /// The rows and counts of `sql` run by single-process DataFusion.
 async fn local(ctx: &SessionContext, sql: &str) -> Vec<String> {
@@ -87,18 +87,12 @@ async fn deletes_and_updates_change_what_datafusion_changes() {
     );
     // Other engines read the changed tables as Quarry does.
     for table in TABLES {
-        let mut quarry: Vec<Vec<String>> = t
-            .rows(&format!(
-                "SELECT CAST(id AS VARCHAR), kind, CAST(amount AS VARCHAR) FROM {table}"
-            ))
-            .await
-            .iter()
-            .map(|row| row.split('|').map(str::to_string).collect())
-            .collect();
-        quarry.sort();
-        let (pyiceberg, duckdb) = other_engines_read(&t.warehouse(), table);
-        assert_eq!(pyiceberg, quarry, "pyiceberg reads {table} otherwise");
-        assert_eq!(duckdb, quarry, "DuckDB reads {table} otherwise");
+        other_engines_read_as_quarry(
+            &t,
+            table,
+            "CAST(id AS VARCHAR), kind, CAST(amount AS VARCHAR)",
+        )
+        .await;
     }
     apply(&t, &ctx, "DELETE FROM {t}").await;
     // EXPLAIN shows the rewrite.

@@ -478,6 +478,21 @@ pub fn test_tables(root: &str) -> Vec<String> {
 
 /// The rows of `table` (`namespace.name`) as pyiceberg and DuckDB read them from the
 /// warehouse (tests/interop/read_table.py), each sorted, every value as text.
+/// Asserts that pyiceberg and DuckDB read `table` as Quarry does: Quarry's `columns`
+/// (as text) against every column the others read.
+pub async fn other_engines_read_as_quarry(t: &TestCluster, table: &str, columns: &str) {
+    let mut quarry: Vec<Vec<String>> = t
+        .rows(&format!("SELECT {columns} FROM {table}"))
+        .await
+        .iter()
+        .map(|row| row.split('|').map(str::to_string).collect())
+        .collect();
+    quarry.sort();
+    let (pyiceberg, duckdb) = other_engines_read(&t.warehouse(), table);
+    assert_eq!(pyiceberg, quarry, "pyiceberg reads {table} otherwise");
+    assert_eq!(duckdb, quarry, "DuckDB reads {table} otherwise");
+}
+
 pub fn other_engines_read(warehouse: &Path, table: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
     let python = std::env::var("QUARRY_PYTHON").expect(
         "QUARRY_PYTHON must name a Python with pyiceberg and DuckDB: run the tests through scripts/test.sh",

@@ -12,6 +12,7 @@ mod errors;
 mod etcd_catalog;
 mod flight_clients;
 mod joins;
+mod merge;
 mod object_storage;
 mod postgres;
 mod processes;

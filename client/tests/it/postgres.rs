@@ -164,11 +164,14 @@ fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
             "UPDATE gold.sales SET amount = 0 WHERE id <= 10",
             "-c",
             "DELETE FROM gold.sales WHERE id > 990",
+            "-c",
+            "MERGE INTO gold.sales AS t USING (SELECT 985 + n AS id FROM generate_series(1, 10) AS s(n)) AS s \
+             ON t.id = s.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id)",
         ],
     );
     assert_eq!(
         changed.lines().collect::<Vec<_>>(),
-        ["UPDATE 10", "DELETE 10"]
+        ["UPDATE 10", "DELETE 10", "MERGE 10"]
     );
 
     let wrong_db = Command::new("psql")

@@ -54,6 +54,7 @@ pub fn sqlstate(error: &QuarryError) -> &'static str {
                 "XX000"
             }
         }
+        QuarryError::Cardinality(_) => "21000",
         QuarryError::OutOfMemory(_) => "53200",
         QuarryError::Startup(_) | QuarryError::Internal(_) => "XX000",
         // cannot_connect_now: the cluster is recovering.
