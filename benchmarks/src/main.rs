@@ -5,11 +5,13 @@
 //!   DataFusion, Ballista and DuckDB, with a report (Markdown, JSON and a chart) under
 //!   `benchmarks/results/`.
 //! - `aggregate` and `tables` ([`micro`]): one feature each against DataFusion.
+//! - `merge` ([`merge`]): `MERGE` of 1% of a table against `INSERT OVERWRITE` of it.
 //! - `dashboard` ([`dashboard`]): a Superset dashboard's queries with reflections off
 //!   and on, and on DuckDB.
 //! - `tpc-engine`: one engine of such a run, as a process of its own (internal).
 
 mod dashboard;
+mod merge;
 mod micro;
 mod tpc;
 
@@ -37,6 +39,8 @@ enum Command {
     Aggregate(micro::MicroArgs),
     /// CTAS into an Iceberg table, and a selective query with and without pruning.
     Tables(micro::MicroArgs),
+    /// MERGE of 1% of a table's rows vs INSERT OVERWRITE of the whole table.
+    Merge(micro::MicroArgs),
     /// A dashboard's queries over a gold table: reflections off, on, and DuckDB.
     Dashboard(dashboard::DashboardArgs),
     /// One engine of a TPC-H or TPC-DS run, driven through stdin and stdout.
@@ -63,6 +67,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::TpcEngine(args) => tpc::worker::serve(args).await,
         Command::Aggregate(args) => micro::aggregate(args).await,
         Command::Tables(args) => micro::tables(args).await,
+        Command::Merge(args) => merge::run(args).await,
         Command::Dashboard(args) => dashboard::run(args).await,
     }
 }

@@ -38,7 +38,7 @@ pub struct MicroArgs {
 
 impl MicroArgs {
     /// The data directory: `dir`, or a temporary directory removed when the guard drops.
-    fn work_dir(&self) -> std::io::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    pub(crate) fn work_dir(&self) -> std::io::Result<(PathBuf, Option<tempfile::TempDir>)> {
         match &self.dir {
             Some(dir) => Ok((dir.clone(), None)),
             None => {
@@ -61,23 +61,8 @@ const UNPRUNED: &str = "SELECT count(*), sum(v) FROM bench.events \
 pub async fn tables(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (dir, _temp) = args.work_dir()?;
     let (dir, rows, iterations, executors) = (&dir, args.rows, args.iterations, args.executors);
-    let source = dir.join("warehouse/bench-source");
+    let source = write_source(dir, rows).await?;
     let local = SessionContext::new();
-    let select = format!(
-        "SELECT value AS id, value % 1000 AS k, (value * 7919) % 100003 AS v, \
-         to_timestamp_seconds(1704067200 + (value % 366) * 86400 + value % 86400) AS ts \
-         FROM generate_series(1, {rows})"
-    );
-    if !source.exists() {
-        local
-            .sql(&format!(
-                "COPY ({select}) TO '{}/part-0.parquet' STORED AS PARQUET",
-                source.display()
-            ))
-            .await?
-            .collect()
-            .await?;
-    }
     // The baseline: DataFusion in one process writing the same rows as Parquet.
     local
         .sql(&format!(
@@ -141,6 +126,31 @@ pub async fn tables(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     print_row("`date_trunc('day', ts) = day` (no pruning)", u);
     println!("ratio pruned / unpruned (median): {:.3}", p.0 / u.0);
     Ok(())
+}
+
+/// Writes `rows` rows of events (`id`, `k`, `v`, `ts` over the days of 2024) as Parquet
+/// under the warehouse's `bench-source/`, unless they are there, and returns the path.
+pub(crate) async fn write_source(
+    dir: &std::path::Path,
+    rows: u64,
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let source = dir.join("warehouse/bench-source");
+    if !source.exists() {
+        let select = format!(
+            "SELECT value AS id, value % 1000 AS k, (value * 7919) % 100003 AS v, \
+             to_timestamp_seconds(1704067200 + (value % 366) * 86400 + value % 86400) AS ts \
+             FROM generate_series(1, {rows})"
+        );
+        SessionContext::new()
+            .sql(&format!(
+                "COPY ({select}) TO '{}/part-0.parquet' STORED AS PARQUET",
+                source.display()
+            ))
+            .await?
+            .collect()
+            .await?;
+    }
+    Ok(source)
 }
 
 pub async fn aggregate(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -252,12 +262,12 @@ fn text_rows(
 }
 
 /// A table row: what, then median, min and max seconds.
-fn print_row(what: &str, (median, min, max): (f64, f64, f64)) {
+pub(crate) fn print_row(what: &str, (median, min, max): (f64, f64, f64)) {
     println!("| {what} | {median:.3} s | {min:.3} s | {max:.3} s |");
 }
 
 /// Median, min and max in seconds.
-fn summary(times: &mut [Duration]) -> (f64, f64, f64) {
+pub(crate) fn summary(times: &mut [Duration]) -> (f64, f64, f64) {
     times.sort();
     let secs = |d: &Duration| d.as_secs_f64();
     (
