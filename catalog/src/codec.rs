@@ -3,7 +3,8 @@
 //! Both sides must build their codecs here so that what the scheduler encodes the
 //! executors can decode. Most nodes Quarry ships are DataFusion's or Ballista's (file
 //! scans are `DataSourceExec`, shuffles are Ballista's); Quarry's own nodes (the Iceberg
-//! write task and the scan summary above each Iceberg scan) are encoded here, tagged so
+//! write task, the scan summary above each Iceberg scan and the reader of data files
+//! with row-level deletes) are encoded here, tagged so
 //! that they are told apart from Ballista's, which get everything else. Quarry's
 //! aggregate functions (the sketches of [`crate::sketch`]) are found by name.
 
@@ -19,6 +20,7 @@ use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use serde::{Deserialize, Serialize};
 
 use crate::sketch;
+use crate::table::deletes::{DeletesScan, DeletesScanExec};
 use crate::table::scan::{IcebergScanExec, ScanSummary};
 use crate::table::write::{IcebergWriteExec, WriteSpec};
 
@@ -45,6 +47,7 @@ const TAG: &[u8] = b"QUARRY1:";
 enum Node {
     Write(Box<WriteSpec>),
     Scan(ScanSummary),
+    Deletes(Box<DeletesScan>),
 }
 
 /// Encodes Quarry's nodes, and hands every other node to Ballista's codec.
@@ -66,15 +69,16 @@ impl PhysicalExtensionCodec for QuarryPhysicalCodec {
         let node: Node = serde_json::from_slice(json).map_err(|e| {
             DataFusionError::Internal(format!("cannot decode a Quarry plan node: {e}"))
         })?;
-        let [input] = inputs else {
-            return Err(DataFusionError::Internal(
-                "a Quarry plan node has exactly one input".into(),
-            ));
+        let input = || match inputs {
+            [input] => Ok(Arc::clone(input)),
+            _ => Err(DataFusionError::Internal(
+                "this Quarry plan node has exactly one input".into(),
+            )),
         };
-        let input = Arc::clone(input);
         Ok(match node {
-            Node::Write(spec) => Arc::new(IcebergWriteExec::new(input, Arc::new(*spec))),
-            Node::Scan(summary) => Arc::new(IcebergScanExec::new(input, summary)),
+            Node::Write(spec) => Arc::new(IcebergWriteExec::new(input()?, Arc::new(*spec))),
+            Node::Scan(summary) => Arc::new(IcebergScanExec::new(input()?, summary)),
+            Node::Deletes(scan) => Arc::new(DeletesScanExec::try_new(*scan)?),
         })
     }
 
@@ -83,6 +87,8 @@ impl PhysicalExtensionCodec for QuarryPhysicalCodec {
             Node::Write(Box::new(write.spec().as_ref().clone()))
         } else if let Some(scan) = node.as_any().downcast_ref::<IcebergScanExec>() {
             Node::Scan(scan.summary().clone())
+        } else if let Some(scan) = node.as_any().downcast_ref::<DeletesScanExec>() {
+            Node::Deletes(Box::new(scan.scan().clone()))
         } else {
             return self.ballista.try_encode(node, buf);
         };

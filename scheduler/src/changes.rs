@@ -134,7 +134,13 @@ async fn change(
     };
     // A DELETE removes the files its filter matches whole, unread.
     let mut whole = HashSet::new();
-    if assignments.is_none() {
+    // Files with row-level deletes (another engine's) hold fewer rows than their
+    // statistics say: they are read and rewritten, never counted whole.
+    let has_deletes = metadata
+        .current_snapshot()
+        .and_then(|s| s.summary().additional_properties.get("total-delete-files"))
+        .is_some_and(|n| n != "0");
+    if assignments.is_none() && !has_deletes {
         let matches_all = match &unqualified {
             None => affected.keys().cloned().collect(),
             Some(filter) if is_simple(filter) => {

@@ -15,6 +15,7 @@
 
 pub mod cleanup;
 pub mod commit;
+pub mod deletes;
 pub mod metadata_tables;
 pub mod partition;
 pub mod predicate;

@@ -31,6 +31,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::filter_pushdown::{FilterDescription, FilterPushdownPhase};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion_datasource::TableSchema;
 use futures::TryStreamExt;
@@ -40,6 +41,7 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use serde::{Deserialize, Serialize};
 
+use super::deletes::{self, DeletesScan, DeletesScanExec};
 use super::predicate::to_predicate;
 use super::{TableError, store_path};
 
@@ -119,13 +121,9 @@ pub async fn plan_scan(
     if let Some(only) = &read.only {
         tasks.retain(|task| only.contains(&task.data_file_path));
     }
-    if tasks.iter().any(|t| !t.deletes.is_empty()) {
-        return Err(TableError::Invalid(format!(
-            "table {name} has row-level deletes (delete files), which Quarry cannot apply yet; \
-             it refuses to read the table rather than return deleted rows"
-        ))
-        .into());
-    }
+    // Files with row-level deletes are read by Iceberg's reader; the rest by DataFusion.
+    let (with_deletes, tasks): (Vec<_>, Vec<_>) =
+        tasks.into_iter().partition(|t| !t.deletes.is_empty());
     let tasks_planned = started.elapsed();
     let data_files = live_data_files(table, snapshot).await?;
     let files_read = started.elapsed();
@@ -160,7 +158,8 @@ pub async fn plan_scan(
         }
         files.push(file);
     }
-    let planned = files.len();
+    let planned = files.len() + with_deletes.len();
+    let plain = !files.is_empty();
     let total: usize = snapshot
         .summary()
         .additional_properties
@@ -194,7 +193,23 @@ pub async fn plan_scan(
         .with_projection_indices(projection.cloned())?
         .with_limit(limit)
         .build();
-    let scan = DataSourceExec::from_data_source(config);
+    let mut scan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+    if !with_deletes.is_empty() {
+        let columns = match projection {
+            Some(p) => p.clone(),
+            None => (0..schema.fields().len()).collect(),
+        };
+        let deletes = Arc::new(DeletesScanExec::try_new(DeletesScan {
+            groups: deletes::spread(with_deletes, options.execution.target_partitions),
+            schema: iceberg_schema.as_ref().clone(),
+            columns,
+            batch_size: options.execution.batch_size,
+        })?);
+        scan = match plain {
+            true => UnionExec::try_new(vec![scan, deletes])?,
+            false => deletes,
+        };
+    }
     tracing::debug!(
         table = %name,
         files = planned,
@@ -595,164 +610,5 @@ impl ExecutionPlan for IcebergScanExec {
         _config: &ConfigOptions,
     ) -> Result<FilterDescription> {
         FilterDescription::from_children(parent_filters, &self.children())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::{Int64Array, RecordBatch};
-    use datafusion::prelude::SessionContext;
-    use iceberg::TableIdent;
-    use iceberg::spec::{
-        DataContentType, DataFileBuilder, DataFileFormat, ManifestListWriter,
-        ManifestWriterBuilder, NestedField, Operation, PartitionSpec, PrimitiveType, Schema,
-        Snapshot, Struct, Summary, Type, UNASSIGNED_SEQUENCE_NUMBER,
-    };
-    use parquet::arrow::ArrowWriter;
-
-    use crate::Warehouse;
-    use crate::store::TableStore;
-    use crate::table::stats::{WrittenFile, data_file};
-    use crate::table::{IcebergTable, commit, types};
-
-    /// Writes `ids` as a Parquet file with field ids and returns its `DataFile`.
-    fn write_ids(
-        schema: &Schema,
-        path: &std::path::Path,
-        ids: Vec<i64>,
-    ) -> iceberg::spec::DataFile {
-        let arrow = types::arrow_schema(schema).unwrap();
-        let batch = RecordBatch::try_new(Arc::clone(&arrow), vec![Arc::new(Int64Array::from(ids))])
-            .unwrap();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let mut writer =
-            ArrowWriter::try_new(std::fs::File::create(path).unwrap(), arrow, None).unwrap();
-        writer.write(&batch).unwrap();
-        let footer = writer.finish().unwrap();
-        let size = writer.bytes_written() as u64;
-        let file = WrittenFile {
-            path: format!("file://{}", path.display()),
-            size,
-            partition: Struct::empty(),
-            spec_id: 0,
-            schema,
-        };
-        data_file(file, &footer).unwrap()
-    }
-
-    /// A table whose second snapshot deletes a row through an equality-delete file is
-    /// refused, never read without its deletes.
-    #[tokio::test(flavor = "multi_thread")]
-    async fn tables_with_delete_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(dir.path().to_string_lossy()).unwrap();
-        let store = TableStore::open_embedded(&warehouse, &["ns".to_string()])
-            .await
-            .unwrap();
-        let schema = Schema::builder()
-            .with_fields(vec![
-                NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
-            ])
-            .build()
-            .unwrap();
-        let ident = TableIdent::from_strs(["ns", "t"]).unwrap();
-        let location = store.new_location(&ident);
-        let root = std::path::PathBuf::from(location.strip_prefix("file://").unwrap());
-        let rows = write_ids(&schema, &root.join("data/a.parquet"), vec![1, 2, 3]);
-        let spec = PartitionSpec::unpartition_spec();
-        let layout = (schema.clone(), &spec);
-        let none = Default::default();
-        let table = commit::create(&store, &ident, &location, layout, &none, vec![rows])
-            .await
-            .unwrap();
-
-        // Read before the delete: three rows.
-        let ctx = SessionContext::new();
-        let provider = IcebergTable::new(table.clone()).unwrap();
-        let plan =
-            datafusion::catalog::TableProvider::scan(&provider, &ctx.state(), None, &[], None)
-                .await
-                .unwrap();
-        let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
-            .await
-            .unwrap();
-        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
-
-        // Commit an equality delete of id = 2 by hand, as another engine would.
-        let deleted = write_ids(&schema, &root.join("data/delete.parquet"), vec![2]);
-        let delete_file = DataFileBuilder::default()
-            .content(DataContentType::EqualityDeletes)
-            .file_path(deleted.file_path().to_string())
-            .file_format(DataFileFormat::Parquet)
-            .partition(Struct::empty())
-            .partition_spec_id(0)
-            .record_count(1)
-            .file_size_in_bytes(deleted.file_size_in_bytes())
-            .equality_ids(Some(vec![1]))
-            .build()
-            .unwrap();
-        let metadata = table.metadata();
-        let parent = metadata.current_snapshot().unwrap();
-        let snapshot_id = parent.snapshot_id() + 1;
-        let sequence = metadata.next_sequence_number();
-        let io = store.file_io();
-        let mut deletes = ManifestWriterBuilder::new(
-            io.new_output(format!("{location}/metadata/deletes-m0.avro"))
-                .unwrap(),
-            Some(snapshot_id),
-            Arc::clone(metadata.current_schema()),
-            metadata.default_partition_spec().as_ref().clone(),
-        )
-        .build_v2_deletes();
-        deletes
-            .add_file(delete_file, UNASSIGNED_SEQUENCE_NUMBER)
-            .unwrap();
-        let mut manifests = table
-            .manifest_list_reader(parent)
-            .load()
-            .await
-            .unwrap()
-            .entries()
-            .to_vec();
-        manifests.push(deletes.write_manifest_file().await.unwrap());
-        let list_path = format!("{location}/metadata/snap-deletes.avro");
-        let mut list = ManifestListWriter::v2(
-            io.new_output(&list_path).unwrap().writer().await.unwrap(),
-            snapshot_id,
-            Some(parent.snapshot_id()),
-            sequence,
-        );
-        list.add_manifests(manifests.into_iter()).unwrap();
-        list.close().await.unwrap();
-        let snapshot = Snapshot::builder()
-            .with_snapshot_id(snapshot_id)
-            .with_parent_snapshot_id(Some(parent.snapshot_id()))
-            .with_sequence_number(sequence)
-            .with_timestamp_ms(metadata.last_updated_ms() + 1)
-            .with_manifest_list(list_path)
-            .with_summary(Summary {
-                operation: Operation::Delete,
-                additional_properties: Default::default(),
-            })
-            .with_schema_id(metadata.current_schema_id())
-            .build();
-        let updated = metadata
-            .clone()
-            .into_builder(table.metadata_location().map(str::to_string))
-            .set_branch_snapshot(snapshot, iceberg::spec::MAIN_BRANCH)
-            .unwrap()
-            .build()
-            .unwrap()
-            .metadata;
-        let table = store.swap(&table, updated).await.unwrap();
-
-        let provider = IcebergTable::new(table).unwrap();
-        let err =
-            datafusion::catalog::TableProvider::scan(&provider, &ctx.state(), None, &[], None)
-                .await
-                .unwrap_err();
-        assert!(err.to_string().contains("delete files"), "{err}");
     }
 }
