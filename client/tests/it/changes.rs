@@ -5,7 +5,7 @@
 
 use datafusion::prelude::SessionContext;
 
-use crate::common::{TestCluster, files_under, other_engines_read_as_quarry, rows};
+use crate::common::{TestCluster, duckdb, files_under, other_engines_read_as_quarry, rows};
 
 /// The rows and counts of `sql` run by single-process DataFusion.
 async fn local(ctx: &SessionContext, sql: &str) -> Vec<String> {
@@ -137,53 +137,115 @@ async fn a_failed_update_changes_nothing_and_leaves_no_files() {
     assert!(err.contains("use MERGE"), "{err}");
 }
 
+/// The changes two clients run, each in its order: overlapping keys and files.
+const RACERS: [[&str; 3]; 2] = [
+    [
+        "DELETE FROM {t} WHERE id <= 100",
+        "UPDATE {t} SET v = v + 10 WHERE id > 200 AND id <= 300",
+        "MERGE INTO {t} AS t USING (SELECT id FROM generate_series(290, 310) AS s(id)) AS s \
+         ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = t.v * 3",
+    ],
+    [
+        "UPDATE {t} SET v = v * 2 WHERE id > 50 AND id <= 150",
+        "DELETE FROM {t} WHERE id > 295 AND id <= 305",
+        "MERGE INTO {t} AS t USING (SELECT id FROM generate_series(995, 1005) AS s(id)) AS s \
+         ON t.id = s.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (s.id, 7)",
+    ],
+];
+
+/// Every order of `a` and `b` that keeps each one's own order.
+fn interleavings(a: &[String], b: &[String]) -> Vec<Vec<String>> {
+    match (a.split_first(), b.split_first()) {
+        (None, _) => vec![b.to_vec()],
+        (_, None) => vec![a.to_vec()],
+        (Some((x, rest_a)), Some((y, rest_b))) => {
+            let mut orders = Vec::new();
+            for mut order in interleavings(rest_a, b) {
+                order.insert(0, x.clone());
+                orders.push(order);
+            }
+            for mut order in interleavings(a, rest_b) {
+                order.insert(0, y.clone());
+                orders.push(order);
+            }
+            orders
+        }
+    }
+}
+
+/// 8 clients append while 2 others change overlapping rows: appends never fail, a
+/// change that lost a race says so, and the table ends as some serial order of the
+/// changes that succeeded leaves it (each order run by DuckDB), with every appended row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn changes_racing_with_appends_and_each_other_keep_a_serial_order() {
     let t = TestCluster::start(2, 2).await;
-    t.rows("CREATE TABLE silver.race AS SELECT id, 1 AS v FROM generate_series(1, 1000) AS s(id)")
+    const START: &str = "SELECT id, 1 AS v FROM generate_series(1, 1000) AS s(id)";
+    t.rows(&format!("CREATE TABLE silver.race AS {START}"))
         .await;
     let url = t.cluster.flight_url();
-    let mut tasks = Vec::new();
-    let statements = (0..8)
-        .map(|i| format!("INSERT INTO silver.race SELECT 5000 + {i} * 10 + n, 1 FROM generate_series(0, 9) AS s(n)"))
-        .chain([
-            "DELETE FROM silver.race WHERE id <= 100".to_string(),
-            "UPDATE silver.race SET v = 2 WHERE id > 900 AND id <= 1000".to_string(),
-        ]);
-    for sql in statements {
+    let connect = || {
         let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let conn = quarry_client::connection::Connection::connect(&url, "test", "")
+        async move {
+            quarry_client::connection::Connection::connect(&url, "test", "")
                 .await
-                .unwrap();
-            (sql.clone(), conn.query(&sql).await.map(|b| rows(&b)))
+                .unwrap()
+        }
+    };
+    let mut appends = Vec::new();
+    for i in 0..8 {
+        let conn = connect().await;
+        appends.push(tokio::spawn(async move {
+            let sql = format!(
+                "INSERT INTO silver.race SELECT 5000 + {i} * 10 + n, 1 FROM generate_series(0, 9) AS s(n)"
+            );
+            conn.query(&sql).await.map(|b| rows(&b)).map_err(|e| format!("{sql}: {e}"))
         }));
     }
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.unwrap());
-    }
-    let ok = |prefix: &str| {
-        outcomes
-            .iter()
-            .any(|(sql, result)| sql.starts_with(prefix) && result.is_ok())
-    };
-    for (sql, result) in &outcomes {
-        match result {
-            Ok(_) => {}
-            // Only the two changes of the same file may lose a race, and they say so.
-            Err(e) => {
-                assert!(!sql.starts_with("INSERT"), "{sql}: {e}");
-                assert!(e.to_string().contains("run it again"), "{sql}: {e}");
+    let mut changers = Vec::new();
+    for statements in RACERS {
+        let conn = connect().await;
+        changers.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            for statement in statements {
+                let sql = statement.replace("{t}", "silver.race");
+                match conn.query(&sql).await {
+                    Ok(_) => done.push(statement.to_string()),
+                    // Only a lost race may fail a change, and it says so.
+                    Err(e) => assert!(e.to_string().contains("run it again"), "{sql}: {e}"),
+                }
             }
-        }
+            done
+        }));
     }
-    assert!(ok("DELETE") || ok("UPDATE"), "{outcomes:?}");
-    let deleted = if ok("DELETE") { 100 } else { 0 };
-    let updated = if ok("UPDATE") { 100 } else { 0 };
-    assert_eq!(
-        t.rows("SELECT count(*), sum(v) FROM silver.race").await,
-        [format!("{}|{}", 1080 - deleted, 1080 - deleted + updated)]
+    for append in appends {
+        append.await.unwrap().unwrap();
+    }
+    let (a, b) = (
+        changers.remove(0).await.unwrap(),
+        changers.remove(0).await.unwrap(),
+    );
+    assert!(!a.is_empty() || !b.is_empty(), "no change succeeded");
+    // What each serial order of the successful changes leaves, by DuckDB.
+    let orders = interleavings(&a, &b);
+    let mut statements = Vec::new();
+    for order in &orders {
+        statements.push(format!("CREATE OR REPLACE TABLE race AS {START}"));
+        statements.extend(order.iter().map(|s| s.replace("{t}", "race")));
+        statements.push("SELECT * FROM race ORDER BY id".to_string());
+    }
+    let results = duckdb(&statements);
+    let finals: Vec<&Vec<String>> = results
+        .iter()
+        .zip(&statements)
+        .filter(|(_, sql)| sql.starts_with("SELECT"))
+        .map(|(rows, _)| rows)
+        .collect();
+    let quarry = t
+        .rows("SELECT * FROM silver.race WHERE id < 5000 ORDER BY id")
+        .await;
+    assert!(
+        finals.contains(&&quarry),
+        "the table is no serial order of {a:?} and {b:?}"
     );
     assert_eq!(
         t.rows("SELECT count(*) FROM silver.race WHERE id >= 5000")

@@ -516,3 +516,29 @@ pub fn other_engines_read(warehouse: &Path, table: &str) -> (Vec<Vec<String>>, V
         |name: &str| -> Vec<Vec<String>> { serde_json::from_value(seen[name].clone()).unwrap() };
     (engine("pyiceberg"), engine("duckdb"))
 }
+
+/// What DuckDB returns for `statements`, each result's rows as the tests render them.
+pub fn duckdb(statements: &[String]) -> Vec<Vec<String>> {
+    let python = std::env::var("QUARRY_PYTHON").expect(
+        "QUARRY_PYTHON must name a Python with DuckDB: run the tests through scripts/test.sh",
+    );
+    let mut child = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/interop/duckdb_run.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_vec(statements).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "duckdb_run.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

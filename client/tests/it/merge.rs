@@ -3,9 +3,7 @@
 //! same data; a `MERGE` that fails (a target row matched twice, a cast error) changes
 //! nothing and leaves no files.
 
-use std::process::{Command, Stdio};
-
-use crate::common::{TestCluster, files_under, other_engines_read_as_quarry};
+use crate::common::{TestCluster, duckdb, files_under, other_engines_read_as_quarry};
 
 /// The target's rows: NULLs in both value columns.
 const DATA: &str = "SELECT id, \
@@ -46,32 +44,6 @@ const STATEMENTS: [&str; 5] = [
 const TABLES: [&str; 2] = ["silver.mparts", "silver.mflat"];
 
 const CONTENTS: &str = "SELECT * FROM {t} ORDER BY id, kind, amount";
-
-/// What DuckDB returns for `statements`, each result's rows as the tests render them.
-fn duckdb(statements: &[String]) -> Vec<Vec<String>> {
-    let python = std::env::var("QUARRY_PYTHON").expect(
-        "QUARRY_PYTHON must name a Python with DuckDB: run the tests through scripts/test.sh",
-    );
-    let mut child = Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/interop/duckdb_run.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = serde_json::to_vec(statements).unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "duckdb_run.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn merges_change_what_duckdb_changes() {

@@ -388,25 +388,14 @@ async fn other_engines_read_what_quarry_writes() {
     assert_eq!(duckdb, quarry, "DuckDB sees other rows");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cancelled_insert_changes_nothing() {
-    let t = TestCluster::start(2, 2).await;
-    quarry_client::demo::write(&t.warehouse().join("landing"), 100_000, 1).unwrap();
-    t.rows("CREATE TABLE silver.pairs AS SELECT 1 AS a, 2 AS b")
-        .await;
-    let snapshot = metadata_location(&t, "silver.pairs").await;
-    let files = data_files(&t.warehouse().join("silver"));
-    // Rows trickle out of a nested-loop join for a long time.
-    t.rows("SET datafusion.execution.batch_size = 512").await;
-    let prepared = t
-        .conn
-        .prepare(
-            "INSERT INTO silver.pairs SELECT a.transaction_id, b.transaction_id \
-             FROM 'landing/transactions/*.csv' a CROSS JOIN 'landing/transactions/*.csv' b \
-             WHERE a.unit_price + b.unit_price < 20",
-        )
-        .await
-        .unwrap();
+/// Runs `sql`, cancels it once its tasks have run a while, and checks that `table`
+/// is as it was: same snapshot, same rows, and no file left behind.
+async fn cancel_changes_nothing(t: &TestCluster, sql: &str, table: &str) {
+    let snapshot = metadata_location(t, table).await;
+    let rows = t.rows(&format!("SELECT * FROM {table} ORDER BY 1")).await;
+    let dir = t.warehouse().join(table.split('.').next().unwrap());
+    let files = data_files(&dir);
+    let prepared = t.conn.prepare(sql).await.unwrap();
     let (conn, handle) = (t.conn.clone(), prepared.clone());
     let fetch = tokio::spawn(async move {
         let (_, stream) = conn.fetch(&handle).await?;
@@ -424,22 +413,57 @@ async fn a_cancelled_insert_changes_nothing() {
     {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the INSERT never ran"
+            "{sql} never ran"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     t.conn.cancel(&prepared).await.unwrap();
     let err = fetch.await.unwrap().unwrap_err();
-    assert!(err.to_string().contains("cancelled"), "{err}");
-    assert_eq!(metadata_location(&t, "silver.pairs").await, snapshot);
-    assert_eq!(t.rows("SELECT a, b FROM silver.pairs").await, ["1|2"]);
+    assert!(err.to_string().contains("cancelled"), "{sql}: {err}");
+    assert_eq!(metadata_location(t, table).await, snapshot, "{sql}");
+    assert_eq!(
+        t.rows(&format!("SELECT * FROM {table} ORDER BY 1")).await,
+        rows
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while data_files(&t.warehouse().join("silver")) != files {
+    while data_files(&dir) != files {
         assert!(
             std::time::Instant::now() < deadline,
-            "the cancelled INSERT left files behind"
+            "the cancelled {sql} left files behind"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_insert_or_update_changes_nothing() {
+    let t = TestCluster::start(2, 2).await;
+    quarry_client::demo::write(&t.warehouse().join("landing"), 100_000, 1).unwrap();
+    t.rows("CREATE TABLE silver.pairs AS SELECT 1 AS a, 2 AS b")
+        .await;
+    // Rows trickle out of a nested-loop join for a long time.
+    t.rows("SET datafusion.execution.batch_size = 512").await;
+    cancel_changes_nothing(
+        &t,
+        "INSERT INTO silver.pairs SELECT a.transaction_id, b.transaction_id \
+         FROM 'landing/transactions/*.csv' a CROSS JOIN 'landing/transactions/*.csv' b \
+         WHERE a.unit_price + b.unit_price < 20",
+        "silver.pairs",
+    )
+    .await;
+    // An UPDATE whose new values take long to compute (a megabyte string per row).
+    t.rows(
+        "CREATE TABLE silver.sales AS SELECT transaction_id, customer_id \
+         FROM 'landing/transactions/*.csv'",
+    )
+    .await;
+    t.rows("SET datafusion.execution.batch_size = 16").await;
+    cancel_changes_nothing(
+        &t,
+        "UPDATE silver.sales SET customer_id = \
+         CAST(length(repeat(CAST(customer_id AS VARCHAR), 1000000)) AS BIGINT)",
+        "silver.sales",
+    )
+    .await;
 }
