@@ -7,10 +7,11 @@
 //! target is a scan of the snapshot the statement planned against, under the target's
 //! name or alias. It runs in two jobs (see `service.rs`):
 //!
-//! 1. [`Merge::matches`]: the target (with each row's data file, `scan::FILE_COLUMN`,
-//!    numbered within its file) joined to the source on `ON`; per data file, how many
-//!    source rows its most-matched row matched. A target row matched twice fails the
-//!    statement, as the SQL standard says ([`QuarryError::Cardinality`]).
+//! 1. [`Merge::matches`]: the target rows that match a source row on `ON` (a semi
+//!    join), each with its data file (`scan::FILE_COLUMN`) and numbered within it, joined
+//!    to the source again; per data file, how many source rows its most-matched row
+//!    matched. A target row matched twice fails the statement, as the SQL standard says
+//!    ([`QuarryError::Cardinality`]).
 //! 2. [`Merge::write`]: the target restricted to the files of step 1, outer-joined to
 //!    the source; each row gets the action of the first clause it satisfies, and the
 //!    new values, and is written with the change it had (`write::CHANGE_COLUMN`): kept,

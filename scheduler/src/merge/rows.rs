@@ -67,7 +67,7 @@ pub(super) fn with_column(
 }
 
 /// The target as of `snapshot` under `qualifier`, with its marker, and, if `with_file`,
-/// each row's data file and number in it.
+/// each row's data file.
 pub(super) fn target_plan(
     table: &Table,
     snapshot: Option<i64>,
@@ -85,20 +85,14 @@ pub(super) fn target_plan(
     let scan = LogicalPlanBuilder::scan(TARGET_SCAN, provider_as_source(Arc::new(provider)), None)?
         .alias(qualifier.clone())?
         .build()?;
-    let scan = match with_file {
-        true => {
-            let file = Expr::Column(Column::new(Some(qualifier.clone()), FILE_COLUMN));
-            let number = row_number().partition_by(vec![file]).build()?.alias(ROW);
-            LogicalPlanBuilder::from(scan)
-                .window(vec![number])?
-                .build()?
-        }
-        false => scan,
-    };
     with_marker(scan, TARGET_MARKER)
 }
 
 /// The first step: per target file with matches, the most matches of one of its rows.
+///
+/// The target rows that match at all (a semi join, which keeps each once) are numbered
+/// within their file and joined again; only they, a small part of the table when a
+/// `MERGE` changes a small part, are sorted and counted.
 pub(super) fn matches_plan(
     target: LogicalPlan,
     source: LogicalPlan,
@@ -107,7 +101,13 @@ pub(super) fn matches_plan(
 ) -> Result<LogicalPlan, QuarryError> {
     let file = Expr::Column(Column::new(Some(qualifier.clone()), FILE_COLUMN));
     let row = Expr::Column(Column::new_unqualified(ROW));
+    let number = row_number()
+        .partition_by(vec![file.clone()])
+        .build()?
+        .alias(ROW);
     Ok(LogicalPlanBuilder::from(target)
+        .join_on(source.clone(), JoinType::LeftSemi, [on.clone()])?
+        .window(vec![number])?
         .join_on(source, JoinType::Inner, [on])?
         .aggregate(vec![file.clone(), row], vec![count_all().alias(MATCHES)])?
         .aggregate(
