@@ -2,8 +2,8 @@
 //! schedulers that elect a leader in etcd, and executors that follow the leader. Tables
 //! live in `s3://lake/wh`. Executors die (kill -9) and drain (SIGTERM) while queries
 //! run, a fourth one joins, the leader dies, and every scheduler restarts; the answers
-//! stay those of single-node DataFusion. A reflection built through the first leader
-//! serves the second.
+//! stay those of single-node DataFusion. A reflection and a view made through the first
+//! leader serve the second.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use crate::common::{
 };
 
 const TABLE: &str = "SELECT value AS id, value % 97 AS k, (value * 7919) % 10007 AS v \
-                     FROM generate_series(1, 1000000)";
+                     FROM generate_series(1, 3000000)";
 /// Three stages: an aggregate, a join with it, and an aggregate of the join.
 const REPORT: &str = "SELECT a.k, count(*) AS n, sum(a.v - b.m) AS d, max(a.id) AS last \
                       FROM {t} a JOIN (SELECT k, max(v) AS m FROM {t} GROUP BY k) b \
@@ -246,6 +246,16 @@ async fn a_cluster_survives_losing_executors_and_its_leader() {
     };
     assert!(status.success(), "{status}");
 
+    // A view made through the leader, read through the standby once it leads.
+    query_rows(
+        &conn,
+        &format!(
+            "CREATE VIEW gold.report AS {}",
+            REPORT.replace("{t}", "gold.facts")
+        ),
+    )
+    .await;
+
     // A reflection built through the leader, used by it.
     query_rows(
         &conn,
@@ -272,7 +282,7 @@ async fn a_cluster_survives_losing_executors_and_its_leader() {
     let conn = connect(&schedulers[second]).await;
     loop {
         match conn.query("SELECT count(*) FROM gold.facts").await {
-            Ok(batches) => break assert_eq!(rows(&batches), ["1000000"]),
+            Ok(batches) => break assert_eq!(rows(&batches), ["3000000"]),
             Err(e) => {
                 assert!(killed_at.elapsed() < Duration::from_secs(15), "{e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -283,8 +293,12 @@ async fn a_cluster_survives_losing_executors_and_its_leader() {
     eprintln!("failover: the standby answered {failover:?} after the leader died");
     assert!(failover < Duration::from_secs(15), "{failover:?}");
     assert_eq!(report_rows(&conn).await, expected);
-    // The reflection the old leader built serves the new one.
+    // The reflection the old leader built serves the new one, and its view reads.
     assert_eq!(rollup_from_reflection(&conn).await, rolled);
+    assert_eq!(
+        query_rows(&conn, "SELECT * FROM gold.report ORDER BY k").await,
+        expected
+    );
 
     // Restart every scheduler: the same rows from the new leader.
     schedulers[second].kill();
