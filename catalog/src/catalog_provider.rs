@@ -8,16 +8,30 @@
 //! with a `$` suffix that is not a table names a metadata table of one
 //! (`"orders$snapshots"`, see [`metadata_tables`]).
 //!
+//! Views are stored in the catalog ([`crate::views`]); a lookup plans the view's SQL
+//! with the [`ViewPlanner`] the scheduler gives ([`LakeCatalog::set_view_planner`]) into
+//! DataFusion's `ViewTable`, which the planner inlines. A view that no longer plans (a
+//! base table dropped) is still listed, with the columns it was created with, and fails
+//! with the reason when queried ([`BrokenView`]).
+//!
 //! Each schema also holds the session-independent objects DataFusion itself creates:
-//! views and external tables (`CREATE EXTERNAL TABLE`), kept in memory on the scheduler.
+//! temporary views and external tables (`CREATE EXTERNAL TABLE`), kept in memory on
+//! the scheduler.
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
-use datafusion::common::{DataFusionError, Result, exec_err};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{
+    CatalogProvider, MemorySchemaProvider, SchemaProvider, Session, TableProvider,
+};
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
+use datafusion::datasource::{TableType, ViewTable};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
 use iceberg::TableIdent;
 use parking_lot::Mutex;
 
@@ -25,12 +39,22 @@ use crate::reflection;
 use crate::store::TableStore;
 use crate::table::IcebergTable;
 use crate::table::metadata_tables::{self, MetadataTable};
+use crate::views::StoredView;
+
+/// Plans the SQL of a stored view, in a session of the scheduler's (which the catalog
+/// cannot make).
+#[async_trait]
+pub trait ViewPlanner: Send + Sync + fmt::Debug {
+    /// The logical plan of `view`'s query, with the view's column names.
+    async fn plan(&self, view: &StoredView) -> Result<LogicalPlan>;
+}
 
 /// The `quarry` catalog: one schema per namespace.
 #[derive(Debug)]
 pub struct LakeCatalog {
     store: TableStore,
     overlays: Mutex<HashMap<String, Arc<MemorySchemaProvider>>>,
+    views: Arc<OnceLock<Arc<dyn ViewPlanner>>>,
 }
 
 impl LakeCatalog {
@@ -38,7 +62,13 @@ impl LakeCatalog {
         Self {
             store,
             overlays: Mutex::default(),
+            views: Arc::default(),
         }
+    }
+
+    /// Plans stored views with `planner` from now on (until then, reading one fails).
+    pub fn set_view_planner(&self, planner: Arc<dyn ViewPlanner>) {
+        let _ = self.views.set(planner);
     }
 
     fn overlay(&self, schema: &str) -> Arc<MemorySchemaProvider> {
@@ -77,6 +107,7 @@ impl CatalogProvider for LakeCatalog {
                 store: self.store.clone(),
                 namespace: name.to_string(),
                 overlay: self.overlay(name),
+                views: Arc::clone(&self.views),
             })),
             Ok(false) => None,
             Err(e) => {
@@ -117,6 +148,7 @@ pub struct LakeSchema {
     store: TableStore,
     namespace: String,
     overlay: Arc<MemorySchemaProvider>,
+    views: Arc<OnceLock<Arc<dyn ViewPlanner>>>,
 }
 
 impl LakeSchema {
@@ -125,6 +157,23 @@ impl LakeSchema {
             TableIdent::from_strs(self.namespace.split('.').chain([table]))
                 .map_err(crate::table::TableError::from)?,
         )
+    }
+
+    /// The stored view `view` as a table: its query planned now, or, if it no longer
+    /// plans, a [`BrokenView`] that says why.
+    async fn view(&self, view: StoredView) -> Result<Arc<dyn TableProvider>> {
+        let Some(planner) = self.views.get() else {
+            return plan_err!("view {} cannot be read here: no view planner", view.ident);
+        };
+        let sql = view.sql()?.to_string();
+        match planner.plan(&view).await {
+            Ok(plan) => Ok(Arc::new(ViewTable::new(plan, Some(sql)))),
+            Err(e) => Ok(Arc::new(BrokenView {
+                schema: view.schema()?,
+                sql,
+                reason: format!("view {} cannot be read: {e}", view.ident),
+            })),
+        }
     }
 }
 
@@ -142,6 +191,14 @@ impl SchemaProvider for LakeSchema {
                 tracing::warn!("cannot list tables of {}: {e}", self.namespace);
                 Vec::new()
             });
+        names.extend(
+            self.store
+                .blocking(self.store.views(&self.namespace))
+                .unwrap_or_else(|e| {
+                    tracing::warn!("cannot list views of {}: {e}", self.namespace);
+                    Vec::new()
+                }),
+        );
         names.extend(self.overlay.table_names());
         names.sort();
         names
@@ -151,8 +208,12 @@ impl SchemaProvider for LakeSchema {
         if let Some(table) = self.overlay.table(name).await? {
             return Ok(Some(table));
         }
-        if let Some(table) = self.store.load(&self.ident(name)?).await? {
+        let ident = self.ident(name)?;
+        if let Some(table) = self.store.load(&ident).await? {
             return Ok(Some(Arc::new(IcebergTable::new(table)?)));
+        }
+        if let Some(view) = self.store.load_view(&ident).await? {
+            return Ok(Some(self.view(view).await?));
         }
         // `"t$snapshots"` and the other metadata tables of table `t`.
         let Some(split) = metadata_tables::split_name(name) else {
@@ -203,10 +264,49 @@ impl SchemaProvider for LakeSchema {
         let Ok(ident) = self.ident(name) else {
             return false;
         };
-        let exists = self
-            .store
-            .blocking(async { Ok(self.store.catalog().table_exists(&ident).await?) });
+        let exists = self.store.blocking(async {
+            Ok(self.store.catalog().table_exists(&ident).await?
+                || self.store.load_view(&ident).await?.is_some())
+        });
         matches!(exists, Ok(true))
+    }
+}
+
+/// A stored view whose query no longer plans: listed with the columns it was created
+/// with; a query of it fails with the reason.
+#[derive(Debug)]
+pub struct BrokenView {
+    schema: SchemaRef,
+    sql: String,
+    reason: String,
+}
+
+#[async_trait]
+impl TableProvider for BrokenView {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        Some(&self.sql)
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan_err!("{}", self.reason)
     }
 }
 

@@ -2,10 +2,12 @@
 //! number of schedulers share one catalog. Keys, under a prefix (`quarry` by default):
 //!
 //! - `<prefix>/namespaces/<namespace>`: the namespace's properties, as JSON;
-//! - `<prefix>/tables/<namespace>/<table>`: the table's current metadata file.
+//! - `<prefix>/tables/<namespace>/<table>`: the table's current metadata file;
+//! - `<prefix>/views/<namespace>/<view>`: the view's current metadata file.
 //!
 //! Metadata files live in the warehouse, as with every Iceberg catalog. Creating a
-//! namespace or table is a transaction that succeeds only if the key does not exist; a
+//! namespace, table or view is a transaction that succeeds only if the key (and a
+//! table's or view's namesake of the other kind) does not exist; a
 //! commit writes the next metadata file and swaps the pointer only if it still names the
 //! file the commit started from (compare-and-swap on the value). A lost race is a
 //! retryable `CatalogCommitConflicts`, which the committer retries, and its metadata
@@ -101,6 +103,26 @@ impl EtcdCatalog {
 
     fn table_key(&self, table: &TableIdent) -> String {
         format!("{}{}", self.tables_prefix(table.namespace()), table.name())
+    }
+
+    fn views_prefix(&self, namespace: &NamespaceIdent) -> String {
+        format!("{}/views/{}/", self.prefix, namespace.join("."))
+    }
+
+    fn view_key(&self, view: &TableIdent) -> String {
+        format!("{}{}", self.views_prefix(view.namespace()), view.name())
+    }
+
+    /// That neither a table nor a view is named `name`.
+    fn name_free(&self, name: &TableIdent) -> [Compare; 2] {
+        [
+            Compare::create_revision(self.table_key(name), CompareOp::Equal, 0),
+            Compare::create_revision(self.view_key(name), CompareOp::Equal, 0),
+        ]
+    }
+
+    fn namespace_alive(&self, namespace: &NamespaceIdent) -> Compare {
+        Compare::create_revision(self.namespace_key(namespace), CompareOp::Greater, 0)
     }
 
     /// The value at `key`, if there is one.
@@ -290,23 +312,21 @@ impl Catalog for EtcdCatalog {
         let metadata_location = MetadataLocation::new_with_metadata(location, &metadata);
         metadata.write_to(&self.file_io, &metadata_location).await?;
         let metadata_location = metadata_location.to_string();
-        let namespace_alive =
-            Compare::create_revision(self.namespace_key(namespace), CompareOp::Greater, 0);
         let created = self
             .create(
                 &self.table_key(&ident),
                 metadata_location.clone(),
-                vec![namespace_alive],
+                vec![
+                    self.namespace_alive(namespace),
+                    self.name_free(&ident)[1].clone(),
+                ],
             )
             .await;
         if !matches!(created, Ok(true)) {
             let _ = self.file_io.delete(&metadata_location).await;
             created?;
             self.require_namespace(namespace).await?;
-            return Err(Error::new(
-                ErrorKind::TableAlreadyExists,
-                format!("table {ident} already exists"),
-            ));
+            return Err(crate::store::name_taken(&ident));
         }
         self.table(ident, metadata_location, metadata)
     }
@@ -353,6 +373,7 @@ impl Catalog for EtcdCatalog {
             .when([
                 Compare::value(from.clone(), CompareOp::Equal, location.clone()),
                 Compare::create_revision(to.clone(), CompareOp::Equal, 0),
+                self.name_free(dest)[1].clone(),
             ])
             .and_then([TxnOp::delete(from, None), TxnOp::put(to, location, None)]);
         let response = self.client.kv_client().txn(txn).await.map_err(etcd_error)?;
@@ -426,5 +447,78 @@ impl Backend for EtcdCatalog {
 
     async fn metadata_location(&self, table: &TableIdent) -> Result<Option<String>> {
         self.value(&self.table_key(table)).await
+    }
+
+    async fn view_location(&self, view: &TableIdent) -> Result<Option<String>> {
+        self.value(&self.view_key(view)).await
+    }
+
+    async fn view_names(&self, namespace: &NamespaceIdent) -> Result<Vec<String>> {
+        self.names(&self.views_prefix(namespace)).await
+    }
+
+    async fn put_view(
+        &self,
+        view: &TableIdent,
+        expected: Option<&str>,
+        location: &str,
+    ) -> Result<()> {
+        let key = self.view_key(view);
+        let Some(expected) = expected else {
+            let mut free = self.name_free(view).to_vec();
+            free.push(self.namespace_alive(view.namespace()));
+            let txn = Txn::new()
+                .when(free)
+                .and_then([TxnOp::put(key, location, None)]);
+            let response = self.client.kv_client().txn(txn).await.map_err(etcd_error)?;
+            if !response.succeeded() {
+                self.require_namespace(view.namespace()).await?;
+                return Err(crate::store::name_taken(view));
+            }
+            return Ok(());
+        };
+        let txn = Txn::new()
+            .when([Compare::value(key.clone(), CompareOp::Equal, expected)])
+            .and_then([TxnOp::put(key, location, None)]);
+        let response = self.client.kv_client().txn(txn).await.map_err(etcd_error)?;
+        match response.succeeded() {
+            true => Ok(()),
+            false => Err(crate::store::view_changed(view)),
+        }
+    }
+
+    async fn drop_view(&self, view: &TableIdent) -> Result<bool> {
+        let response = self
+            .client
+            .kv_client()
+            .delete(self.view_key(view), None::<DeleteOptions>)
+            .await
+            .map_err(etcd_error)?;
+        Ok(response.deleted() > 0)
+    }
+
+    async fn rename_view(&self, from: &TableIdent, to: &TableIdent) -> Result<()> {
+        let key = self.view_key(from);
+        let location = self
+            .value(&key)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::TableNotFound, format!("no view {from}")))?;
+        let mut when = self.name_free(to).to_vec();
+        when.push(self.namespace_alive(to.namespace()));
+        when.push(Compare::value(
+            key.clone(),
+            CompareOp::Equal,
+            location.clone(),
+        ));
+        let txn = Txn::new().when(when).and_then([
+            TxnOp::delete(key, None),
+            TxnOp::put(self.view_key(to), location, None),
+        ]);
+        let response = self.client.kv_client().txn(txn).await.map_err(etcd_error)?;
+        if !response.succeeded() {
+            self.require_namespace(to.namespace()).await?;
+            return Err(crate::store::name_taken(to));
+        }
+        Ok(())
     }
 }

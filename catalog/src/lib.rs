@@ -7,6 +7,7 @@
 //! - [`file_tables`]: files and directories as tables (`SELECT ... FROM 'path'` and
 //!   `CREATE EXTERNAL TABLE`), resolved against the warehouse.
 //! - [`store`]: the Iceberg catalog of tables (SQLite in the warehouse when embedded).
+//! - [`views`]: views stored in the catalog as Iceberg views.
 //! - `etcd` (feature `etcd`): the Iceberg catalog in etcd, shared by many schedulers.
 //! - `cluster` (feature `etcd`): the cluster's members and scheduler election in etcd.
 //! - [`table`]: Iceberg tables: types, partitioning, statistics, writes.
@@ -32,6 +33,7 @@ pub mod sketch;
 pub mod storage;
 pub mod store;
 pub mod table;
+pub mod views;
 pub mod warehouse;
 
 pub use file_tables::with_file_tables;

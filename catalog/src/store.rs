@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use iceberg::io::{FileIO, FileIOBuilder};
-use iceberg::spec::TableMetadata;
+use iceberg::spec::{TableMetadata, ViewMetadata};
 use iceberg::table::Table;
 use iceberg::{Catalog, CatalogBuilder, ErrorKind, MetadataLocation, NamespaceIdent, TableIdent};
 use iceberg_catalog_sql::{
@@ -61,6 +61,28 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Where `table`'s current metadata file is, or `None` if there is no such table:
     /// one lookup, without reading the file.
     async fn metadata_location(&self, table: &TableIdent) -> iceberg::Result<Option<String>>;
+
+    /// Where `view`'s current metadata file is, or `None` if there is no such view.
+    async fn view_location(&self, view: &TableIdent) -> iceberg::Result<Option<String>>;
+
+    /// The names of the views of `namespace`.
+    async fn view_names(&self, namespace: &NamespaceIdent) -> iceberg::Result<Vec<String>>;
+
+    /// Points `view` at `location`: with no `expected` location, creates it (an
+    /// `TableAlreadyExists` error if a table or view has its name); else only if it
+    /// still points at `expected` (a retryable conflict if not).
+    async fn put_view(
+        &self,
+        view: &TableIdent,
+        expected: Option<&str>,
+        location: &str,
+    ) -> iceberg::Result<()>;
+
+    /// Removes `view` from the catalog; whether it was there.
+    async fn drop_view(&self, view: &TableIdent) -> iceberg::Result<bool>;
+
+    /// Files the view `from` under the name `to`, which no table or view may have.
+    async fn rename_view(&self, from: &TableIdent, to: &TableIdent) -> iceberg::Result<()>;
 }
 
 /// An iceberg table over `metadata`, read from `location`.
@@ -118,7 +140,7 @@ impl Backend for SqliteBackend {
         .bind(expected)
         .execute(&self.pool)
         .await
-        .map_err(|e| iceberg::Error::new(ErrorKind::Unexpected, e.to_string()))?;
+        .map_err(database_error)?;
         if result.rows_affected() == 0 {
             return Err(iceberg::Error::new(
                 ErrorKind::CatalogCommitConflicts,
@@ -140,8 +162,139 @@ impl Backend for SqliteBackend {
         .bind(table.name())
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| iceberg::Error::new(ErrorKind::Unexpected, e.to_string()))
+        .map_err(database_error)
     }
+
+    // Views are rows of the same table with `iceberg_type = 'VIEW'`, as in Iceberg's
+    // JDBC catalog; iceberg-catalog-sql and pyiceberg list only the other rows. The
+    // table's primary key (catalog, namespace, name) keeps view and table names apart.
+
+    async fn view_location(&self, view: &TableIdent) -> iceberg::Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT metadata_location FROM iceberg_tables
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+               AND iceberg_type = 'VIEW'",
+        )
+        .bind(CATALOG_NAME)
+        .bind(view.namespace().join("."))
+        .bind(view.name())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)
+    }
+
+    async fn view_names(&self, namespace: &NamespaceIdent) -> iceberg::Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT table_name FROM iceberg_tables
+             WHERE catalog_name = ? AND table_namespace = ? AND iceberg_type = 'VIEW'",
+        )
+        .bind(CATALOG_NAME)
+        .bind(namespace.join("."))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)
+    }
+
+    async fn put_view(
+        &self,
+        view: &TableIdent,
+        expected: Option<&str>,
+        location: &str,
+    ) -> iceberg::Result<()> {
+        let namespace = view.namespace().join(".");
+        let Some(expected) = expected else {
+            let created = sqlx::query(
+                "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name,
+                                             metadata_location, iceberg_type)
+                 VALUES (?, ?, ?, ?, 'VIEW') ON CONFLICT DO NOTHING",
+            )
+            .bind(CATALOG_NAME)
+            .bind(&namespace)
+            .bind(view.name())
+            .bind(location)
+            .execute(&self.pool)
+            .await
+            .map_err(database_error)?;
+            return match created.rows_affected() {
+                0 => Err(name_taken(view)),
+                _ => Ok(()),
+            };
+        };
+        let swapped = sqlx::query(
+            "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ?
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+               AND iceberg_type = 'VIEW' AND metadata_location = ?",
+        )
+        .bind(location)
+        .bind(expected)
+        .bind(CATALOG_NAME)
+        .bind(&namespace)
+        .bind(view.name())
+        .bind(expected)
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?;
+        match swapped.rows_affected() {
+            0 => Err(view_changed(view)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn drop_view(&self, view: &TableIdent) -> iceberg::Result<bool> {
+        let dropped = sqlx::query(
+            "DELETE FROM iceberg_tables
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+               AND iceberg_type = 'VIEW'",
+        )
+        .bind(CATALOG_NAME)
+        .bind(view.namespace().join("."))
+        .bind(view.name())
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?;
+        Ok(dropped.rows_affected() > 0)
+    }
+
+    async fn rename_view(&self, from: &TableIdent, to: &TableIdent) -> iceberg::Result<()> {
+        let renamed = sqlx::query(
+            "UPDATE OR IGNORE iceberg_tables SET table_namespace = ?, table_name = ?
+             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+               AND iceberg_type = 'VIEW'",
+        )
+        .bind(to.namespace().join("."))
+        .bind(to.name())
+        .bind(CATALOG_NAME)
+        .bind(from.namespace().join("."))
+        .bind(from.name())
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?;
+        match renamed.rows_affected() {
+            0 => Err(name_taken(to)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn database_error(e: sqlx::Error) -> iceberg::Error {
+    iceberg::Error::new(ErrorKind::Unexpected, e.to_string())
+}
+
+/// A table or view already has the name `view`.
+pub(crate) fn name_taken(view: &TableIdent) -> iceberg::Error {
+    iceberg::Error::new(
+        ErrorKind::TableAlreadyExists,
+        format!("a table or view named {view} already exists"),
+    )
+}
+
+/// `view` changed since it was read.
+pub(crate) fn view_changed(view: &TableIdent) -> iceberg::Error {
+    iceberg::Error::new(
+        ErrorKind::CatalogCommitConflicts,
+        format!("view {view} changed (or was dropped) meanwhile"),
+    )
+    .with_retryable(true)
 }
 
 /// How many table versions [`TableStore::load`] keeps, and for how long unused.
@@ -164,6 +317,8 @@ pub struct TableStore {
     /// loaded again at the same version is the one loaded before, with the manifests
     /// its earlier scans read (iceberg's object cache, which every clone shares).
     tables: moka::future::Cache<String, Table>,
+    /// View metadata by file, likewise (`views.rs`).
+    views: moka::future::Cache<String, Arc<ViewMetadata>>,
     /// Namespaces seen to exist in the last few seconds: DataFusion looks schemas up
     /// synchronously while planning, so the planner resolves a statement's namespaces
     /// ahead ([`TableStore::resolve_namespaces`]) and the lookups find them here.
@@ -274,6 +429,10 @@ impl TableStore {
                 .max_capacity(CACHED_TABLES)
                 .time_to_idle(CACHED_TABLE_IDLE)
                 .build(),
+            views: moka::future::Cache::builder()
+                .max_capacity(CACHED_TABLES)
+                .time_to_idle(CACHED_TABLE_IDLE)
+                .build(),
             known_namespaces: moka::sync::Cache::builder()
                 .max_capacity(4096)
                 .time_to_live(KNOWN_NAMESPACE_TTL)
@@ -283,6 +442,16 @@ impl TableStore {
             store.create_namespace(namespace, true).await?;
         }
         Ok(store)
+    }
+
+    /// The backend: the catalog and what Iceberg's catalog trait lacks.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// View metadata already read, by file.
+    pub(crate) fn views_read(&self) -> &moka::future::Cache<String, Arc<ViewMetadata>> {
+        &self.views
     }
 
     /// The catalog itself.
@@ -367,18 +536,24 @@ impl TableStore {
         }
     }
 
-    /// Drops a namespace; with `cascade` its tables first (their files stay), else only
-    /// if it is empty.
+    /// Drops a namespace; with `cascade` its tables and views first (their files stay),
+    /// else only if it is empty.
     pub async fn drop_namespace(&self, name: &str, cascade: bool) -> Result<(), TableError> {
         let ident = namespace(name)?;
         let tables = self.catalog().list_tables(&ident).await?;
-        if !tables.is_empty() && !cascade {
+        let views = self.backend.view_names(&ident).await?;
+        if (!tables.is_empty() || !views.is_empty()) && !cascade {
             return Err(TableError::Invalid(format!(
-                "schema '{name}' is not empty: drop its tables first, or use DROP SCHEMA {name} CASCADE"
+                "schema '{name}' is not empty: drop its tables and views first, or use DROP SCHEMA {name} CASCADE"
             )));
         }
         for table in tables {
             self.catalog().drop_table(&table).await?;
+        }
+        for view in views {
+            self.backend
+                .drop_view(&TableIdent::new(ident.clone(), view))
+                .await?;
         }
         self.catalog().drop_namespace(&ident).await?;
         self.known_namespaces.invalidate(name);
@@ -508,14 +683,34 @@ fn namespace(name: &str) -> Result<NamespaceIdent, TableError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
-    use iceberg::{NamespaceIdent, TableCreation, TableIdent};
+    use iceberg::{TableCreation, TableIdent};
 
     use super::TableStore;
     use crate::Warehouse;
+
+    /// Creates the empty table `ident (id BIGINT NOT NULL)`.
+    pub(crate) async fn create_table(store: &TableStore, ident: &TableIdent) {
+        let schema = Schema::builder()
+            .with_fields(vec![
+                NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
+            ])
+            .build()
+            .unwrap();
+        let creation = TableCreation::builder()
+            .name(ident.name().to_string())
+            .location(store.new_location(ident))
+            .schema(schema)
+            .build();
+        store
+            .catalog()
+            .create_table(ident.namespace(), creation)
+            .await
+            .unwrap();
+    }
 
     /// A table loaded again at the same version is the one loaded before; a commit is
     /// seen at the next load; a table that is not there is `None`.
@@ -528,22 +723,7 @@ mod tests {
             .unwrap();
         let ident = TableIdent::from_strs(["ns", "t"]).unwrap();
         assert!(store.load(&ident).await.unwrap().is_none());
-        let schema = Schema::builder()
-            .with_fields(vec![
-                NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
-            ])
-            .build()
-            .unwrap();
-        let creation = TableCreation::builder()
-            .name("t".to_string())
-            .location(store.new_location(&ident))
-            .schema(schema)
-            .build();
-        store
-            .catalog()
-            .create_table(&NamespaceIdent::new("ns".to_string()), creation)
-            .await
-            .unwrap();
+        create_table(&store, &ident).await;
 
         let first = store.load(&ident).await.unwrap().unwrap();
         let again = store.load(&ident).await.unwrap().unwrap();

@@ -1,7 +1,8 @@
-//! Quarry's own `ALTER TABLE` statements (reflections, rollback), which DataFusion's
-//! parser does not know: read with sqlparser's parser, before DataFusion's, by
-//! [`parse_alter_table`], which reads what they share (`ALTER TABLE <name> ...`, the
-//! end of the statement) and leaves the rest to each statement's own reader.
+//! Quarry's own `ALTER TABLE` and `ALTER VIEW` statements (reflections, rollback, view
+//! renames), which DataFusion's parser does not know: read with sqlparser's parser,
+//! before DataFusion's, by [`parse_alter`], which reads what they share (`ALTER TABLE
+//! <name> ...`, the end of the statement) and leaves the rest to each statement's own
+//! reader.
 
 use datafusion::sql::sqlparser::ast::ObjectName;
 use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect, dialect_from_str};
@@ -25,13 +26,24 @@ pub fn parse_alter_table<T>(
     what: &str,
     body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
 ) -> Result<Option<T>, QuarryError> {
+    parse_alter(sql, dialect, Keyword::TABLE, what, body)
+}
+
+/// As [`parse_alter_table`], for `ALTER <object> <name> ...` (`TABLE`, `VIEW`).
+pub fn parse_alter<T>(
+    sql: &str,
+    dialect: &str,
+    object: Keyword,
+    what: &str,
+    body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
+) -> Result<Option<T>, QuarryError> {
     let dialect: Box<dyn Dialect> =
         dialect_from_str(dialect).unwrap_or(Box::new(GenericDialect {}));
     let Ok(mut p) = Parser::new(dialect.as_ref()).try_with_sql(sql) else {
         // Not even tokens: DataFusion's parser says what is wrong.
         return Ok(None);
     };
-    if !p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) {
+    if !p.parse_keywords(&[Keyword::ALTER, object]) {
         return Ok(None);
     }
     let Ok(table) = p.parse_object_name(false) else {

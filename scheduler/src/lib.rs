@@ -11,6 +11,8 @@
 //!   SNAPSHOT`, parsed and planned as scans of earlier snapshots; [`rollback`]:
 //!   `ALTER TABLE t ROLLBACK TO SNAPSHOT | TIMESTAMP`; [`alter`]: what Quarry's own
 //!   `ALTER TABLE` statements share.
+//! - [`views`]: views stored in the catalog (`CREATE VIEW`, `DROP VIEW`, `ALTER VIEW ..
+//!   RENAME`), and the planner of their queries.
 //! - [`reflections`]: reflections: their statements, their materializations, and the
 //!   analyzer rule that answers aggregates from them.
 //! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
@@ -57,6 +59,7 @@ pub mod split;
 pub mod statement;
 pub mod tables;
 pub mod time_travel;
+pub mod views;
 pub mod write;
 
 pub use error::QuarryError;

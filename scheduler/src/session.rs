@@ -35,6 +35,7 @@ use crate::reflections::rewrite::UseReflections;
 use crate::reflections::system::with_sys;
 use crate::settings::QuarryOptions;
 use crate::small::SmallQueryPlanner;
+use crate::views;
 
 /// Name of Quarry's catalog.
 pub const CATALOG: &str = "quarry";
@@ -59,20 +60,28 @@ impl SessionFactory {
     pub fn new(warehouse: Warehouse, store: TableStore, runtime: Arc<RuntimeEnv>) -> Self {
         let catalogs = MemoryCatalogProviderList::new();
         let reflections = Reflections::new(store.clone());
+        let lake = Arc::new(LakeCatalog::new(store.clone()));
         catalogs.register_catalog(
             CATALOG.to_string(),
-            with_sys(
-                Arc::new(LakeCatalog::new(store.clone())),
-                Arc::clone(&reflections),
-            ),
+            with_sys(Arc::clone(&lake) as _, Arc::clone(&reflections)),
         );
-        Self {
+        let factory = Self {
             warehouse,
             reflections,
             store,
             catalogs: Arc::new(catalogs),
             runtime,
             options: QuarryOptions::default(),
+        };
+        lake.set_view_planner(Arc::new(views::Planner::new(&factory)));
+        factory
+    }
+
+    /// The same factory over other shared `catalogs`.
+    pub(crate) fn over_catalogs(&self, catalogs: Arc<dyn CatalogProviderList>) -> Self {
+        Self {
+            catalogs,
+            ..self.clone()
         }
     }
 

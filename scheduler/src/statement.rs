@@ -31,6 +31,7 @@ use crate::rollback;
 use crate::session::CATALOG;
 use crate::tables::{self, CatalogChange, Planned, Write};
 use crate::time_travel;
+use crate::views;
 
 /// Where and how a planned statement runs.
 #[derive(Debug, Clone)]
@@ -147,7 +148,14 @@ pub async fn plan(
         let change = rollback::plan(ctx, store, rollback).await?;
         return Ok(Statement::Catalog(Box::new(change)));
     }
+    if let Some(rename) = views::parse_rename(&sql, dialect.as_ref())? {
+        let change = views::plan_rename(ctx, store, rename).await?;
+        return Ok(Statement::Catalog(Box::new(change)));
+    }
     let statement = time_travel::parse(&state, &sql)?;
+    if let Some(change) = views::plan(ctx, store, &sql, &statement).await? {
+        return Ok(Statement::Catalog(Box::new(change)));
+    }
     if let Some(merge) = merge::plan(ctx, store, &statement).await? {
         return Ok(merge);
     }

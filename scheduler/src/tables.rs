@@ -95,6 +95,16 @@ pub enum CatalogChange {
         table: Box<Table>,
         to: quarry_catalog::table::versions::Version,
     },
+    /// `CREATE [OR REPLACE] VIEW`: store `definition` as the view `ident`.
+    CreateView {
+        ident: TableIdent,
+        definition: Box<quarry_catalog::views::ViewDefinition>,
+        replace: bool,
+    },
+    /// `DROP VIEW`: the stored views that exist.
+    DropViews { views: Vec<TableIdent> },
+    /// `ALTER VIEW .. RENAME TO ..`.
+    RenameView { from: TableIdent, to: TableIdent },
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }
@@ -247,6 +257,11 @@ async fn plan_create(
         return Ok(Planned::NotOurs);
     };
     let ident = iceberg_ident(ctx, &table.name)?;
+    if store.load_view(&ident).await?.is_some() {
+        return Err(QuarryError::Plan(format!(
+            "'{ident}' is a view; a table cannot have its name (DROP VIEW {ident} first)"
+        )));
+    }
     let existing = store.load(&ident).await?;
     if existing.is_some() && !table.or_replace {
         return match table.if_not_exists {
@@ -355,6 +370,11 @@ async fn plan_drop(
             }
             return Err(QuarryError::NotFound(format!(
                 "schema '{namespace}' not found"
+            )));
+        }
+        if store.load_view(&ident).await?.is_some() {
+            return Err(QuarryError::Plan(format!(
+                "'{ident}' is a view: use DROP VIEW {ident}"
             )));
         }
         match store.load(&ident).await? {

@@ -245,6 +245,17 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
         CatalogChange::Rollback { table, to } => {
             commit::rollback(store, table, *to).await?;
         }
+        CatalogChange::CreateView {
+            ident,
+            definition,
+            replace,
+        } => store.create_view(ident, definition, *replace).await?,
+        CatalogChange::DropViews { views } => {
+            for view in views {
+                store.drop_view(view).await?;
+            }
+        }
+        CatalogChange::RenameView { from, to } => store.rename_view(from, to).await?,
     }
     Ok(())
 }

@@ -27,6 +27,22 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
     );
     let err = b_conn.query("CREATE SCHEMA lab").await.unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
+    // A view made through one server is read through the other at once.
+    query_rows(
+        &a_conn,
+        "CREATE VIEW lab.by_via AS SELECT via, count(*) AS n, count(DISTINCT id) AS ids \
+         FROM lab.events GROUP BY via",
+    )
+    .await;
+    assert_eq!(
+        query_rows(&b_conn, "SELECT count(*) FROM lab.by_via").await,
+        ["0"]
+    );
+    let err = b_conn
+        .query("CREATE TABLE lab.by_via (a INT)")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is a view"), "{err}");
 
     // Eight commits through each server at once.
     let inserts = (0..16).map(|i| {
@@ -53,6 +69,12 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
     let c = ServeProcess::start_with(1, &args);
     let c_conn = c.connect().await;
     assert_eq!(query_rows(&c_conn, report).await, ["a|8|8", "b|8|8"]);
+    let through_view = "SELECT * FROM lab.by_via ORDER BY via";
+    assert_eq!(query_rows(&c_conn, through_view).await, ["a|8|8", "b|8|8"]);
+    let err = c_conn.query("DROP SCHEMA lab").await.unwrap_err();
+    assert!(err.to_string().contains("tables and views"), "{err}");
+    query_rows(&c_conn, "ALTER VIEW lab.by_via RENAME TO counts").await;
+    query_rows(&c_conn, "DROP VIEW lab.counts").await;
     query_rows(&c_conn, "DROP TABLE lab.events").await;
     query_rows(&c_conn, "DROP SCHEMA lab").await;
     let schemas = query_rows(&c_conn, "SHOW SCHEMAS").await;

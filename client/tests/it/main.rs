@@ -20,3 +20,4 @@ mod reflections;
 mod shell;
 mod tables;
 mod versions;
+mod views;

@@ -41,6 +41,8 @@ struct Relation {
     name: String,
     kind: &'static str,
     columns: SchemaRef,
+    /// A view's query.
+    definition: Option<String>,
 }
 
 impl PgCatalogSource {
@@ -77,6 +79,7 @@ impl PgCatalogSource {
                     name,
                     kind,
                     columns,
+                    definition: table.get_table_definition().map(str::to_string),
                 });
             }
         }
@@ -90,6 +93,7 @@ impl PgCatalogSource {
                 name: name.to_string(),
                 kind: "v",
                 columns: Arc::new(Schema::new(fields)),
+                definition: None,
             });
         }
         Ok(relations)
@@ -225,6 +229,20 @@ impl PgCatalogSource {
                 ("rolcanlogin", boolean(true)),
                 ("rolconnlimit", int4(-1)),
             ])],
+            "pg_views" => self
+                .relations()
+                .await?
+                .into_iter()
+                .filter(|r| r.kind == "v" && r.schema != PG_CATALOG)
+                .map(|r| {
+                    Row::from([
+                        ("schemaname", text(r.schema)),
+                        ("viewname", text(r.name)),
+                        ("viewowner", text(&self.user)),
+                        ("definition", text(r.definition.unwrap_or_default())),
+                    ])
+                })
+                .collect(),
             "pg_am" => vec![Row::from([
                 ("oid", oid(2)),
                 ("amname", text("heap")),

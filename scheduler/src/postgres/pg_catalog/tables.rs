@@ -16,7 +16,7 @@ pub fn is_empty_catalog_table(name: &str) -> bool {
 }
 
 /// The `pg_catalog` tables that have rows.
-const POPULATED: [&str; 11] = [
+const POPULATED: [&str; 12] = [
     "pg_namespace",
     "pg_class",
     "pg_attribute",
@@ -28,6 +28,7 @@ const POPULATED: [&str; 11] = [
     "pg_authid",
     "pg_am",
     "pg_tablespace",
+    "pg_views",
 ];
 
 /// The kinds of catalog columns.
@@ -296,6 +297,15 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
     (
         "pg_user",
         &[("usesysid", Oid), ("usename", Text), ("usesuper", Bool)],
+    ),
+    (
+        "pg_views",
+        &[
+            ("schemaname", Text),
+            ("viewname", Text),
+            ("viewowner", Text),
+            ("definition", Text),
+        ],
     ),
     (
         "pg_tablespace",
