@@ -289,7 +289,8 @@ mod tests {
             kind("SELECT * FROM information_schema.columns").await,
             "local"
         );
-        assert_eq!(kind("CREATE VIEW v AS SELECT 1").await, "local");
+        assert_eq!(kind("CREATE VIEW v AS SELECT 1").await, "catalog");
+        assert_eq!(kind("CREATE TEMPORARY VIEW w AS SELECT 1").await, "local");
         assert_eq!(
             kind("SET datafusion.execution.batch_size = 100").await,
             "local"
