@@ -15,8 +15,7 @@
 //! with the reason when queried ([`BrokenView`]).
 //!
 //! Each schema also holds the session-independent objects DataFusion itself creates:
-//! temporary views and external tables (`CREATE EXTERNAL TABLE`), kept in memory on
-//! the scheduler.
+//! external tables (`CREATE EXTERNAL TABLE`), kept in memory on the scheduler.
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -11,7 +11,7 @@
 //! keeps its query as its author wrote it (the text after `AS`) and the namespace its
 //! unqualified names resolve in. [`Planner`] plans that query again whenever a
 //! statement names the view, in a session of the same factory. `CREATE TEMPORARY VIEW`
-//! stays DataFusion's own: in the scheduler's memory, until it stops.
+//! is left to DataFusion, which refuses it.
 
 use std::sync::Weak;
 
@@ -287,8 +287,8 @@ async fn plan_create(
     })
 }
 
-/// `DROP VIEW` of stored views; `None` if it names another kind of view (temporary
-/// views are DataFusion's).
+/// `DROP VIEW` of stored views; `None` if it names a view of DataFusion's (one a
+/// program registered in memory).
 async fn plan_drop(
     ctx: &SessionContext,
     store: &TableStore,
