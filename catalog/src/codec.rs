@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sketch;
 use crate::table::deletes::{DeletesScan, DeletesScanExec};
+use crate::table::evolution;
 use crate::table::scan::{IcebergScanExec, ScanSummary};
 use crate::table::write::{IcebergWriteExec, WriteSpec};
 
@@ -77,7 +78,10 @@ impl PhysicalExtensionCodec for QuarryPhysicalCodec {
         };
         Ok(match node {
             Node::Write(spec) => Arc::new(IcebergWriteExec::new(input()?, Arc::new(*spec))),
-            Node::Scan(summary) => Arc::new(IcebergScanExec::new(input()?, summary)),
+            Node::Scan(summary) => {
+                let input = evolution::with_field_ids(input()?, &summary.field_ids)?;
+                Arc::new(IcebergScanExec::new(input, summary))
+            }
             Node::Deletes(scan) => Arc::new(DeletesScanExec::try_new(*scan)?),
         })
     }
@@ -124,6 +128,7 @@ mod tests {
             snapshot_id: 7,
             files_planned: 2,
             files_pruned: 5,
+            field_ids: vec![("a".into(), 1)],
         };
         let node: Arc<dyn ExecutionPlan> =
             Arc::new(IcebergScanExec::new(Arc::clone(&input), summary));

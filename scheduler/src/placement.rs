@@ -225,6 +225,7 @@ mod tests {
             snapshot_id: 1,
             files_planned: files,
             files_pruned: 0,
+            field_ids: Vec::new(),
         };
         Arc::new(IcebergScanExec::new(
             DataSourceExec::from_data_source(config),

@@ -16,6 +16,7 @@
 pub mod cleanup;
 pub mod commit;
 pub mod deletes;
+pub mod evolution;
 pub mod metadata_tables;
 pub mod partition;
 pub mod predicate;

@@ -42,6 +42,7 @@ use iceberg::table::Table;
 use serde::{Deserialize, Serialize};
 
 use super::deletes::{self, DeletesScan, DeletesScanExec};
+use super::evolution::{self, FieldIdAdapterFactory};
 use super::predicate::to_predicate;
 use super::{TableError, store_path};
 
@@ -93,7 +94,13 @@ pub async fn plan_scan(
     let Some(snapshot) = snapshot else {
         return Ok(Arc::new(EmptyExec::new(projected)));
     };
-    let iceberg_schema = snapshot.schema(metadata).map_err(TableError::from)?;
+    // The schema the scan's columns are named in: the table's now, or, travelling in
+    // time, the snapshot's. Files are read by its field ids (`evolution.rs`).
+    let iceberg_schema = match read.snapshot {
+        Some(_) => snapshot.schema(metadata).map_err(TableError::from)?,
+        None => Arc::clone(metadata.current_schema()),
+    };
+    let field_ids = evolution::field_ids(&iceberg_schema);
     let started = std::time::Instant::now();
     let mut builder = table
         .scan()
@@ -192,6 +199,7 @@ pub async fn plan_scan(
         .with_statistics(statistics)
         .with_projection_indices(projection.cloned())?
         .with_limit(limit)
+        .with_expr_adapter(Some(Arc::new(FieldIdAdapterFactory::new(&field_ids))))
         .build();
     let mut scan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
     if !with_deletes.is_empty() {
@@ -225,6 +233,7 @@ pub async fn plan_scan(
             snapshot_id: snapshot.snapshot_id(),
             files_planned: planned,
             files_pruned: total.saturating_sub(planned),
+            field_ids,
         },
     )))
 }
@@ -490,6 +499,10 @@ pub struct ScanSummary {
     pub snapshot_id: i64,
     pub files_planned: usize,
     pub files_pruned: usize,
+    /// The field id of each column the scan reads, by name: the executors read files
+    /// by them (DataFusion's codec drops the scan's adapter; Quarry's puts it back).
+    #[serde(default)]
+    pub field_ids: Vec<(String, i32)>,
 }
 
 /// The scan of one Iceberg table: the Parquet scan below it does the reading.
