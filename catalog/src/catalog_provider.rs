@@ -265,7 +265,7 @@ impl SchemaProvider for LakeSchema {
         };
         let exists = self.store.blocking(async {
             Ok(self.store.catalog().table_exists(&ident).await?
-                || self.store.load_view(&ident).await?.is_some())
+                || self.store.view_exists(&ident).await?)
         });
         matches!(exists, Ok(true))
     }

@@ -113,11 +113,17 @@ impl EtcdCatalog {
         format!("{}{}", self.views_prefix(view.namespace()), view.name())
     }
 
-    /// That neither a table nor a view is named `name`.
-    fn name_free(&self, name: &TableIdent) -> [Compare; 2] {
-        [
+    /// That no view is named `name`.
+    fn no_view(&self, name: &TableIdent) -> Compare {
+        Compare::create_revision(self.view_key(name), CompareOp::Equal, 0)
+    }
+
+    /// That neither a table nor a view is named `name`, and its namespace exists.
+    fn name_free(&self, name: &TableIdent) -> Vec<Compare> {
+        vec![
             Compare::create_revision(self.table_key(name), CompareOp::Equal, 0),
-            Compare::create_revision(self.view_key(name), CompareOp::Equal, 0),
+            self.no_view(name),
+            self.namespace_alive(name.namespace()),
         ]
     }
 
@@ -316,10 +322,7 @@ impl Catalog for EtcdCatalog {
             .create(
                 &self.table_key(&ident),
                 metadata_location.clone(),
-                vec![
-                    self.namespace_alive(namespace),
-                    self.name_free(&ident)[1].clone(),
-                ],
+                vec![self.namespace_alive(namespace), self.no_view(&ident)],
             )
             .await;
         if !matches!(created, Ok(true)) {
@@ -373,7 +376,7 @@ impl Catalog for EtcdCatalog {
             .when([
                 Compare::value(from.clone(), CompareOp::Equal, location.clone()),
                 Compare::create_revision(to.clone(), CompareOp::Equal, 0),
-                self.name_free(dest)[1].clone(),
+                self.no_view(dest),
             ])
             .and_then([TxnOp::delete(from, None), TxnOp::put(to, location, None)]);
         let response = self.client.kv_client().txn(txn).await.map_err(etcd_error)?;
@@ -465,10 +468,8 @@ impl Backend for EtcdCatalog {
     ) -> Result<()> {
         let key = self.view_key(view);
         let Some(expected) = expected else {
-            let mut free = self.name_free(view).to_vec();
-            free.push(self.namespace_alive(view.namespace()));
             let txn = Txn::new()
-                .when(free)
+                .when(self.name_free(view))
                 .and_then([TxnOp::put(key, location, None)]);
             let response = self.client.kv_client().txn(txn).await.map_err(etcd_error)?;
             if !response.succeeded() {
@@ -503,8 +504,7 @@ impl Backend for EtcdCatalog {
             .value(&key)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::TableNotFound, format!("no view {from}")))?;
-        let mut when = self.name_free(to).to_vec();
-        when.push(self.namespace_alive(to.namespace()));
+        let mut when = self.name_free(to);
         when.push(Compare::value(
             key.clone(),
             CompareOp::Equal,

@@ -106,6 +106,11 @@ impl TableStore {
         }))
     }
 
+    /// Whether there is a view `view` (one catalog lookup; its metadata is not read).
+    pub async fn view_exists(&self, view: &TableIdent) -> Result<bool, TableError> {
+        Ok(self.backend().view_location(view).await?.is_some())
+    }
+
     /// The views of a namespace, sorted.
     pub async fn views(&self, namespace: &str) -> Result<Vec<String>, TableError> {
         let ident = NamespaceIdent::from_strs(namespace.split('.'))?;
@@ -209,7 +214,7 @@ impl TableStore {
 
     /// Files the view `from` under the name `to`.
     pub async fn rename_view(&self, from: &TableIdent, to: &TableIdent) -> Result<(), TableError> {
-        if self.backend().view_location(from).await?.is_none() {
+        if !self.view_exists(from).await? {
             return Err(TableError::NotFound(format!("view {from} not found")));
         }
         if !self.catalog().namespace_exists(to.namespace()).await? {

@@ -29,6 +29,12 @@ pub fn parse_alter_table<T>(
     parse_alter(sql, dialect, Keyword::TABLE, what, body)
 }
 
+/// The SQL dialect named `name`, or the generic one for a name sqlparser does not know
+/// (DataFusion's parser reports that name when it parses the statement).
+pub fn dialect_named(name: &str) -> Box<dyn Dialect> {
+    dialect_from_str(name).unwrap_or(Box::new(GenericDialect {}))
+}
+
 /// As [`parse_alter_table`], for `ALTER <object> <name> ...` (`TABLE`, `VIEW`).
 pub fn parse_alter<T>(
     sql: &str,
@@ -37,8 +43,7 @@ pub fn parse_alter<T>(
     what: &str,
     body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
 ) -> Result<Option<T>, QuarryError> {
-    let dialect: Box<dyn Dialect> =
-        dialect_from_str(dialect).unwrap_or(Box::new(GenericDialect {}));
+    let dialect = dialect_named(dialect);
     let Ok(mut p) = Parser::new(dialect.as_ref()).try_with_sql(sql) else {
         // Not even tokens: DataFusion's parser says what is wrong.
         return Ok(None);

@@ -257,7 +257,7 @@ async fn plan_create(
         return Ok(Planned::NotOurs);
     };
     let ident = iceberg_ident(ctx, &table.name)?;
-    if store.load_view(&ident).await?.is_some() {
+    if store.view_exists(&ident).await? {
         return Err(QuarryError::Plan(format!(
             "'{ident}' is a view; a table cannot have its name (DROP VIEW {ident} first)"
         )));
@@ -372,7 +372,7 @@ async fn plan_drop(
                 "schema '{namespace}' not found"
             )));
         }
-        if store.load_view(&ident).await?.is_some() {
+        if store.view_exists(&ident).await? {
             return Err(QuarryError::Plan(format!(
                 "'{ident}' is a view: use DROP VIEW {ident}"
             )));

@@ -32,7 +32,7 @@ use quarry_catalog::catalog_provider::ViewPlanner;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::views::{StoredView, ViewDefinition};
 
-use crate::alter::{parse_alter, syntax};
+use crate::alter::{dialect_named, parse_alter, syntax};
 use crate::error::QuarryError;
 use crate::params;
 use crate::session::{CATALOG, SessionFactory};
@@ -177,7 +177,7 @@ pub async fn plan_rename(
         }
         to => iceberg_ident(ctx, &to)?,
     };
-    if store.load_view(&from).await?.is_none() {
+    if !store.view_exists(&from).await? {
         return Err(QuarryError::NotFound(format!("view '{from}' not found")));
     }
     Ok(CatalogChange::RenameView { from, to })
@@ -264,14 +264,10 @@ async fn plan_create(
                 .map_err(|e| QuarryError::Plan(format!("CREATE VIEW {ident} (columns): {e}")))?
         }
     };
-    if create.if_not_exists && !create.or_replace && store.load_view(&ident).await?.is_some() {
+    if create.if_not_exists && !create.or_replace && store.view_exists(&ident).await? {
         return Ok(CatalogChange::None);
     }
-    let dialect = state.config_options().sql_parser.dialect;
-    let dialect = datafusion::sql::sqlparser::dialect::dialect_from_str(dialect.as_ref())
-        .unwrap_or(Box::new(
-            datafusion::sql::sqlparser::dialect::GenericDialect {},
-        ));
+    let dialect = dialect_named(state.config_options().sql_parser.dialect.as_ref());
     let sql = match query_text(sql, dialect.as_ref()) {
         Some(text) => text.to_string(),
         None => create.query.to_string(),
@@ -302,10 +298,12 @@ async fn plan_drop(
         let Ok(ident) = iceberg_ident(ctx, &reference) else {
             return Ok(None);
         };
-        match store.load_view(&ident).await? {
-            Some(_) => views.push(ident),
-            None if ctx.table_exist(reference)? => return Ok(None),
-            None => missing.push(ident),
+        if store.view_exists(&ident).await? {
+            views.push(ident);
+        } else if ctx.table_exist(reference)? {
+            return Ok(None);
+        } else {
+            missing.push(ident);
         }
     }
     if let Some(missing) = missing.first()

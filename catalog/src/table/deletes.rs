@@ -176,12 +176,12 @@ impl ExecutionPlan for DeletesScanExec {
     ) -> Result<SendableRecordBatchStream> {
         let tasks = self.scan.groups.get(partition).cloned().unwrap_or_default();
         let file_io = storage::file_io(Arc::clone(&context.runtime_env().object_store_registry));
-        let (schema, scan) = (Arc::clone(&self.schema), self.scan.clone());
+        let (schema, batch_size) = (Arc::clone(&self.schema), self.scan.batch_size);
         let runtime = iceberg::Runtime::try_current().map_err(external)?;
         let batches = futures::stream::iter(tasks)
             .then(move |task| {
                 let reader = ArrowReaderBuilder::new(file_io.clone(), runtime.clone())
-                    .with_batch_size(scan.batch_size)
+                    .with_batch_size(batch_size)
                     .with_data_file_concurrency_limit(1)
                     .build();
                 let schema = Arc::clone(&schema);
