@@ -644,6 +644,44 @@ impl TableStore {
             .build()?)
     }
 
+    /// Renames a table, within its schema or into another; its files stay where they
+    /// are. Waits for this process's commits to it to finish first.
+    pub async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), TableError> {
+        let _lock = self.lock(from).await;
+        if self.backend.metadata_location(from).await?.is_none() {
+            return Err(TableError::NotFound(format!("table '{from}' not found")));
+        }
+        if self.view_exists(to).await? {
+            return Err(TableError::AlreadyExists(format!(
+                "cannot rename table '{from}' to '{to}': '{to}' is a view"
+            )));
+        }
+        if self.backend.metadata_location(to).await?.is_some() {
+            return Err(TableError::AlreadyExists(format!(
+                "cannot rename table '{from}' to '{to}': table '{to}' already exists"
+            )));
+        }
+        self.require_namespace(to.namespace()).await?;
+        self.catalog()
+            .rename_table(from, to)
+            .await
+            .map_err(crate::views::catalog_error)
+    }
+
+    /// An error naming `namespace` unless it exists.
+    pub(crate) async fn require_namespace(
+        &self,
+        namespace: &NamespaceIdent,
+    ) -> Result<(), TableError> {
+        match self.catalog().namespace_exists(namespace).await? {
+            true => Ok(()),
+            false => Err(TableError::NotFound(format!(
+                "schema '{}' not found",
+                namespace.join(".")
+            ))),
+        }
+    }
+
     /// Removes a table from the catalog; with `purge`, deletes every file under its
     /// location too.
     pub async fn drop_table(&self, table: &Table, purge: bool) -> Result<(), TableError> {

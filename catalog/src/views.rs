@@ -127,12 +127,7 @@ impl TableStore {
         definition: &ViewDefinition,
         replace: bool,
     ) -> Result<(), TableError> {
-        if !self.catalog().namespace_exists(view.namespace()).await? {
-            return Err(TableError::NotFound(format!(
-                "schema '{}' not found",
-                view.namespace().join(".")
-            )));
-        }
+        self.require_namespace(view.namespace()).await?;
         if self.backend().metadata_location(view).await?.is_some() {
             return Err(TableError::AlreadyExists(format!(
                 "{view} is a table; a view cannot replace it"
@@ -217,12 +212,7 @@ impl TableStore {
         if !self.view_exists(from).await? {
             return Err(TableError::NotFound(format!("view {from} not found")));
         }
-        if !self.catalog().namespace_exists(to.namespace()).await? {
-            return Err(TableError::NotFound(format!(
-                "schema '{}' not found",
-                to.namespace().join(".")
-            )));
-        }
+        self.require_namespace(to.namespace()).await?;
         self.backend()
             .rename_view(from, to)
             .await
@@ -230,8 +220,8 @@ impl TableStore {
     }
 }
 
-/// A view's name taken, or a view changed meanwhile, as their own kinds of error.
-fn catalog_error(e: iceberg::Error) -> TableError {
+/// A name taken, or a view changed meanwhile, as their own kinds of error.
+pub(crate) fn catalog_error(e: iceberg::Error) -> TableError {
     match e.kind() {
         ErrorKind::TableAlreadyExists => TableError::AlreadyExists(e.message().to_string()),
         ErrorKind::CatalogCommitConflicts => {

@@ -34,6 +34,7 @@ pub mod ballista;
 pub mod changes;
 pub mod direct;
 pub mod error;
+pub mod evolve;
 pub mod explain;
 pub mod flight_sql;
 pub mod http;

@@ -24,6 +24,7 @@ use quarry_catalog::store::TableStore;
 
 use crate::changes;
 use crate::error::QuarryError;
+use crate::evolve;
 use crate::merge::{self, Merge};
 use crate::params;
 use crate::reflections::{Reflections, parse};
@@ -146,6 +147,10 @@ pub async fn plan(
     }
     if let Some(rollback) = rollback::parse(&sql, dialect.as_ref())? {
         let change = rollback::plan(ctx, store, rollback).await?;
+        return Ok(Statement::Catalog(Box::new(change)));
+    }
+    if let Some(parsed) = evolve::parse(&sql, dialect.as_ref())? {
+        let change = evolve::plan_parsed(ctx, store, parsed).await?;
         return Ok(Statement::Catalog(Box::new(change)));
     }
     if let Some(rename) = views::parse_rename(&sql, dialect.as_ref())? {

@@ -2,7 +2,8 @@
 //!
 //! DataFusion parses every statement. Those it cannot plan for Iceberg are planned here:
 //! `CREATE [OR REPLACE] TABLE .. [PARTITION BY ..] [AS ..]`, `DROP TABLE .. [PURGE]`,
-//! `DROP SCHEMA .. [CASCADE]`, `SHOW SCHEMAS` and `SHOW TABLES [IN ns] [LIKE ..]`. `INSERT` and `INSERT OVERWRITE`
+//! `DROP SCHEMA .. [CASCADE]`, `SHOW SCHEMAS` and `SHOW TABLES [IN ns] [LIKE ..]`;
+//! `ALTER TABLE` goes to `evolve.rs`. `INSERT` and `INSERT OVERWRITE`
 //! are planned by DataFusion and then armed with the statement's [`WriteSpec`].
 //!
 //! Planning has no side effects: a [`Write`] or a [`CatalogChange`] is what will happen
@@ -105,6 +106,13 @@ pub enum CatalogChange {
     DropViews { views: Vec<TableIdent> },
     /// `ALTER VIEW .. RENAME TO ..`.
     RenameView { from: TableIdent, to: TableIdent },
+    /// `ALTER TABLE` that evolves the schema, partition spec or properties of `table`.
+    AlterTable {
+        table: Box<Table>,
+        changes: Vec<quarry_catalog::table::alter::TableChange>,
+    },
+    /// `ALTER TABLE .. RENAME TO ..`.
+    RenameTable { from: TableIdent, to: TableIdent },
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }
@@ -159,6 +167,9 @@ pub async fn plan(
     };
     match statement.as_ref() {
         SqlStatement::CreateTable(create) => plan_create(ctx, store, create).await,
+        SqlStatement::AlterTable(alter) => Ok(Planned::Catalog(Box::new(
+            crate::evolve::plan(ctx, store, alter).await?,
+        ))),
         SqlStatement::Drop {
             object_type: ObjectType::Table,
             if_exists,

@@ -18,9 +18,9 @@ use futures::TryStreamExt;
 use iceberg::spec::DataFile;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::cleanup::remove_files;
-use quarry_catalog::table::commit;
 use quarry_catalog::table::write::{WriteSpec, changed_rows, output_schema};
 use quarry_catalog::table::{TableError, store_path};
+use quarry_catalog::table::{alter, commit};
 
 use crate::error::QuarryError;
 use crate::job::{Job, JobRunner, fetch_results};
@@ -127,12 +127,16 @@ async fn commit_files(
     commit: &Commit,
     files: Vec<DataFile>,
 ) -> Result<(), TableError> {
+    let written = commit::Written {
+        spec_id: spec.partition_spec.spec_id(),
+        files,
+    };
     match commit {
         Commit::Append { ident, uuid } => {
-            commit::append(store, ident, *uuid, files).await?;
+            commit::append(store, ident, *uuid, written).await?;
         }
         Commit::Overwrite { ident, uuid } => {
-            commit::overwrite(store, ident, *uuid, files).await?;
+            commit::overwrite(store, ident, *uuid, written).await?;
         }
         Commit::Rewrite {
             ident,
@@ -140,14 +144,16 @@ async fn commit_files(
             removed,
             ..
         } => {
-            commit::rewrite(store, ident, *uuid, removed, files).await?;
+            commit::rewrite(store, ident, *uuid, removed, written).await?;
         }
         Commit::Create { ident, properties } => {
             let layout = (spec.schema.clone(), &spec.partition_spec);
+            let files = written.files;
             commit::create(store, ident, &spec.location, layout, properties, files).await?;
         }
         Commit::Replace { old, properties } => {
             let layout = (spec.schema.clone(), &spec.partition_spec);
+            let files = written.files;
             commit::replace(store, old, &spec.location, layout, properties, files).await?;
         }
     }
@@ -256,6 +262,10 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
             }
         }
         CatalogChange::RenameView { from, to } => store.rename_view(from, to).await?,
+        CatalogChange::AlterTable { table, changes } => {
+            alter::alter(store, table, changes).await?;
+        }
+        CatalogChange::RenameTable { from, to } => store.rename_table(from, to).await?,
     }
     Ok(())
 }

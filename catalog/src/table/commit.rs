@@ -7,6 +7,8 @@
 //! - [`replace`]: `CREATE OR REPLACE TABLE`: a new table swapped in for the old one.
 //! - [`rewrite`]: `DELETE`, `UPDATE`, `MERGE`: some files replaced by rewritten ones.
 //! - [`rollback`]: `ALTER TABLE .. ROLLBACK TO`: an earlier snapshot made current again.
+//! - `alter.rs` commits `ALTER TABLE`'s schema, partition and property changes through
+//!   the same swap.
 //!
 //! Each commit writes its manifests and manifest list, then new table metadata, and swaps
 //! the catalog's pointer to it if the table has not changed meanwhile
@@ -52,7 +54,7 @@ pub async fn append(
     store: &TableStore,
     ident: &TableIdent,
     table_uuid: uuid::Uuid,
-    files: Vec<DataFile>,
+    files: Written,
 ) -> Result<Table, TableError> {
     commit_retrying(store, ident, table_uuid, &files, Operation::Append).await
 }
@@ -62,7 +64,7 @@ pub async fn overwrite(
     store: &TableStore,
     ident: &TableIdent,
     table_uuid: uuid::Uuid,
-    files: Vec<DataFile>,
+    files: Written,
 ) -> Result<Table, TableError> {
     commit_retrying(store, ident, table_uuid, &files, Operation::Overwrite).await
 }
@@ -73,17 +75,17 @@ async fn commit_retrying(
     store: &TableStore,
     ident: &TableIdent,
     table_uuid: uuid::Uuid,
-    files: &[DataFile],
+    files: &Written,
     operation: Operation,
 ) -> Result<Table, TableError> {
     let operation = &operation;
     swap_retrying(store, ident, table_uuid, |base: Table| async move {
-        if files.is_empty() && *operation == Operation::Append {
+        if files.files.is_empty() && *operation == Operation::Append {
             return Ok(None);
         }
         let change = (operation.clone(), Removed::of(operation));
         Ok(Some(
-            stage_snapshot(store, &base, files.to_vec(), change).await?,
+            stage_snapshot(store, &base, files.clone(), change).await?,
         ))
     })
     .await
@@ -100,17 +102,17 @@ pub async fn rewrite(
     ident: &TableIdent,
     table_uuid: uuid::Uuid,
     removed: &HashSet<String>,
-    added: Vec<DataFile>,
+    added: Written,
 ) -> Result<Table, TableError> {
     // A MERGE whose matches were all inserts removes nothing: an append.
-    let operation = match (removed.is_empty(), added.is_empty()) {
+    let operation = match (removed.is_empty(), added.files.is_empty()) {
         (true, _) => Operation::Append,
         (false, true) => Operation::Delete,
         (false, false) => Operation::Overwrite,
     };
     let (operation, added) = (&operation, &added);
     swap_retrying(store, ident, table_uuid, |base: Table| async move {
-        if removed.is_empty() && added.is_empty() {
+        if removed.is_empty() && added.files.is_empty() {
             return Ok(None);
         }
         let live = match base.metadata().current_snapshot() {
@@ -168,7 +170,7 @@ pub async fn rollback(store: &TableStore, table: &Table, to: Version) -> Result<
 /// Swaps in the metadata `stage` makes from the table as it is now (nothing when it
 /// makes none), under the table's commit lock; a race lost to another process deletes
 /// what was staged, reloads the table and stages again.
-async fn swap_retrying<F>(
+pub(super) async fn swap_retrying<F>(
     store: &TableStore,
     ident: &TableIdent,
     table_uuid: uuid::Uuid,
@@ -237,6 +239,7 @@ pub async fn create(
         if files.is_empty() {
             return Ok(table.clone());
         }
+        let files = Written::new(&table, files);
         let staged =
             stage_snapshot(store, &table, files, (Operation::Append, Removed::Nothing)).await?;
         store.swap(&table, staged.metadata).await
@@ -283,6 +286,7 @@ pub async fn replace(
     let metadata = match files.is_empty() {
         true => fresh.metadata().clone(),
         false => {
+            let files = Written::new(&fresh, files);
             stage_snapshot(store, &fresh, files, (Operation::Append, Removed::Nothing))
                 .await?
                 .metadata
@@ -348,9 +352,9 @@ fn check_layout(table: &Table, schema: &Schema, spec: &PartitionSpec) -> Result<
 }
 
 /// New metadata with one more snapshot, and the manifest files written for it.
-struct Staged {
-    metadata: TableMetadata,
-    files: Vec<String>,
+pub(super) struct Staged {
+    pub(super) metadata: TableMetadata,
+    pub(super) files: Vec<String>,
 }
 
 impl Staged {
@@ -382,12 +386,30 @@ impl Removed<'_> {
     }
 }
 
+/// Data files a statement wrote, and the partition spec that laid them out.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub spec_id: i32,
+    pub files: Vec<DataFile>,
+}
+
+impl Written {
+    /// Files laid out by `table`'s default spec.
+    pub fn new(table: &Table, files: Vec<DataFile>) -> Self {
+        let spec_id = table.metadata().default_partition_spec_id();
+        Self { spec_id, files }
+    }
+}
+
 /// Writes the manifests of a new snapshot of `base` that adds `added` and records the
 /// live files `removed` names as deleted (all of them for `INSERT OVERWRITE`).
 async fn stage_snapshot(
     store: &TableStore,
     base: &Table,
-    added: Vec<DataFile>,
+    Written {
+        spec_id,
+        files: added,
+    }: Written,
     (operation, removed): (Operation, Removed<'_>),
 ) -> Result<Staged, TableError> {
     let metadata = base.metadata();
@@ -404,7 +426,6 @@ async fn stage_snapshot(
     let commit_id = uuid::Uuid::new_v4();
     let dir = format!("{}/metadata", metadata.location().trim_end_matches('/'));
     let schema = Arc::clone(metadata.current_schema());
-    let spec = Arc::clone(metadata.default_partition_spec());
     let parent = metadata.current_snapshot();
     let mut summary = SnapshotSummaryCollector::default();
     let mut manifests = Vec::new();
@@ -416,6 +437,14 @@ async fn stage_snapshot(
     };
 
     if !added.is_empty() {
+        // The spec the files were written with: an older one if a partition evolution
+        // committed while they were written.
+        let Some(spec) = metadata.partition_spec_by_id(spec_id) else {
+            return Err(TableError::Invalid(format!(
+                "table {} has no partition spec {spec_id}, which the files were written with",
+                base.identifier()
+            )));
+        };
         let mut writer = ManifestWriterBuilder::new(
             io.new_output(manifest_path())?,
             Some(snapshot_id),
@@ -424,7 +453,7 @@ async fn stage_snapshot(
         )
         .build_v2_data();
         for file in added {
-            summary.add_file(&file, Arc::clone(&schema), Arc::clone(&spec));
+            summary.add_file(&file, Arc::clone(&schema), Arc::clone(spec));
             writer.add_file(file, UNASSIGNED_SEQUENCE_NUMBER)?;
         }
         manifests.push(writer.write_manifest_file().await?);
@@ -466,7 +495,8 @@ async fn stage_snapshot(
                 let file_sequence = Some(entry.file_sequence_number.unwrap_or(sequence));
                 let file = entry.data_file().clone();
                 if removes(file.file_path()) {
-                    summary.remove_file(&file, Arc::clone(&schema), Arc::clone(&spec));
+                    let (schema, spec) = (old.metadata().schema(), old.metadata().partition_spec());
+                    summary.remove_file(&file, Arc::clone(schema), Arc::new(spec.clone()));
                     writer.add_delete_file(file, sequence, file_sequence)?;
                 } else {
                     let added_by = entry.snapshot_id().unwrap_or(snapshot_id);

@@ -478,9 +478,14 @@ mod tests {
         );
         // A file appended after the deletes has none: DataFusion's scan reads it.
         let c = ids(&schema, &root.join("data/c.parquet"), vec![6, 7]);
-        let table = commit::append(&store, &ident, table.metadata().uuid(), vec![c])
-            .await
-            .unwrap();
+        let table = commit::append(
+            &store,
+            &ident,
+            table.metadata().uuid(),
+            commit::Written::new(&table, vec![c]),
+        )
+        .await
+        .unwrap();
         let provider = IcebergTable::new(table.clone()).unwrap();
         let plan = provider
             .scan(&SessionContext::new().state(), None, &[], None)

@@ -7,7 +7,7 @@
 //! table's schema (maps, structs and lists included), and served from memory.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -21,7 +21,8 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use iceberg::spec::{
-    DataContentType, DataFile, Datum, ManifestFile, PrimitiveType, SnapshotRetention, StructType,
+    DataContentType, DataFile, Datum, ManifestFile, NestedFieldRef, PrimitiveType,
+    SnapshotRetention, StructType,
 };
 use iceberg::table::Table;
 use serde_json::{Value, json};
@@ -253,11 +254,66 @@ fn partition_field(table: &Table) -> Result<Option<Field>, TableError> {
     )))
 }
 
+/// The partition tuple of every spec the table has had, by partition field id (as
+/// Iceberg's `Partitioning.partitionType`): a file shows NULL for fields its spec lacks.
 fn partition_type(table: &Table) -> Result<StructType, TableError> {
-    let metadata = table.metadata();
-    Ok(metadata
-        .default_partition_spec()
-        .partition_type(metadata.current_schema())?)
+    Ok(PartitionTypes::of(table)?.all)
+}
+
+/// The table's partition types: of all specs together, and of each.
+struct PartitionTypes {
+    all: StructType,
+    by_spec: HashMap<i32, StructType>,
+}
+
+impl PartitionTypes {
+    fn of(table: &Table) -> Result<Self, TableError> {
+        let metadata = table.metadata();
+        let mut specs: Vec<_> = metadata.partition_specs_iter().collect();
+        specs.sort_by_key(|spec| spec.spec_id());
+        let mut by_spec = HashMap::new();
+        let mut fields: Vec<NestedFieldRef> = Vec::new();
+        for spec in specs {
+            let ty = spec.partition_type(metadata.current_schema())?;
+            for field in ty.fields() {
+                if fields.iter().any(|f| f.id == field.id) {
+                    continue;
+                }
+                let mut field = field.as_ref().clone();
+                field.required = false;
+                if fields.iter().any(|f| f.name == field.name) {
+                    field.name = format!("{}_{}", field.name, field.id);
+                }
+                fields.push(Arc::new(field));
+            }
+            by_spec.insert(spec.spec_id(), ty);
+        }
+        Ok(Self {
+            all: StructType::new(fields),
+            by_spec,
+        })
+    }
+
+    /// A data file's partition tuple as a JSON object over all specs' fields.
+    fn json(&self, spec_id: i32, file: &DataFile) -> Value {
+        let own: HashMap<i32, Value> = match self.by_spec.get(&spec_id) {
+            Some(ty) => ty
+                .fields()
+                .iter()
+                .zip(file.partition().iter())
+                .filter_map(|(field, value)| {
+                    let value = value?.clone().try_into_json(&field.field_type).ok()?;
+                    Some((field.id, value))
+                })
+                .collect(),
+            None => HashMap::new(),
+        };
+        let values = self.all.fields().iter().map(|field| {
+            let value = own.get(&field.id).cloned().unwrap_or(Value::Null);
+            (field.name.clone(), value)
+        });
+        Value::Object(values.collect())
+    }
 }
 
 fn snapshots(table: &Table) -> Vec<Value> {
@@ -356,21 +412,6 @@ async fn live_files(table: &Table) -> Result<Vec<(i32, DataFile)>, TableError> {
     Ok(files)
 }
 
-/// A data file's partition tuple as a JSON object, by the table's partition type.
-fn partition_json(file: &DataFile, partition: &StructType) -> Value {
-    let values = partition
-        .fields()
-        .iter()
-        .zip(file.partition().iter())
-        .map(|(field, value)| {
-            let value = value
-                .and_then(|v| v.clone().try_into_json(&field.field_type).ok())
-                .unwrap_or(Value::Null);
-            (field.name.clone(), value)
-        });
-    Value::Object(values.collect())
-}
-
 fn bounds(bounds: &std::collections::HashMap<i32, Datum>) -> BTreeMap<i32, String> {
     bounds.iter().map(|(id, d)| (*id, d.to_string())).collect()
 }
@@ -380,8 +421,8 @@ fn sorted<T: Copy>(map: &std::collections::HashMap<i32, T>) -> BTreeMap<i32, T> 
 }
 
 async fn files(table: &Table) -> Result<Vec<Value>, TableError> {
-    let partition = partition_type(table)?;
-    let partitioned = !partition.fields().is_empty();
+    let partitions = PartitionTypes::of(table)?;
+    let partitioned = !partitions.all.fields().is_empty();
     Ok(live_files(table)
         .await?
         .into_iter()
@@ -405,7 +446,7 @@ async fn files(table: &Table) -> Result<Vec<Value>, TableError> {
                 "sort_order_id": file.sort_order_id(),
             });
             if partitioned {
-                row["partition"] = partition_json(&file, &partition);
+                row["partition"] = partitions.json(spec_id, &file);
             }
             row
         })
@@ -472,14 +513,14 @@ fn bound<B: AsRef<[u8]>>(bytes: Option<&B>, field_type: &Option<PrimitiveType>) 
 
 /// One row per partition value of the live data files: their rows, files and bytes.
 async fn partitions(table: &Table) -> Result<Vec<Value>, TableError> {
-    let partition = partition_type(table)?;
-    let partitioned = !partition.fields().is_empty();
+    let partitions = PartitionTypes::of(table)?;
+    let partitioned = !partitions.all.fields().is_empty();
     let mut by_value: BTreeMap<String, (Value, u64, u64, u64)> = BTreeMap::new();
-    for (_, file) in live_files(table).await? {
+    for (spec_id, file) in live_files(table).await? {
         if file.content_type() != DataContentType::Data {
             continue;
         }
-        let value = partition_json(&file, &partition);
+        let value = partitions.json(spec_id, &file);
         let entry = by_value
             .entry(value.to_string())
             .or_insert((value, 0, 0, 0));

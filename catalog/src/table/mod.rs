@@ -8,11 +8,13 @@
 //! - [`stats`]: data-file statistics, from Parquet footers and for DataFusion's planner.
 //! - [`write`]: the write task that runs on the executors.
 //! - [`commit`]: the snapshot commits that make a write visible.
+//! - [`alter`]: `ALTER TABLE`'s schema, partition and property changes.
 //! - [`rewrite`]: which files a row-level change rewrites, or removes whole.
 //! - [`cleanup`]: removing the files of failed writes.
 //! - [`versions`]: which snapshot a time-travel clause names.
 //! - [`metadata_tables`]: `"t$snapshots"`, `"t$files"` and the other metadata tables.
 
+pub mod alter;
 pub mod cleanup;
 pub mod commit;
 pub mod deletes;

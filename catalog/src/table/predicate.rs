@@ -5,24 +5,63 @@
 //! with a literal, `IS [NOT] NULL`, `IN` lists, `BETWEEN`, `LIKE 'prefix%'`, and `AND`,
 //! `OR`, `NOT` of those. Anything else is left out, which only means less pruning:
 //! DataFusion still applies every filter to the rows.
+//!
+//! Iceberg binds the predicate to the schema of the snapshot it plans, which may name a
+//! column otherwise than the query does (a column renamed since), or not have it (added
+//! since): [`Columns`] maps the query's names to the snapshot's by field id, and leaves
+//! out columns whose type was ever widened, whose older files' bounds Iceberg would
+//! compare as a different type and wrongly skip.
+
+use std::collections::HashMap;
 
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Like, Operator};
 use iceberg::expr::{Predicate, Reference};
-use iceberg::spec::{Datum, PrimitiveType};
+use iceberg::spec::{Datum, PrimitiveType, Schema, TableMetadata};
+
+/// The columns a predicate may use: the query's name of each, and the name it has in
+/// the snapshot whose files are planned.
+#[derive(Debug, Default)]
+pub struct Columns(HashMap<String, String>);
+
+impl Columns {
+    /// The columns of `schema` (the query's) that `snapshot` (a schema of `metadata`)
+    /// has, by field id, with the same type in every schema the table ever had.
+    pub fn bound(metadata: &TableMetadata, schema: &Schema, snapshot: &Schema) -> Self {
+        let same_type_throughout = |id: i32, ty: &iceberg::spec::Type| {
+            metadata
+                .schemas_iter()
+                .filter_map(|s| s.field_by_id(id))
+                .all(|f| f.field_type.as_ref() == ty)
+        };
+        let names = schema
+            .as_struct()
+            .fields()
+            .iter()
+            .filter_map(|field| {
+                let there = snapshot.field_by_id(field.id)?;
+                same_type_throughout(field.id, &field.field_type)
+                    .then(|| (field.name.clone(), there.name.clone()))
+            })
+            .collect();
+        Self(names)
+    }
+}
 
 /// The conjunction of the filters Iceberg can use, if any.
-pub fn to_predicate(filters: &[Expr]) -> Option<Predicate> {
+pub fn to_predicate(filters: &[Expr], columns: &Columns) -> Option<Predicate> {
     filters
         .iter()
-        .filter_map(|f| convert(f).map(|(p, _)| p))
+        .filter_map(|f| convert(f, columns).map(|(p, _)| p))
         .reduce(|a, b| a.and(b))
 }
 
 /// The predicate, and whether it is exact: an `AND` missing one side is wider than the
 /// expression, which is fine for pruning but not under a `NOT`.
-fn convert(expr: &Expr) -> Option<(Predicate, bool)> {
+fn convert(expr: &Expr, columns: &Columns) -> Option<(Predicate, bool)> {
     let exact = |p: Predicate| Some((p, true));
+    let convert = |e: &Expr| convert(e, columns);
+    let column = |e: &Expr| column(e, columns);
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
             Operator::And => match (convert(left), convert(right)) {
@@ -35,7 +74,7 @@ fn convert(expr: &Expr) -> Option<(Predicate, bool)> {
                 let (r, re) = convert(right)?;
                 Some((l.or(r), le && re))
             }
-            _ => exact(comparison(left, *op, right)?),
+            _ => exact(comparison(left, *op, right, columns)?),
         },
         Expr::Not(inner) => match convert(inner)? {
             (p, true) => exact(p.negate()),
@@ -84,8 +123,8 @@ fn convert(expr: &Expr) -> Option<(Predicate, bool)> {
     }
 }
 
-fn comparison(left: &Expr, op: Operator, right: &Expr) -> Option<Predicate> {
-    let (column, op, value) = match (column(left), column(right)) {
+fn comparison(left: &Expr, op: Operator, right: &Expr, columns: &Columns) -> Option<Predicate> {
+    let (column, op, value) = match (column(left, columns), column(right, columns)) {
         (Some(c), None) => (c, op, literal(right)?),
         (None, Some(c)) => (c, op.swap()?, literal(left)?),
         _ => return None,
@@ -101,9 +140,9 @@ fn comparison(left: &Expr, op: Operator, right: &Expr) -> Option<Predicate> {
     })
 }
 
-fn column(expr: &Expr) -> Option<Reference> {
+fn column(expr: &Expr, columns: &Columns) -> Option<Reference> {
     match expr {
-        Expr::Column(c) => Some(Reference::new(&c.name)),
+        Expr::Column(c) => columns.0.get(&c.name).map(Reference::new),
         _ => None,
     }
 }
@@ -159,16 +198,22 @@ fn literal(expr: &Expr) -> Option<Datum> {
 #[cfg(test)]
 mod tests {
     use datafusion::prelude::{col, lit};
+    use iceberg::spec::{FormatVersion, NestedField, Type};
 
     use super::*;
 
+    fn pred(filters: &[Expr]) -> Option<Predicate> {
+        let names = ["a", "b", "s"].map(|n| (n.to_string(), n.to_string()));
+        to_predicate(filters, &Columns(names.into_iter().collect()))
+    }
+
     #[test]
     fn translates_what_metadata_can_answer() {
-        let p = to_predicate(&[col("a").gt(lit(5i64)), lit(3i32).lt_eq(col("b"))]).unwrap();
+        let p = pred(&[col("a").gt(lit(5i64)), lit(3i32).lt_eq(col("b"))]).unwrap();
         assert_eq!(p.to_string(), "(a > 5) AND (b >= 3)");
-        let p = to_predicate(&[col("s").like(lit("ab%"))]).unwrap();
+        let p = pred(&[col("s").like(lit("ab%"))]).unwrap();
         assert_eq!(p.to_string(), "s STARTS WITH \"ab\"");
-        let p = to_predicate(&[col("a").in_list(vec![lit(1i64), lit(2i64)], false)]).unwrap();
+        let p = pred(&[col("a").in_list(vec![lit(1i64), lit(2i64)], false)]).unwrap();
         assert!(p.to_string().contains("IN"), "{p}");
     }
 
@@ -176,14 +221,59 @@ mod tests {
     fn leaves_out_what_it_cannot_translate() {
         // A function of a column cannot be checked against bounds.
         let upper = datafusion::functions::string::expr_fn::upper(col("s"));
-        assert!(to_predicate(&[upper.eq(lit("X"))]).is_none());
+        assert!(pred(&[upper.eq(lit("X"))]).is_none());
         // One untranslatable side of an OR makes the whole OR unusable...
-        assert!(to_predicate(&[col("a").eq(lit(1i64)).or(col("a").eq(col("b")))]).is_none());
+        assert!(pred(&[col("a").eq(lit(1i64)).or(col("a").eq(col("b")))]).is_none());
         // ...but one side of an AND still prunes.
-        let p = to_predicate(&[col("a").eq(lit(1i64)).and(col("a").eq(col("b")))]).unwrap();
+        let p = pred(&[col("a").eq(lit(1i64)).and(col("a").eq(col("b")))]).unwrap();
         assert_eq!(p.to_string(), "a = 1");
         // ...though not under a NOT, where it would narrow what is read.
         let partial = col("a").eq(lit(1i64)).and(col("a").eq(col("b")));
-        assert!(to_predicate(&[Expr::Not(Box::new(partial))]).is_none());
+        assert!(pred(&[Expr::Not(Box::new(partial))]).is_none());
+    }
+
+    #[test]
+    fn columns_are_named_as_the_snapshot_names_them() {
+        let long = || Type::Primitive(PrimitiveType::Long);
+        let int = || Type::Primitive(PrimitiveType::Int);
+        let old = Schema::builder()
+            .with_fields(vec![
+                NestedField::optional(1, "a", long()).into(),
+                NestedField::optional(2, "b", int()).into(),
+            ])
+            .build()
+            .unwrap();
+        // Since: a renamed to x, b widened to long, c added.
+        let now = Schema::builder()
+            .with_schema_id(1)
+            .with_fields(vec![
+                NestedField::optional(1, "x", long()).into(),
+                NestedField::optional(2, "b", long()).into(),
+                NestedField::optional(3, "c", long()).into(),
+            ])
+            .build()
+            .unwrap();
+        let creation = iceberg::TableCreation::builder()
+            .name("t".into())
+            .location("file:///tmp/t".into())
+            .schema(old.clone())
+            .format_version(FormatVersion::V2)
+            .build();
+        let metadata = iceberg::spec::TableMetadataBuilder::from_table_creation(creation)
+            .unwrap()
+            .add_current_schema(now.clone())
+            .unwrap()
+            .build()
+            .unwrap()
+            .metadata;
+        let old = metadata.schema_by_id(0).unwrap();
+        let columns = Columns::bound(&metadata, metadata.current_schema(), old);
+        let filters = [
+            col("x").gt(lit(1i64)),
+            col("b").gt(lit(1i64)),
+            col("c").is_null(),
+        ];
+        let p = to_predicate(&filters, &columns).unwrap();
+        assert_eq!(p.to_string(), "a > 1");
     }
 }

@@ -21,7 +21,7 @@ use iceberg::spec::DataFile;
 use iceberg::table::Table;
 
 use super::TableError;
-use super::predicate::to_predicate;
+use super::predicate::{Columns, to_predicate};
 use super::scan::{file_statistics, live_data_files};
 
 /// The live data files of snapshot `id` of `table` that rows matching `filters` may be
@@ -34,8 +34,14 @@ pub async fn affected_files(
     let Some(snapshot) = table.metadata().snapshot_by_id(id) else {
         return Ok(HashMap::new());
     };
+    let metadata = table.metadata();
+    let columns = Columns::bound(
+        metadata,
+        metadata.current_schema(),
+        snapshot.schema(metadata)?.as_ref(),
+    );
     let mut builder = table.scan().snapshot_id(id).select_all();
-    if let Some(predicate) = to_predicate(filters) {
+    if let Some(predicate) = to_predicate(filters, &columns) {
         builder = builder.with_filter(predicate);
     }
     let tasks: Vec<_> = builder.build()?.plan_files().await?.try_collect().await?;

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use super::deletes::{self, DeletesScan, DeletesScanExec};
 use super::evolution::{self, FieldIdAdapterFactory};
-use super::predicate::to_predicate;
+use super::predicate::{Columns, to_predicate};
 use super::{TableError, store_path};
 
 /// Which of a table's rows a scan reads.
@@ -106,7 +106,9 @@ pub async fn plan_scan(
         .scan()
         .snapshot_id(snapshot.snapshot_id())
         .select_all();
-    if let Some(predicate) = to_predicate(filters) {
+    let snapshot_schema = snapshot.schema(metadata).map_err(TableError::from)?;
+    let columns = Columns::bound(metadata, &iceberg_schema, &snapshot_schema);
+    if let Some(predicate) = to_predicate(filters, &columns) {
         builder = builder.with_filter(predicate);
     }
     let mut tasks: Vec<_> = builder

@@ -33,7 +33,7 @@ pub fn iceberg_schema(arrow: &ArrowSchema) -> Result<Schema, TableError> {
 }
 
 /// The Iceberg type that holds values of `data_type`, or an error naming the column.
-fn iceberg_type(column: &str, data_type: &DataType) -> Result<PrimitiveType, TableError> {
+pub fn iceberg_type(column: &str, data_type: &DataType) -> Result<PrimitiveType, TableError> {
     use DataType as D;
     let unsupported = |hint: &str| {
         Err(TableError::UnsupportedType {

@@ -64,6 +64,26 @@ async fn servers_share_the_etcd_catalog_and_lose_no_commit() {
         "SELECT via, count(*), count(DISTINCT id) FROM lab.events GROUP BY via ORDER BY via";
     assert_eq!(query_rows(&a_conn, report).await, ["a|8|8", "b|8|8"]);
     assert_eq!(query_rows(&b_conn, report).await, ["a|8|8", "b|8|8"]);
+    // A column added and a table renamed through one server, seen through the other.
+    query_rows(&a_conn, "ALTER TABLE lab.events ADD COLUMN note VARCHAR").await;
+    query_rows(&a_conn, "CREATE TABLE lab.scratch (a INT)").await;
+    query_rows(&a_conn, "ALTER TABLE lab.scratch RENAME TO kept").await;
+    query_rows(&b_conn, "INSERT INTO lab.events VALUES (16, 'b', 'late')").await;
+    assert_eq!(
+        query_rows(&b_conn, "SELECT count(note) FROM lab.events").await,
+        ["1"]
+    );
+    assert_eq!(
+        query_rows(&b_conn, "SELECT count(*) FROM lab.kept").await,
+        ["0"]
+    );
+    let err = b_conn
+        .query("ALTER TABLE lab.kept RENAME TO by_via")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is a view"), "{err}");
+    query_rows(&b_conn, "DELETE FROM lab.events WHERE id = 16").await;
+    query_rows(&b_conn, "DROP TABLE lab.kept").await;
 
     drop((a_conn, b_conn, a, b));
     let c = ServeProcess::start_with(1, &args);

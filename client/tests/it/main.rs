@@ -10,6 +10,7 @@ mod distributed;
 mod errors;
 #[cfg(feature = "etcd")]
 mod etcd_catalog;
+mod evolution;
 mod flight_clients;
 mod joins;
 mod merge;
