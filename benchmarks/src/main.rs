@@ -6,6 +6,8 @@
 //!   `benchmarks/results/`.
 //! - `aggregate` and `tables` ([`micro`]): one feature each against DataFusion.
 //! - `merge` ([`merge`]): `MERGE` of 1% of a table against `INSERT OVERWRITE` of it.
+//! - `optimize` ([`optimize`]): queries over many small files, before and after
+//!   `OPTIMIZE` compacts them.
 //! - `dashboard` ([`dashboard`]): a Superset dashboard's queries with reflections off
 //!   and on, and on DuckDB.
 //! - `tpc-engine`: one engine of such a run, as a process of its own (internal).
@@ -13,6 +15,7 @@
 mod dashboard;
 mod merge;
 mod micro;
+mod optimize;
 mod tpc;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +44,8 @@ enum Command {
     Tables(micro::MicroArgs),
     /// MERGE of 1% of a table's rows vs INSERT OVERWRITE of the whole table.
     Merge(micro::MicroArgs),
+    /// Queries over a table of small files before and after OPTIMIZE.
+    Optimize(micro::MicroArgs),
     /// A dashboard's queries over a gold table: reflections off, on, and DuckDB.
     Dashboard(dashboard::DashboardArgs),
     /// One engine of a TPC-H or TPC-DS run, driven through stdin and stdout.
@@ -68,6 +73,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Aggregate(args) => micro::aggregate(args).await,
         Command::Tables(args) => micro::tables(args).await,
         Command::Merge(args) => merge::run(args).await,
+        Command::Optimize(args) => optimize::run(args).await,
         Command::Dashboard(args) => dashboard::run(args).await,
     }
 }

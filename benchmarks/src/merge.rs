@@ -9,10 +9,7 @@
 //! both copies must hold the same rows (count and sums). Prints median, min and max
 //! times and their ratio.
 
-use quarry_client::connection::Connection;
-use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
-
-use crate::micro::{MicroArgs, print_row, run_quarry, summary, timed, write_source};
+use crate::micro::{EventsBench, MicroArgs, print_row, run_quarry, summary, timed};
 
 const MERGE: &str = "MERGE INTO bench.merged AS t USING bench.changes AS c ON t.id = c.id \
      WHEN MATCHED THEN UPDATE SET v = c.v \
@@ -25,16 +22,13 @@ const OVERWRITE: &str = "INSERT OVERWRITE bench.overwritten \
 const CHECK: &str = "SELECT count(*), sum(id), sum(v) FROM bench.{t}";
 
 pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let (dir, _temp) = args.work_dir()?;
     let (rows, iterations, executors) = (args.rows, args.iterations, args.executors);
-    write_source(&dir, rows).await?;
-    let cluster =
-        EmbeddedCluster::start(EmbeddedOptions::local(dir.join("warehouse"), executors)).await?;
-    let quarry = Connection::connect(&cluster.flight_url(), "bench", "").await?;
-    run_quarry(&quarry, "CREATE SCHEMA IF NOT EXISTS bench").await?;
+    let bench = EventsBench::start(&args).await?;
+    let quarry = &bench.quarry;
+    run_quarry(quarry, "CREATE SCHEMA IF NOT EXISTS bench").await?;
     for table in ["merged", "overwritten"] {
         run_quarry(
-            &quarry,
+            quarry,
             &format!(
                 "CREATE OR REPLACE TABLE bench.{table} PARTITION BY (day(ts)) AS \
                  SELECT * FROM 'bench-source/'"
@@ -45,7 +39,7 @@ pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The last three days' rows change; a day's worth of new rows arrives.
     let new_rows = rows / 100 - rows * 3 / 366;
     run_quarry(
-        &quarry,
+        quarry,
         &format!(
             "CREATE OR REPLACE TABLE bench.changes AS \
              SELECT id, k, v + 1 AS v, ts FROM 'bench-source/' WHERE id % 366 >= 363 \
@@ -55,15 +49,15 @@ pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
         ),
     )
     .await?;
-    let changed = run_quarry(&quarry, "SELECT count(*) FROM bench.changes").await?;
-    let files = run_quarry(&quarry, "SELECT count(*) FROM bench.\"merged$files\"").await?;
+    let changed = run_quarry(quarry, "SELECT count(*) FROM bench.changes").await?;
+    let files = run_quarry(quarry, "SELECT count(*) FROM bench.\"merged$files\"").await?;
 
     let (mut merges, mut overwrites) = (Vec::new(), Vec::new());
     for i in 0..=iterations {
-        let (merge_time, merged) = timed(run_quarry(&quarry, MERGE)).await?;
-        let (overwrite_time, _) = timed(run_quarry(&quarry, OVERWRITE)).await?;
-        let a = run_quarry(&quarry, &CHECK.replace("{t}", "merged")).await?;
-        let b = run_quarry(&quarry, &CHECK.replace("{t}", "overwritten")).await?;
+        let (merge_time, merged) = timed(run_quarry(quarry, MERGE)).await?;
+        let (overwrite_time, _) = timed(run_quarry(quarry, OVERWRITE)).await?;
+        let a = run_quarry(quarry, &CHECK.replace("{t}", "merged")).await?;
+        let b = run_quarry(quarry, &CHECK.replace("{t}", "overwritten")).await?;
         if a != b {
             return Err(format!("the tables differ after run {i}: {a:?} vs {b:?}").into());
         }

@@ -128,6 +128,29 @@ pub async fn tables(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The events of [`write_source`] and an embedded cluster over them, with a connection
+/// to it; the guard removes a temporary directory when it drops.
+pub(crate) struct EventsBench {
+    pub quarry: Connection,
+    pub _cluster: EmbeddedCluster,
+    pub _temp: Option<tempfile::TempDir>,
+}
+
+impl EventsBench {
+    pub(crate) async fn start(args: &MicroArgs) -> Result<Self, Box<dyn std::error::Error>> {
+        let (dir, temp) = args.work_dir()?;
+        write_source(&dir, args.rows).await?;
+        let options = EmbeddedOptions::local(dir.join("warehouse"), args.executors);
+        let cluster = EmbeddedCluster::start(options).await?;
+        let quarry = Connection::connect(&cluster.flight_url(), "bench", "").await?;
+        Ok(Self {
+            quarry,
+            _cluster: cluster,
+            _temp: temp,
+        })
+    }
+}
+
 /// Writes `rows` rows of events (`id`, `k`, `v`, `ts` over the days of 2024) as Parquet
 /// under the warehouse's `bench-source/`, unless they are there, and returns the path.
 pub(crate) async fn write_source(

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use iceberg::TableIdent;
-use iceberg::spec::Transform;
+use iceberg::spec::{Operation, Transform};
 use iceberg::table::Table;
 use serde::{Deserialize, Serialize};
 
@@ -272,7 +272,8 @@ pub enum RefreshPolicy {
 
 /// What a materialization was built from: the anchor table (its uuid, so that a table
 /// replaced under the same name does not count) at one snapshot (none: it was empty),
-/// and when.
+/// and when. The snapshot is the last that changed the table's rows: `OPTIMIZE`'s
+/// `replace` snapshots lay the same rows out anew, so they leave reflections fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     pub table_uuid: uuid::Uuid,
@@ -289,9 +290,15 @@ impl Base {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let mut snapshot = metadata.current_snapshot();
+        while let Some(replace) = snapshot.filter(|s| s.summary().operation == Operation::Replace) {
+            snapshot = replace
+                .parent_snapshot_id()
+                .and_then(|parent| metadata.snapshot_by_id(parent));
+        }
         Self {
             table_uuid: metadata.uuid(),
-            snapshot: metadata.current_snapshot_id(),
+            snapshot: snapshot.map(|s| s.snapshot_id()),
             built_at_ms: now,
         }
     }

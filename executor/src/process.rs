@@ -33,6 +33,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use quarry_catalog::codec;
+use quarry_catalog::table::distribution;
 
 #[cfg(doc)]
 use crate::cache::DEFAULT_BUDGET;
@@ -247,7 +248,7 @@ pub async fn start_executor(
         &work_dir,
         runtime_producer,
         config_producer,
-        Arc::new(BallistaFunctionRegistry::default()),
+        Arc::new(function_registry()),
         Arc::clone(&tasks) as Arc<dyn ExecutorMetricsCollector>,
         options.task_slots,
         Arc::clone(&engine) as Arc<dyn ExecutionEngine>,
@@ -389,6 +390,17 @@ async fn deregister(scheduler: &str, id: &str) {
         Ok(Err(e)) => tracing::warn!(%scheduler, "cannot deregister: {e}"),
         Err(_) => tracing::warn!(%scheduler, "cannot deregister: no answer"),
     }
+}
+
+/// DataFusion's functions and Quarry's own that plans name (the partition values a
+/// write's rows are shuffled by).
+fn function_registry() -> BallistaFunctionRegistry {
+    let mut registry = BallistaFunctionRegistry::default();
+    let partition_value = distribution::udf();
+    registry
+        .scalar_functions
+        .insert(distribution::NAME.to_string(), partition_value);
+    registry
 }
 
 /// The session configuration each task starts from (the task's own settings override it).

@@ -1,8 +1,9 @@
-//! Quarry's own `ALTER TABLE` and `ALTER VIEW` statements (reflections, rollback, view
-//! renames), which DataFusion's parser does not know: read with sqlparser's parser,
-//! before DataFusion's, by [`parse_alter`], which reads what they share (`ALTER TABLE
-//! <name> ...`, the end of the statement) and leaves the rest to each statement's own
-//! reader.
+//! Quarry's own statements on a table that DataFusion's parser does not know (`ALTER
+//! TABLE` and `ALTER VIEW` for reflections, rollback, partition fields and view
+//! renames; `OPTIMIZE TABLE`, `VACUUM TABLE`): read with sqlparser's parser, before
+//! DataFusion's, by [`parse_table_statement`], which reads what they share (`ALTER
+//! TABLE <name> ...`, the end of the statement) and leaves the rest to each statement's
+//! own reader.
 
 use datafusion::sql::sqlparser::ast::ObjectName;
 use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect, dialect_from_str};
@@ -43,12 +44,24 @@ pub fn parse_alter<T>(
     what: &str,
     body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
 ) -> Result<Option<T>, QuarryError> {
+    parse_table_statement(sql, dialect, &[Keyword::ALTER, object], what, body)
+}
+
+/// As [`parse_alter_table`], for a statement that starts with `leading` and a name
+/// (`OPTIMIZE TABLE <name>`).
+pub fn parse_table_statement<T>(
+    sql: &str,
+    dialect: &str,
+    leading: &[Keyword],
+    what: &str,
+    body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
+) -> Result<Option<T>, QuarryError> {
     let dialect = dialect_named(dialect);
     let Ok(mut p) = Parser::new(dialect.as_ref()).try_with_sql(sql) else {
         // Not even tokens: DataFusion's parser says what is wrong.
         return Ok(None);
     };
-    if !p.parse_keywords(&[Keyword::ALTER, object]) {
+    if !p.parse_keywords(leading) {
         return Ok(None);
     }
     let Ok(table) = p.parse_object_name(false) else {
@@ -65,4 +78,15 @@ pub fn parse_alter<T>(
         ))));
     }
     Ok(Some(statement))
+}
+
+/// Consumes the next token if it is the word `word` (any case), keyword or not.
+pub fn parse_word(p: &mut Parser, word: &str) -> bool {
+    match &p.peek_token_ref().token {
+        Token::Word(w) if w.value.eq_ignore_ascii_case(word) => {
+            p.next_token();
+            true
+        }
+        _ => false,
+    }
 }

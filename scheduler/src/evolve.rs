@@ -37,7 +37,7 @@ use quarry_catalog::table::alter::TableChange;
 use quarry_catalog::table::partition::parse_partition_by;
 use quarry_catalog::table::types::iceberg_type;
 
-use crate::alter::{parse_alter_table, syntax};
+use crate::alter::{parse_alter_table, parse_word, syntax};
 use crate::error::QuarryError;
 use crate::tables::{self, CatalogChange};
 
@@ -91,10 +91,11 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<Parsed>, QuarryError> {
 
 /// `FIELD` after `ADD PARTITION` or `DROP PARTITION` (Hive's partitions are not Iceberg's).
 fn expect_field(p: &mut Parser) -> Result<(), QuarryError> {
-    match &p.next_token().token {
-        Token::Word(w) if w.value.eq_ignore_ascii_case("field") => Ok(()),
-        other => Err(QuarryError::Syntax(format!(
-            "expected FIELD after PARTITION (ADD PARTITION FIELD day(ts)), found {other}"
+    match parse_word(p, "field") {
+        true => Ok(()),
+        false => Err(QuarryError::Syntax(format!(
+            "expected FIELD after PARTITION (ADD PARTITION FIELD day(ts)), found {}",
+            p.peek_token_ref().token
         ))),
     }
 }

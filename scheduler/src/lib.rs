@@ -45,6 +45,7 @@ pub mod launcher;
 pub mod listing;
 pub mod merge;
 pub mod metrics;
+pub mod optimize;
 pub mod params;
 pub mod placement;
 pub mod postgres;
@@ -60,6 +61,7 @@ pub mod split;
 pub mod statement;
 pub mod tables;
 pub mod time_travel;
+pub mod vacuum;
 pub mod views;
 pub mod write;
 

@@ -73,7 +73,7 @@ fn snapshot_id(expr: &SqlExpr) -> Result<i64, QuarryError> {
 }
 
 /// A time as a string, or a `TIMESTAMP '...'` literal, in milliseconds (UTC).
-fn millis(expr: &SqlExpr) -> Result<i64, QuarryError> {
+pub(crate) fn millis(expr: &SqlExpr) -> Result<i64, QuarryError> {
     let text = match expr {
         SqlExpr::Value(v) => v.value.clone().into_string(),
         SqlExpr::TypedString(typed) => typed.value.clone().into_string(),

@@ -301,12 +301,20 @@ impl QueryService {
                 if !query.start(None) {
                     return Err(QuarryError::Cancelled);
                 }
+                let mut answer = None;
                 let result = match change.as_ref() {
                     CatalogChange::RefreshReflections { anchor, name } => self
                         .refresher
                         .refresh_all(anchor, name.as_deref())
                         .await
                         .map(|_| ()),
+                    CatalogChange::Vacuum { table, action } => {
+                        let (store, runtime) = (self.sessions.store(), self.sessions.runtime());
+                        let run = crate::vacuum::run(store, runtime, table, action);
+                        without_panics("VACUUM", run)
+                            .await
+                            .map(|batch| answer = Some(Ok(batch)))
+                    }
                     change => {
                         without_panics("the statement", write::apply(self.sessions.store(), change))
                             .await
@@ -320,8 +328,8 @@ impl QueryService {
                     QueryState::Failed
                 });
                 result?;
-                let empty = futures::stream::empty();
-                return Ok(hold(schema, empty, registration));
+                let answer = futures::stream::iter(answer);
+                return Ok(hold(schema, answer, registration));
             }
             Statement::Write(write) => &write.plan,
             // A MERGE's first job finds the files its matches are in.

@@ -26,12 +26,14 @@ use crate::changes;
 use crate::error::QuarryError;
 use crate::evolve;
 use crate::merge::{self, Merge};
+use crate::optimize;
 use crate::params;
 use crate::reflections::{Reflections, parse};
 use crate::rollback;
 use crate::session::CATALOG;
-use crate::tables::{self, CatalogChange, Planned, Write};
+use crate::tables::{self, CatalogChange, Commit, Planned, Write};
 use crate::time_travel;
+use crate::vacuum;
 use crate::views;
 
 /// Where and how a planned statement runs.
@@ -105,7 +107,11 @@ impl Statement {
                 plan,
                 LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) | LogicalPlan::Dml(_)
             ),
-            Statement::Write(_) | Statement::Catalog(_) | Statement::Merge(_) => false,
+            // `OPTIMIZE` answers with rows, as a query does.
+            Statement::Write(write) => matches!(write.commit, Commit::Compact { .. }),
+            // So does `VACUUM`.
+            Statement::Catalog(change) => matches!(change.as_ref(), CatalogChange::Vacuum { .. }),
+            Statement::Merge(_) => false,
         }
     }
 
@@ -116,10 +122,12 @@ impl Statement {
                 std::sync::Arc::clone(plan.schema().inner())
             }
             Statement::ExplainAnalyze(_) => crate::explain::schema(),
-            Statement::Write(_) | Statement::Merge(_) => crate::write::count_schema(),
-            Statement::Catalog(_) => {
-                std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())
-            }
+            Statement::Write(write) => crate::write::result_schema(write),
+            Statement::Merge(_) => crate::write::count_schema(),
+            Statement::Catalog(change) => match change.as_ref() {
+                CatalogChange::Vacuum { action, .. } => crate::vacuum::schema(action),
+                _ => std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+            },
         }
     }
 }
@@ -148,6 +156,13 @@ pub async fn plan(
     if let Some(rollback) = rollback::parse(&sql, dialect.as_ref())? {
         let change = rollback::plan(ctx, store, rollback).await?;
         return Ok(Statement::Catalog(Box::new(change)));
+    }
+    if let Some(vacuum) = vacuum::parse(&sql, dialect.as_ref())? {
+        let change = vacuum::plan(ctx, store, vacuum).await?;
+        return Ok(Statement::Catalog(Box::new(change)));
+    }
+    if let Some(optimize) = optimize::parse(&sql, dialect.as_ref())? {
+        return optimize::plan(ctx, store, optimize).await;
     }
     if let Some(parsed) = evolve::parse(&sql, dialect.as_ref())? {
         let change = evolve::plan_parsed(ctx, store, parsed).await?;

@@ -69,6 +69,13 @@ pub enum Commit {
         removed: std::collections::HashSet<String>,
         whole_rows: u64,
     },
+    /// `OPTIMIZE`: the files written replace the data files `removed` (by path) of the
+    /// table with this uuid, with the same rows.
+    Compact {
+        ident: TableIdent,
+        uuid: uuid::Uuid,
+        removed: std::collections::HashSet<String>,
+    },
     /// `CREATE OR REPLACE TABLE .. AS` of an existing table.
     Replace {
         old: Box<Table>,
@@ -113,6 +120,11 @@ pub enum CatalogChange {
     },
     /// `ALTER TABLE .. RENAME TO ..`.
     RenameTable { from: TableIdent, to: TableIdent },
+    /// `VACUUM TABLE`: run by the query service, which answers with what it removed.
+    Vacuum {
+        table: Box<Table>,
+        action: crate::vacuum::Action,
+    },
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }

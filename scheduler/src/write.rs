@@ -36,6 +36,23 @@ pub fn count_schema() -> SchemaRef {
     )]))
 }
 
+/// The result of `OPTIMIZE`: the data files it rewrote and the ones it wrote.
+pub fn compact_schema() -> SchemaRef {
+    let count = |name| Field::new(name, DataType::UInt64, false);
+    Arc::new(Schema::new(vec![
+        count(crate::optimize::REWRITTEN),
+        count(crate::optimize::WRITTEN),
+    ]))
+}
+
+/// What a write answers with.
+pub fn result_schema(write: &Write) -> SchemaRef {
+    match write.commit {
+        Commit::Compact { .. } => compact_schema(),
+        _ => count_schema(),
+    }
+}
+
 /// Waits for the write's job, then commits or cleans up. Runs to the end even if the
 /// caller stops waiting. `query` is the statement's, if a client sent it (a refresh
 /// of a reflection has none).
@@ -76,17 +93,22 @@ pub fn finish(
             removed.clear();
             files = files.map(|_| Vec::new());
         }
+        let new_files = files.as_ref().map_or(0, |f| f.len() as u64);
         let written = complete(&store, &runtime, &write.spec, &commit, files).await?;
-        // A row-level change answers with the rows it changed, not the rows it wrote.
-        let rows = match &write.commit {
-            Commit::Rewrite { whole_rows, .. } => changed + whole_rows,
-            _ => written,
+        // A row-level change answers with the rows it changed, not the rows it wrote;
+        // a compaction with the files it rewrote and wrote.
+        let (schema, columns) = match &write.commit {
+            Commit::Rewrite { whole_rows, .. } => (count_schema(), vec![changed + whole_rows]),
+            Commit::Compact { removed, .. } => {
+                (compact_schema(), vec![removed.len() as u64, new_files])
+            }
+            _ => (count_schema(), vec![written]),
         };
-        RecordBatch::try_new(
-            count_schema(),
-            vec![Arc::new(UInt64Array::from(vec![rows]))],
-        )
-        .map_err(|e| QuarryError::Internal(e.to_string()))
+        let columns = columns
+            .into_iter()
+            .map(|n| Arc::new(UInt64Array::from(vec![n])) as _)
+            .collect();
+        RecordBatch::try_new(schema, columns).map_err(|e| QuarryError::Internal(e.to_string()))
     })
 }
 
@@ -145,6 +167,13 @@ async fn commit_files(
             ..
         } => {
             commit::rewrite(store, ident, *uuid, removed, written).await?;
+        }
+        Commit::Compact {
+            ident,
+            uuid,
+            removed,
+        } => {
+            commit::compact(store, ident, *uuid, removed, written).await?;
         }
         Commit::Create { ident, properties } => {
             let layout = (spec.schema.clone(), &spec.partition_spec);
@@ -223,6 +252,12 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
         CatalogChange::RefreshReflections { anchor, .. } => {
             return Err(QuarryError::Internal(format!(
                 "the reflections of {anchor} are refreshed by the query service"
+            )));
+        }
+        CatalogChange::Vacuum { table, .. } => {
+            return Err(QuarryError::Internal(format!(
+                "VACUUM of {} is run by the query service",
+                table.identifier()
             )));
         }
         CatalogChange::CreateTable(new) => {

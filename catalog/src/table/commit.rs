@@ -6,6 +6,7 @@
 //! - [`create`]: `CREATE TABLE` (with `AS SELECT`: and its first snapshot).
 //! - [`replace`]: `CREATE OR REPLACE TABLE`: a new table swapped in for the old one.
 //! - [`rewrite`]: `DELETE`, `UPDATE`, `MERGE`: some files replaced by rewritten ones.
+//! - [`compact`]: `OPTIMIZE`: small files replaced by bigger ones with the same rows.
 //! - [`rollback`]: `ALTER TABLE .. ROLLBACK TO`: an earlier snapshot made current again.
 //! - `alter.rs` commits `ALTER TABLE`'s schema, partition and property changes through
 //!   the same swap.
@@ -110,6 +111,38 @@ pub async fn rewrite(
         (false, true) => Operation::Delete,
         (false, false) => Operation::Overwrite,
     };
+    replace_files(store, (ident, table_uuid), removed, added, operation).await
+}
+
+/// Commits a compaction (`OPTIMIZE`): the files written replace the live data files
+/// `removed`, with the same rows, as one `replace` snapshot. Appends committed since
+/// the files were chosen do not conflict; a change that removed one of them does.
+pub async fn compact(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    removed: &HashSet<String>,
+    added: Written,
+) -> Result<Table, TableError> {
+    replace_files(
+        store,
+        (ident, table_uuid),
+        removed,
+        added,
+        Operation::Replace,
+    )
+    .await
+}
+
+/// Removes the live data files `removed` and adds `added`, as one snapshot of
+/// `operation`, on top of whatever committed meanwhile if every removed file is still live.
+async fn replace_files(
+    store: &TableStore,
+    (ident, table_uuid): (&TableIdent, uuid::Uuid),
+    removed: &HashSet<String>,
+    added: Written,
+    operation: Operation,
+) -> Result<Table, TableError> {
     let (operation, added) = (&operation, &added);
     swap_retrying(store, ident, table_uuid, |base: Table| async move {
         if removed.is_empty() && added.files.is_empty() {

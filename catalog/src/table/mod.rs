@@ -7,9 +7,12 @@
 //! - [`provider`]: the `TableProvider`.
 //! - [`stats`]: data-file statistics, from Parquet footers and for DataFusion's planner.
 //! - [`write`]: the write task that runs on the executors.
+//! - [`distribution`]: a partitioned write's rows sent to tasks by partition value.
 //! - [`commit`]: the snapshot commits that make a write visible.
 //! - [`alter`]: `ALTER TABLE`'s schema, partition and property changes.
 //! - [`rewrite`]: which files a row-level change rewrites, or removes whole.
+//! - [`compact`]: which files `OPTIMIZE` rewrites.
+//! - [`vacuum`]: expiring snapshots and removing orphan files.
 //! - [`cleanup`]: removing the files of failed writes.
 //! - [`versions`]: which snapshot a time-travel clause names.
 //! - [`metadata_tables`]: `"t$snapshots"`, `"t$files"` and the other metadata tables.
@@ -17,7 +20,9 @@
 pub mod alter;
 pub mod cleanup;
 pub mod commit;
+pub mod compact;
 pub mod deletes;
+pub mod distribution;
 pub mod evolution;
 pub mod metadata_tables;
 pub mod partition;
@@ -27,6 +32,7 @@ pub mod rewrite;
 pub mod scan;
 pub mod stats;
 pub mod types;
+pub mod vacuum;
 pub mod versions;
 pub mod write;
 

@@ -32,8 +32,8 @@ use datafusion::physical_expr::{
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
-    PlanProperties,
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
+    Partitioning, PlanProperties,
 };
 use futures::StreamExt;
 use iceberg::arrow::RecordBatchPartitionSplitter;
@@ -46,6 +46,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
+use super::distribution::partition_keys;
 use super::stats::{WrittenFile, data_file};
 use super::{TableError, store_path, types};
 
@@ -75,6 +76,10 @@ pub struct WriteSpec {
     /// rows, leaves out the deleted ones and writes the rest without the column.
     #[serde(default)]
     pub change_column: bool,
+    /// Rows go to tasks by partition value (`distribution.rs`), unless the table's
+    /// `write.distribution-mode` is `none`.
+    #[serde(default)]
+    pub distributed: bool,
 }
 
 /// Files roll over at this size unless the table says otherwise, as in Iceberg's Java library.
@@ -102,6 +107,9 @@ impl WriteSpec {
                 .unwrap_or(DEFAULT_TARGET_FILE_SIZE),
             sort_by: Vec::new(),
             change_column: false,
+            distributed: properties
+                .get("write.distribution-mode")
+                .is_none_or(|mode| mode != "none"),
         }
     }
 
@@ -324,6 +332,23 @@ impl ExecutionPlan for IcebergWriteExec {
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
         vec![false]
+    }
+
+    /// Each partition's rows in one task (`distribution.rs`); rows that come in one
+    /// stream already are.
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        if self.input.output_partitioning().partition_count() <= 1 {
+            return vec![Distribution::UnspecifiedDistribution];
+        }
+        match partition_keys(&self.spec, &self.input.schema()) {
+            Ok(Some(keys)) => vec![Distribution::HashPartitioned(keys)],
+            Ok(None) => vec![Distribution::UnspecifiedDistribution],
+            Err(e) => {
+                // Writing then fails with the same reason.
+                tracing::warn!("cannot distribute the write to {}: {e}", self.spec.table);
+                vec![Distribution::UnspecifiedDistribution]
+            }
+        }
     }
 
     fn with_new_children(

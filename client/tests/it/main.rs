@@ -13,6 +13,7 @@ mod etcd_catalog;
 mod evolution;
 mod flight_clients;
 mod joins;
+mod maintenance;
 mod merge;
 mod object_storage;
 mod postgres;

@@ -83,6 +83,41 @@ async fn tables_live_in_an_s3_warehouse() {
     let conn = server.connect().await;
     assert_eq!(query_rows(&conn, report).await, expected);
 
+    // VACUUM: the objects only expired snapshots used go; an orphan object goes.
+    query_rows(
+        &conn,
+        "INSERT OVERWRITE gold.sales SELECT * FROM gold.sales",
+    )
+    .await;
+    let parquet = |files: Vec<String>| {
+        files
+            .into_iter()
+            .filter(|f| f.ends_with(".parquet"))
+            .count()
+    };
+    let before = parquet(objects(&lake.join("wh/gold")));
+    let expired = query_rows(
+        &conn,
+        "VACUUM TABLE gold.sales EXPIRE SNAPSHOTS RETAIN_LAST 1",
+    )
+    .await;
+    assert!(expired[0].starts_with("2|"), "{expired:?}");
+    let live = query_rows(&conn, "SELECT count(*) FROM gold.\"sales$files\"").await;
+    assert_eq!(parquet(objects(&lake.join("wh/gold"))).to_string(), live[0]);
+    assert!(before > parquet(objects(&lake.join("wh/gold"))));
+    let table_dir = lake
+        .join("wh/gold")
+        .join(objects(&lake.join("wh/gold"))[0].split('/').next().unwrap());
+    std::fs::write(table_dir.join("data/orphan.parquet"), b"lost").unwrap();
+    let removed = query_rows(
+        &conn,
+        "VACUUM TABLE gold.sales REMOVE ORPHAN FILES OLDER_THAN '2999-01-01 00:00:00'",
+    )
+    .await;
+    assert_eq!(removed, ["1"]);
+    assert!(!table_dir.join("data/orphan.parquet").exists());
+    assert_eq!(query_rows(&conn, report).await, expected);
+
     // A missing object is an error that names it; a purge leaves no object behind.
     let err = conn
         .query("SELECT * FROM 'landing/nope.csv'")
