@@ -5,7 +5,15 @@
 -- Bronze: the landing files as they arrived, as Iceberg tables.
 CREATE OR REPLACE TABLE bronze.customers AS SELECT * FROM 'landing/customers.csv';
 CREATE OR REPLACE TABLE bronze.products AS SELECT * FROM 'landing/products.json';
-CREATE OR REPLACE TABLE bronze.transactions AS SELECT * FROM 'landing/transactions/*.csv';
+-- Transactions arrive as a stream of CSV files: COPY INTO loads the files it has not
+-- loaded before, typed, and keeps the rows that do not parse, with their file and line,
+-- in bronze.transactions_rejects.
+CREATE TABLE IF NOT EXISTS bronze.transactions (
+  transaction_id BIGINT, customer_id BIGINT, product_id BIGINT, quantity INT,
+  unit_price DECIMAL(10, 2), sold_at TIMESTAMP, store VARCHAR, payment_method VARCHAR,
+  _source_file VARCHAR, _ingested_at TIMESTAMP);
+COPY INTO bronze.transactions FROM 'landing/transactions/' FILE_FORMAT 'csv'
+  (ON_ERROR 'continue');
 CREATE OR REPLACE TABLE bronze.returns AS SELECT * FROM 'landing/returns.parquet';
 
 -- Silver: typed, deduplicated, bad rows filtered out.
@@ -34,14 +42,14 @@ SELECT DISTINCT
        CAST(t.transaction_id AS BIGINT) AS transaction_id,
        CAST(t.customer_id AS BIGINT) AS customer_id,
        CAST(t.product_id AS BIGINT) AS product_id,
-       TRY_CAST(t.quantity AS INT) AS quantity,
-       CAST(t.unit_price AS DECIMAL(10, 2)) AS unit_price,
-       TRY_CAST(t.sold_at AS TIMESTAMP) AS sold_at,
+       t.quantity,
+       t.unit_price,
+       t.sold_at,
        t.store,
        t.payment_method
   FROM bronze.transactions t
- WHERE TRY_CAST(t.quantity AS INT) > 0
-   AND TRY_CAST(t.sold_at AS TIMESTAMP) IS NOT NULL
+ WHERE t.quantity > 0
+   AND t.sold_at IS NOT NULL
    AND t.customer_id IN (SELECT customer_id FROM silver.customers);
 
 CREATE OR REPLACE TABLE silver.returns AS

@@ -79,19 +79,18 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         let table = built(&sql).unwrap_or_else(|| "?".into());
         let started = Instant::now();
         let batches: Vec<RecordBatch> = conn.query(&sql).await?;
-        let rows = crate::output::rows(&batches)?;
-        let count = rows
-            .first()
-            .and_then(|r| r.first())
-            .cloned()
-            .unwrap_or_default();
+        let count = loaded(&batches)?;
         println!(
-            "  {table:<28} {count:>9} rows  {:>6.2} s",
+            "  {table:<28} {count:>24}  {:>6.2} s",
             started.elapsed().as_secs_f64()
         );
     }
     println!();
     let mut shell = Shell::new(conn, Format::Table);
+    println!("The landing rows COPY INTO could not load:\nquarry> {REJECTS};");
+    if !shell.run_batch(&[REJECTS.to_string()]).await {
+        return Err("the rejects query failed".into());
+    }
     println!("quarry> {GOLD_QUERY};");
     if !shell.run_batch(&[GOLD_QUERY.to_string()]).await {
         return Err("the demo query failed".into());
@@ -110,7 +109,27 @@ const MEDALLION: &str = include_str!("../../examples/medallion.sql");
 /// The query the demo runs over gold.
 const GOLD_QUERY: &str = "SELECT store, sum(orders) AS orders, round(sum(revenue), 2) AS revenue\n  FROM gold.daily_sales\n WHERE day >= DATE '2025-07-01'\n GROUP BY store ORDER BY revenue DESC";
 
-/// What a statement of the script builds: the table of a `CREATE ... TABLE name AS`,
+/// The rows of the demo's rejected landing rows the demo shows.
+const REJECTS: &str =
+    "SELECT file, line, reason FROM bronze.transactions_rejects\n ORDER BY file, line LIMIT 4";
+
+/// The rows a statement of the script wrote: the first column of its result, or a
+/// `COPY INTO`'s rows loaded (and rejected).
+fn loaded(batches: &[RecordBatch]) -> Result<String, Box<dyn std::error::Error>> {
+    let rows = crate::output::rows(batches)?;
+    let Some(row) = rows.first() else {
+        return Ok(String::new());
+    };
+    let schema = batches[0].schema();
+    let column = |name: &str| schema.index_of(name).ok().map(|i| row[i].clone());
+    Ok(match (column("rows_loaded"), column("rows_rejected")) {
+        (Some(rows), Some(rejected)) => format!("{rows} rows, {rejected} rejected"),
+        _ => format!("{} rows", row.first().cloned().unwrap_or_default()),
+    })
+}
+
+/// What a statement of the script builds: the table of a `CREATE ... TABLE name AS`
+/// or of a `COPY INTO name`,
 /// or the reflection of an `ALTER TABLE t CREATE|DROP ... REFLECTION [IF EXISTS] name`.
 fn built(sql: &str) -> Option<String> {
     let words: Vec<&str> = sql.split_whitespace().collect();
@@ -118,12 +137,19 @@ fn built(sql: &str) -> Option<String> {
         let at = words.iter().position(|w| w.eq_ignore_ascii_case(word))?;
         words[at + 1..]
             .iter()
-            .find(|w| !w.eq_ignore_ascii_case("IF") && !w.eq_ignore_ascii_case("EXISTS"))
+            .find(|w| {
+                !["IF", "NOT", "EXISTS"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k))
+            })
             .copied()
     };
-    match after("REFLECTION") {
-        Some(name) => Some(format!("reflection {name}")),
-        None => after("TABLE").map(str::to_string),
+    match (after("REFLECTION"), words.first()) {
+        (Some(name), _) => Some(format!("reflection {name}")),
+        (None, Some(first)) if first.eq_ignore_ascii_case("COPY") => {
+            after("INTO").map(str::to_string)
+        }
+        (None, _) => after("TABLE").map(|t| t.trim_end_matches('(').to_string()),
     }
 }
 

@@ -80,6 +80,26 @@ pub fn parse_table_statement<T>(
     Ok(Some(statement))
 }
 
+/// `name [=] value, ...)`, after an opening parenthesis: options by name in lower case,
+/// each value read by `value` (which is given the option's name).
+pub fn parse_option_list<T>(
+    p: &mut Parser,
+    mut value: impl FnMut(&mut Parser, &str) -> Result<T, QuarryError>,
+) -> Result<std::collections::HashMap<String, T>, QuarryError> {
+    let mut options = std::collections::HashMap::new();
+    loop {
+        let name = p.parse_identifier().map_err(syntax)?.value.to_lowercase();
+        let _ = p.consume_token(&Token::Eq);
+        let value = value(p, &name)?;
+        options.insert(name, value);
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen).map_err(syntax)?;
+    Ok(options)
+}
+
 /// Consumes the next token if it is the word `word` (any case), keyword or not.
 pub fn parse_word(p: &mut Parser, word: &str) -> bool {
     match &p.peek_token_ref().token {

@@ -32,6 +32,7 @@
 pub mod alter;
 pub mod ballista;
 pub mod changes;
+pub mod copy_into;
 pub mod direct;
 pub mod error;
 pub mod evolve;

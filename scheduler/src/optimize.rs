@@ -33,7 +33,7 @@ use quarry_catalog::table::IcebergTable;
 use quarry_catalog::table::compact::{self, Options};
 use quarry_catalog::table::write::WriteSpec;
 
-use crate::alter::{parse_table_statement, parse_word, syntax};
+use crate::alter::{parse_option_list, parse_table_statement, parse_word, syntax};
 use crate::error::QuarryError;
 use crate::statement::Statement;
 use crate::tables::{self, Commit, Write, insert_plan};
@@ -99,27 +99,18 @@ fn expected(p: &Parser, what: &str) -> QuarryError {
 
 /// `name = n, ...)`, after the opening parenthesis.
 fn parse_options(p: &mut Parser) -> Result<HashMap<String, u64>, QuarryError> {
-    let mut options = HashMap::new();
-    loop {
-        let name = p.parse_identifier().map_err(syntax)?.value.to_lowercase();
-        p.expect_token(&Token::Eq).map_err(syntax)?;
+    parse_option_list(p, |p, name| {
         let value = match p.parse_value().map_err(syntax)?.value {
             Value::Number(n, _) => n.parse::<u64>().ok(),
             _ => None,
         };
-        let Some(value) = value else {
-            return Err(QuarryError::Syntax(format!(
+        value.ok_or_else(|| {
+            QuarryError::Syntax(format!(
                 "OPTIMIZE option {} takes a whole number",
                 name.to_uppercase()
-            )));
-        };
-        options.insert(name, value);
-        if !p.consume_token(&Token::Comma) {
-            break;
-        }
-    }
-    p.expect_token(&Token::RParen).map_err(syntax)?;
-    Ok(options)
+            ))
+        })
+    })
 }
 
 /// Plans `OPTIMIZE`: the write that compacts the files it chooses, or, when none need

@@ -315,6 +315,14 @@ impl QueryService {
                             .await
                             .map(|batch| answer = Some(Ok(batch)))
                     }
+                    CatalogChange::CopyInto(copy) => {
+                        let sessions = &self.sessions;
+                        let place = (sessions.store(), sessions.runtime(), sessions.warehouse());
+                        let run = crate::copy_into::run(&query.ctx, place, copy);
+                        without_panics("COPY INTO", run)
+                            .await
+                            .map(|batch| answer = Some(Ok(batch)))
+                    }
                     change => {
                         without_panics("the statement", write::apply(self.sessions.store(), change))
                             .await

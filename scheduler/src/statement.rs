@@ -23,6 +23,7 @@ use datafusion::sql::parser::Statement as DFStatement;
 use quarry_catalog::store::TableStore;
 
 use crate::changes;
+use crate::copy_into;
 use crate::error::QuarryError;
 use crate::evolve;
 use crate::merge::{self, Merge};
@@ -109,8 +110,11 @@ impl Statement {
             ),
             // `OPTIMIZE` answers with rows, as a query does.
             Statement::Write(write) => matches!(write.commit, Commit::Compact { .. }),
-            // So does `VACUUM`.
-            Statement::Catalog(change) => matches!(change.as_ref(), CatalogChange::Vacuum { .. }),
+            // So do `VACUUM` and `COPY INTO`.
+            Statement::Catalog(change) => matches!(
+                change.as_ref(),
+                CatalogChange::Vacuum { .. } | CatalogChange::CopyInto(_)
+            ),
             Statement::Merge(_) => false,
         }
     }
@@ -126,6 +130,7 @@ impl Statement {
             Statement::Merge(_) => crate::write::count_schema(),
             Statement::Catalog(change) => match change.as_ref() {
                 CatalogChange::Vacuum { action, .. } => crate::vacuum::schema(action),
+                CatalogChange::CopyInto(_) => crate::copy_into::schema(),
                 _ => std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
             },
         }
@@ -159,6 +164,10 @@ pub async fn plan(
     }
     if let Some(vacuum) = vacuum::parse(&sql, dialect.as_ref())? {
         let change = vacuum::plan(ctx, store, vacuum).await?;
+        return Ok(Statement::Catalog(Box::new(change)));
+    }
+    if let Some(copy) = copy_into::parse(&sql, dialect.as_ref())? {
+        let change = copy_into::plan(ctx, store, copy).await?;
         return Ok(Statement::Catalog(Box::new(change)));
     }
     if let Some(optimize) = optimize::parse(&sql, dialect.as_ref())? {

@@ -76,6 +76,13 @@ pub enum Commit {
         uuid: uuid::Uuid,
         removed: std::collections::HashSet<String>,
     },
+    /// `COPY INTO`: added to the table with this uuid, and the landing files `loaded`
+    /// (by URI) to its load history.
+    CopyInto {
+        ident: TableIdent,
+        uuid: uuid::Uuid,
+        loaded: Vec<String>,
+    },
     /// `CREATE OR REPLACE TABLE .. AS` of an existing table.
     Replace {
         old: Box<Table>,
@@ -125,6 +132,8 @@ pub enum CatalogChange {
         table: Box<Table>,
         action: crate::vacuum::Action,
     },
+    /// `COPY INTO`: run by the query service, which reads the landing files.
+    CopyInto(Box<crate::copy_into::Planned>),
     /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
     None,
 }

@@ -175,6 +175,13 @@ async fn commit_files(
         } => {
             commit::compact(store, ident, *uuid, removed, written).await?;
         }
+        Commit::CopyInto {
+            ident,
+            uuid,
+            loaded,
+        } => {
+            commit::copy_into(store, ident, *uuid, written, loaded).await?;
+        }
         Commit::Create { ident, properties } => {
             let layout = (spec.schema.clone(), &spec.partition_spec);
             let files = written.files;
@@ -258,6 +265,12 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
             return Err(QuarryError::Internal(format!(
                 "VACUUM of {} is run by the query service",
                 table.identifier()
+            )));
+        }
+        CatalogChange::CopyInto(copy) => {
+            return Err(QuarryError::Internal(format!(
+                "COPY INTO {} is run by the query service",
+                copy.table.identifier()
             )));
         }
         CatalogChange::CreateTable(new) => {

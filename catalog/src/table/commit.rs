@@ -32,6 +32,7 @@ use iceberg::table::Table;
 use iceberg::{ErrorKind, TableCreation, TableIdent};
 
 use super::TableError;
+use super::load_history;
 use super::scan::live_data_files;
 use super::versions::{self, Version};
 use crate::store::TableStore;
@@ -88,6 +89,46 @@ async fn commit_retrying(
         Ok(Some(
             stage_snapshot(store, &base, files.clone(), change).await?,
         ))
+    })
+    .await
+}
+
+/// Commits a `COPY INTO`: appends `files` and adds `loaded`, the landing files they
+/// came from, to the table's load history (`load_history`), as one snapshot.
+pub async fn copy_into(
+    store: &TableStore,
+    ident: &TableIdent,
+    table_uuid: uuid::Uuid,
+    files: Written,
+    loaded: &[String],
+) -> Result<Table, TableError> {
+    let files = &files;
+    swap_retrying(store, ident, table_uuid, |base: Table| async move {
+        if loaded.is_empty() {
+            return Ok(None);
+        }
+        let io = store.file_io();
+        let history = load_history::extend(io, base.metadata(), loaded).await?;
+        let change = (Operation::Append, Removed::Nothing);
+        let staged = async {
+            let mut staged = stage_snapshot(store, &base, files.clone(), change).await?;
+            let property = [(load_history::PROPERTY.to_string(), history.clone())];
+            staged.metadata = (staged.metadata.clone().into_builder(None))
+                .set_properties(property.into())?
+                .build()?
+                .metadata;
+            Ok::<_, TableError>(staged)
+        };
+        match staged.await {
+            Ok(mut staged) => {
+                staged.files.push(history);
+                Ok(Some(staged))
+            }
+            Err(e) => {
+                let _ = io.delete(&history).await;
+                Err(e)
+            }
+        }
     })
     .await
 }

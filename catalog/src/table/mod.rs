@@ -12,6 +12,8 @@
 //! - [`alter`]: `ALTER TABLE`'s schema, partition and property changes.
 //! - [`rewrite`]: which files a row-level change rewrites, or removes whole.
 //! - [`compact`]: which files `OPTIMIZE` rewrites.
+//! - [`landing`]: `COPY INTO`'s reading of landing files, and their rejected rows.
+//! - [`load_history`]: which landing files `COPY INTO` has loaded into a table.
 //! - [`vacuum`]: expiring snapshots and removing orphan files.
 //! - [`cleanup`]: removing the files of failed writes.
 //! - [`versions`]: which snapshot a time-travel clause names.
@@ -24,6 +26,8 @@ pub mod compact;
 pub mod deletes;
 pub mod distribution;
 pub mod evolution;
+pub mod landing;
+pub mod load_history;
 pub mod metadata_tables;
 pub mod partition;
 pub mod predicate;
@@ -76,15 +80,18 @@ pub enum TableError {
     Database(#[from] sqlx::Error),
     #[error("object store: {0}")]
     ObjectStore(#[from] object_store::Error),
+    #[error("Arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
 }
 
 impl From<TableError> for DataFusionError {
     fn from(e: TableError) -> Self {
         match e {
             TableError::DataFusion(e) => e,
-            e @ (TableError::Iceberg(_) | TableError::ObjectStore(_) | TableError::Database(_)) => {
-                DataFusionError::External(Box::new(e))
-            }
+            e @ (TableError::Iceberg(_)
+            | TableError::ObjectStore(_)
+            | TableError::Database(_)
+            | TableError::Arrow(_)) => DataFusionError::External(Box::new(e)),
             e => DataFusionError::Plan(e.to_string()),
         }
     }

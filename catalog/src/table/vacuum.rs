@@ -18,7 +18,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::TableError;
 use super::commit::{Staged, swap_retrying};
-use super::{store_path, versions};
+use super::{load_history, store_path, versions};
 use crate::store::TableStore;
 
 /// Iceberg's defaults: snapshots older than five days expire, the newest stays.
@@ -207,6 +207,7 @@ async fn referenced(table: &Table) -> Result<HashSet<Path>, TableError> {
         .map(|log| log.metadata_file.clone())
         .collect();
     uris.extend(table.metadata_location().map(str::to_string));
+    uris.extend(metadata.properties().get(load_history::PROPERTY).cloned());
     uris.extend(
         metadata
             .statistics_iter()

@@ -6,6 +6,7 @@ mod changes;
 #[cfg(feature = "etcd")]
 mod cluster;
 mod common;
+mod copy_into;
 mod distributed;
 mod errors;
 #[cfg(feature = "etcd")]
