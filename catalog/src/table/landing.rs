@@ -169,26 +169,25 @@ impl File<'_> {
         let width = self.table.fields().len();
         let mut read = Read::default();
         let mut texts = Texts::new(width);
-        for record in reader.records() {
-            let record = match record {
-                Ok(record) => record,
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    match e.kind() {
-                        csv::ErrorKind::Utf8 { .. } => {
-                            let reason = format!("not UTF-8 text: {e}");
-                            read.rejects.push(self.reject(line, reason, String::new()));
-                            continue;
-                        }
-                        _ => return Err(self.error(e)),
-                    }
-                }
-            };
+        let mut record = csv::ByteRecord::new();
+        loop {
+            let start = reader.position().byte() as usize;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(self.error(e)),
+            }
+            let end = reader.position().byte() as usize;
             let line = record.position().map_or(0, |p| p.line());
-            let raw = record
-                .iter()
-                .collect::<Vec<_>>()
-                .join(&(delimiter as char).to_string());
+            // The record as the file has it, quotes and all.
+            let raw = String::from_utf8_lossy(&bytes[start..end.min(bytes.len())])
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            let Ok(record) = csv::StringRecord::from_byte_record(record.clone()) else {
+                let reason = "not UTF-8 text".to_string();
+                read.rejects.push(self.reject(line, reason, raw));
+                continue;
+            };
             if record.len() > targets.len() {
                 let reason = format!(
                     "{} fields where the {} has {}",
@@ -490,7 +489,7 @@ mod tests {
             delimiter: b',',
         };
         let read = csv(
-            "ID,qty,day,extra\n1,2,2026-01-02,x\n2,two,2026-01-03,x\n\"3\",3,,x\n,4,,x\n5,5,,x,y\n",
+            "ID,qty,day,extra\n1,2,2026-01-02,x\n2,\"two\",2026-01-03,x\r\n\"3\",3,,x\n,4,,x\n5,5,,x,y\n",
             options(header),
         );
         let loaded = pretty_format_batches(&read.batches).unwrap().to_string();
@@ -512,7 +511,8 @@ mod tests {
                 (6, "5 fields where the header has 4"),
             ]
         );
-        assert_eq!(read.rejects[0].record, "2,two,2026-01-03,x");
+        assert_eq!(read.rejects[0].record, "2,\"two\",2026-01-03,x");
+        assert_eq!(read.rejects[1].record, ",4,,x");
 
         // Positional without a header; dates in a format of their own.
         let mut positional = options(Format::Csv {
