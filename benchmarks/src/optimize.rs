@@ -2,8 +2,10 @@
 //! compacts them, on the same data, machine and run.
 //!
 //! A table of `rows` rows, partitioned by day over a year, is written as a stream of
-//! small appends would leave it: every task writes its own small files for every day
-//! (`write.distribution-mode = 'none'` and a 256 KB target file size). Three queries (a
+//! small appends would leave it: eight appends (an eighth of each day's rows each: the
+//! source's day is `id % 366`), in which
+//! every task writes its own small files for every day (`write.distribution-mode =
+//! 'none'` and a 256 KB target file size). Three queries (a
 //! scan of everything, a month's aggregate and one day's rows) are timed over it, then
 //! `OPTIMIZE` compacts it (timed too) and they are timed again. Their answers must not
 //! change. Prints the file counts, median, min and max times and the ratios.
@@ -31,6 +33,9 @@ const QUERIES: [(&str, &str); 3] = [
     ),
 ];
 
+/// The appends the table is written in.
+const APPENDS: u64 = 8;
+
 const FILES: &str = "SELECT count(*) FROM bench.\"events$files\"";
 
 pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -43,12 +48,22 @@ pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
         "CREATE TABLE bench.events (id BIGINT, k BIGINT, v BIGINT, ts TIMESTAMP) PARTITION BY (day(ts))",
         "ALTER TABLE bench.events SET TBLPROPERTIES \
          ('write.distribution-mode' = 'none', 'write.target-file-size-bytes' = '262144')",
-        "INSERT INTO bench.events SELECT id, k, v, ts FROM 'bench-source/'",
-        "ALTER TABLE bench.events UNSET TBLPROPERTIES \
-         ('write.distribution-mode', 'write.target-file-size-bytes')",
     ] {
         run_quarry(quarry, sql).await?;
     }
+    for append in 0..APPENDS {
+        let sql = format!(
+            "INSERT INTO bench.events SELECT id, k, v, ts FROM 'bench-source/' \
+             WHERE (id / 366) % {APPENDS} = {append}"
+        );
+        run_quarry(quarry, &sql).await?;
+    }
+    run_quarry(
+        quarry,
+        "ALTER TABLE bench.events UNSET TBLPROPERTIES \
+         ('write.distribution-mode', 'write.target-file-size-bytes')",
+    )
+    .await?;
     let files_before = run_quarry(quarry, FILES).await?;
     let (before, answers) = time_queries(quarry, iterations).await?;
     let (optimize_time, optimized) =

@@ -81,7 +81,7 @@ pub async fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         let batches: Vec<RecordBatch> = conn.query(&sql).await?;
         let count = loaded(&batches)?;
         println!(
-            "  {table:<28} {count:>24}  {:>6.2} s",
+            "  {table:<28} {count:>28}  {:>6.2} s",
             started.elapsed().as_secs_f64()
         );
     }
@@ -172,6 +172,7 @@ const NEXT: &str = "Open the shell and explore (paths are relative to the wareho
   quarry> SHOW TABLES IN gold;
   quarry> SELECT segment, sum(customers), sum(revenue) FROM gold.customer_segments GROUP BY segment;
   quarry> SELECT count(*) FROM bronze.customers WHERE email NOT LIKE '%@%';
+  quarry> SELECT reason, count(*) FROM bronze.transactions_rejects GROUP BY reason;
   quarry> SELECT * FROM 'landing/customers.csv' LIMIT 5;
   quarry> SELECT name, status, rows, queries_served FROM sys.reflections;
   quarry> EXPLAIN SELECT date_trunc('month', day) AS month, sum(revenue) FROM gold.daily_sales GROUP BY 1;
