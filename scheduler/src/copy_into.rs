@@ -319,7 +319,11 @@ pub async fn run(
         .into_iter()
         .map(|(path, relative)| Landing {
             uri: format!("{}{}", url.as_str(), path),
-            name: format!("{}/{relative}", copy.location.trim_end_matches('/')),
+            // A location that is one file names it already.
+            name: match relative.is_empty() {
+                true => copy.location.clone(),
+                false => format!("{}/{relative}", copy.location.trim_end_matches('/')),
+            },
             path,
         })
         .filter(|l| !loaded_before.contains(&l.uri))
@@ -413,7 +417,8 @@ pub async fn run(
     RecordBatch::try_new(schema(), columns).map_err(|e| QuarryError::Internal(e.to_string()))
 }
 
-/// The landing files under `prefix` that the load names, each with its path under it.
+/// The landing files under `prefix` that the load names, each with its path under it
+/// (empty when `prefix` is one file).
 async fn list(
     objects: &dyn ObjectStore,
     prefix: &Path,
@@ -421,8 +426,7 @@ async fn list(
 ) -> Result<Vec<(Path, String)>, QuarryError> {
     // A location that is one file.
     if let Ok(meta) = objects.head(prefix).await {
-        let name = meta.location.filename().unwrap_or_default().to_string();
-        return Ok(vec![(meta.location, name)]);
+        return Ok(vec![(meta.location, String::new())]);
     }
     let mut found: Vec<(Path, String)> = objects
         .list(Some(prefix))

@@ -132,12 +132,24 @@ async fn copy_into_loads_new_files_once_and_keeps_rejects() {
         ["10|1|2026-01-02", "11|NULL|NULL", "12|7|NULL"]
     );
 
+    // A location that is one file.
+    let single = "COPY INTO bronze.orders FROM 'landing/orders/a.csv' FILE_FORMAT 'csv'";
+    assert_eq!(t.rows(single).await, ["0|0|0|0"], "loaded before");
+    write(&t.warehouse().join("landing/late"), "g.csv", "id\n13\n");
+    let single = "COPY INTO bronze.orders FROM 'landing/late/g.csv' FILE_FORMAT 'csv'";
+    assert_eq!(t.rows(single).await, ["1|1|0|0"]);
+    assert_eq!(
+        t.rows("SELECT _source_file FROM bronze.orders WHERE id = 13")
+            .await,
+        ["landing/late/g.csv"]
+    );
+
     // The history outlives orphan removal: old history files go, the current one stays.
     let vacuum = "VACUUM TABLE bronze.orders REMOVE ORPHAN FILES OLDER_THAN '2999-01-01 00:00:00'";
     let removed: usize = t.rows(vacuum).await[0].parse().unwrap();
     assert!(removed >= 4, "the earlier histories: {removed}");
     assert_eq!(t.rows(copy).await, ["0|0|0|0"]);
-    assert_eq!(t.rows("SELECT count(*) FROM bronze.orders").await, ["9"]);
+    assert_eq!(t.rows("SELECT count(*) FROM bronze.orders").await, ["10"]);
 
     // Bad statements say what is wrong.
     for (sql, wrong) in [
