@@ -10,6 +10,7 @@
 //! Parquet file's row number) and the reason. The columns `_source_file` and
 //! `_ingested_at`, when the table has them, get the file's path and the load's time.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -78,9 +79,18 @@ pub fn read(
     options: &Options,
     ingested_at: i64,
 ) -> Result<Read, TableError> {
+    // The columns a file fills, by name in lower case.
+    let by_name = table
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name() != SOURCE_FILE && f.name() != INGESTED_AT)
+        .map(|(i, f)| (f.name().to_ascii_lowercase(), i))
+        .collect();
     let file = File {
         path,
         table,
+        by_name,
         options,
         ingested_at,
     };
@@ -97,6 +107,7 @@ pub fn read(
 struct File<'a> {
     path: &'a str,
     table: &'a SchemaRef,
+    by_name: HashMap<String, usize>,
     options: &'a Options,
     ingested_at: i64,
 }
@@ -138,12 +149,7 @@ impl File<'_> {
 
     /// The table column a file's column `name` fills, if any.
     fn column(&self, name: &str) -> Option<usize> {
-        let name = name.trim();
-        self.table.fields().iter().position(|f| {
-            f.name().eq_ignore_ascii_case(name)
-                && f.name() != SOURCE_FILE
-                && f.name() != INGESTED_AT
-        })
+        self.by_name.get(&name.trim().to_ascii_lowercase()).copied()
     }
 
     fn read_csv(&self, bytes: &[u8], header: bool, delimiter: u8) -> Result<Read, TableError> {
@@ -354,11 +360,9 @@ impl File<'_> {
                         &is_not_null(&values)?,
                         &arrow::compute::is_null(&cast)?,
                     )?;
+                    let text = ArrayFormatter::try_new(values.as_ref(), &FormatOptions::default())?;
                     for row in (0..rows).filter(|row| lost.value(*row)) {
-                        let value =
-                            ArrayFormatter::try_new(values.as_ref(), &FormatOptions::default())?
-                                .value(row)
-                                .to_string();
+                        let value = text.value(row).to_string();
                         reasons[row].get_or_insert_with(|| {
                             format!(
                                 "column {}: '{value}' is not a valid {}",
@@ -411,7 +415,7 @@ impl File<'_> {
             &self.options.timestamp_format,
         ) {
             (Some(text), DataType::Date32, Some(format), _) => {
-                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+                let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
                 let days = text.iter().map(|v| {
                     let date = NaiveDate::parse_from_str(v?, format).ok()?;
                     Some((date - epoch).num_days() as i32)
