@@ -1,5 +1,7 @@
-//! Row-level changes to Iceberg tables, copy-on-write: `DELETE FROM t [WHERE ..]` and
-//! `UPDATE t SET .. [WHERE ..]`.
+//! Row-level changes to Iceberg tables, copy-on-write: `DELETE FROM t [WHERE ..]`,
+//! `UPDATE t SET .. [WHERE ..]` and `TRUNCATE t`. A `WHERE` may hold subqueries
+//! (`id IN (SELECT ..)`, `EXISTS (..)`), joined to the rows as DataFusion decorrelates
+//! them.
 //!
 //! DataFusion plans the statement (a `Dml` over the filtered scan, and for `UPDATE` the
 //! projection of the new rows); [`plan`] turns it into a [`Write`]:
@@ -25,7 +27,11 @@ use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::expr_fn::when;
 use datafusion::logical_expr::utils::expr_to_columns;
-use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan, LogicalPlanBuilder, WriteOp, lit};
+use datafusion::logical_expr::{
+    BinaryExpr, DmlStatement, Expr, Filter, LogicalPlan, LogicalPlanBuilder, Operator, WriteOp, lit,
+};
+use datafusion::optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
+use datafusion::optimizer::{OptimizerContext, OptimizerRule};
 use datafusion::prelude::SessionContext;
 use iceberg::table::Table;
 use quarry_catalog::table::IcebergTable;
@@ -56,6 +62,7 @@ pub async fn plan(
     let statement = match dml.op {
         WriteOp::Delete => "DELETE",
         WriteOp::Update => "UPDATE",
+        WriteOp::Truncate => "TRUNCATE",
         _ => return Ok(Err(plan)),
     };
     let provider = source_as_provider(&dml.target)?;
@@ -75,8 +82,12 @@ pub async fn plan(
     let LogicalPlan::Dml(dml) = &analyzed else {
         return Ok(Err(plan));
     };
+    // TRUNCATE deletes every row: of a scan of the whole table.
+    let whole_table =
+        LogicalPlanBuilder::scan(dml.table_name.clone(), Arc::clone(&dml.target), None)?.build()?;
     let (assignments, filtered) = match (&dml.op, dml.input.as_ref()) {
         (WriteOp::Update, LogicalPlan::Projection(p)) => (Some(p.expr.clone()), p.input.as_ref()),
+        (WriteOp::Truncate, _) => (None, &whole_table),
         _ => (None, dml.input.as_ref()),
     };
     let (predicate, scan) = match filtered {
@@ -86,13 +97,6 @@ pub async fn plan(
     if !is_scan(scan) {
         return Err(QuarryError::Plan(format!(
             "{statement} reads only its own table here; a FROM clause or join is not supported (use MERGE)"
-        )));
-    }
-    if let Some(predicate) = &predicate
-        && predicate.exists(|e| Ok(is_subquery(e)))?
-    {
-        return Err(QuarryError::Plan(format!(
-            "{statement} with a subquery in WHERE is not supported yet; use MERGE"
         )));
     }
     Ok(Ok(
@@ -170,13 +174,20 @@ async fn change(
         None => IcebergTable::new(table.clone())?,
     };
     let input = with_source(scan.clone(), provider_as_source(Arc::new(source)))?;
+    let schema = Arc::clone(input.schema());
+    let (input, predicate) = match predicate {
+        Some(p) if p.exists(|e| Ok(is_subquery(e)))? => {
+            let (input, p) = decorrelate(input, p)?;
+            (input, Some(p))
+        }
+        p => (input, p),
+    };
     let matched = |then: Expr, otherwise: Expr| -> Result<Expr, QuarryError> {
         Ok(match &predicate {
             Some(p) => when(p.clone(), then).otherwise(otherwise)?,
             None => then,
         })
     };
-    let schema = Arc::clone(input.schema());
     let mut columns = Vec::new();
     for (i, (qualifier, field)) in schema.iter().enumerate() {
         let old = Expr::Column(Column::from((qualifier, field)));
@@ -219,6 +230,30 @@ async fn change(
             whole_rows,
         },
     })
+}
+
+/// `input` with what the subqueries of `predicate` (`IN (SELECT ..)`, `EXISTS`) need
+/// joined to its rows, and `predicate` over the joined rows. DataFusion's own rule
+/// decorrelates them, as mark joins that keep every row of `input` once: the rule
+/// rewrites a filter, so the predicate goes in one that lets every row through.
+fn decorrelate(input: LogicalPlan, predicate: Expr) -> Result<(LogicalPlan, Expr), QuarryError> {
+    let keep_all = Filter::try_new(predicate.or(lit(true)), Arc::new(input))?;
+    let rewritten = DecorrelatePredicateSubquery::new()
+        .rewrite(LogicalPlan::Filter(keep_all), &OptimizerContext::new())?
+        .data;
+    if let LogicalPlan::Filter(filter) = rewritten
+        && let Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            ..
+        }) = filter.predicate
+        && !left.exists(|e| Ok(is_subquery(e)))?
+    {
+        return Ok((Arc::unwrap_or_clone(filter.input), *left));
+    }
+    Err(QuarryError::Plan(
+        "this subquery in WHERE cannot be planned here; use MERGE".into(),
+    ))
 }
 
 /// The filter a row fails `filter` by: it is false, or a column it reads is null.
