@@ -1,5 +1,6 @@
 //! `MERGE INTO t USING s ON .. WHEN [NOT] MATCHED [AND ..] THEN ..` on Iceberg tables,
-//! copy-on-write, planned from sqlparser's AST (DataFusion does not plan `MERGE`).
+//! copy-on-write, planned from sqlparser's AST (DataFusion does not plan `MERGE`);
+//! also `UPDATE t SET .. FROM s WHERE ..`, as the `MERGE` it means (`update_from.rs`).
 //!
 //! The statement's parts become logical plans and expressions directly: the source is
 //! DataFusion's plan of `SELECT * FROM <source>`, the conditions and values are
@@ -47,6 +48,7 @@ use quarry_catalog::table::write::WriteSpec;
 
 mod clauses;
 mod rows;
+mod update_from;
 
 use clauses::{ClausePlanner, refuse_unsupported};
 use rows::{inserted_rows, matches_plan, merged_rows, plan_source, target_plan, with_marker};
@@ -154,19 +156,22 @@ pub async fn plan(
     statement: &DFStatement,
 ) -> Result<Option<Statement>, QuarryError> {
     let (merge, explain) = match statement {
-        DFStatement::Statement(s) => match s.as_ref() {
-            ast::Statement::Merge(merge) => (merge, None),
-            _ => return Ok(None),
-        },
+        DFStatement::Statement(s) => (s.as_ref(), None),
         DFStatement::Explain(explain) => match explain.statement.as_ref() {
-            DFStatement::Statement(s) => match s.as_ref() {
-                ast::Statement::Merge(merge) => (merge, Some(explain)),
-                _ => return Ok(None),
-            },
+            DFStatement::Statement(s) => (s.as_ref(), Some(explain)),
             _ => return Ok(None),
         },
         _ => return Ok(None),
     };
+    let merge = match merge {
+        ast::Statement::Merge(merge) => merge.clone(),
+        ast::Statement::Update(update) => match update_from::as_merge(update)? {
+            Some(merge) => merge,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let merge = &merge;
     if explain.is_some_and(|e| e.analyze) {
         return Err(QuarryError::Plan(
             "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN".into(),
