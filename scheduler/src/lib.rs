@@ -61,6 +61,7 @@ pub mod small;
 pub mod split;
 pub mod statement;
 pub mod tables;
+pub mod temporary;
 pub mod time_travel;
 pub mod vacuum;
 pub mod views;

@@ -37,6 +37,7 @@ use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
 use crate::statement::{self, Statement};
 use crate::tables::{CatalogChange, Write};
+use crate::temporary::with_temporary_schema;
 use crate::write;
 
 /// How long a prepared statement waits to be executed before it is forgotten.
@@ -88,11 +89,16 @@ impl QueryService {
 
     /// A new client session, sized to the executors' task slots.
     pub async fn new_session(&self) -> Arc<SessionContext> {
-        Arc::new(self.sessions.new_session(self.slots().await))
+        match self.new_session_with(|lake| lake).await {
+            Ok(session) => session,
+            // Without the lake's catalog there is nothing to keep temporary tables beside.
+            Err(_) => Arc::new(self.sessions.new_session(self.slots().await)),
+        }
     }
 
     /// A new client session whose catalog `quarry` is `view` of the shared one (a front
-    /// door's system tables around the lake's).
+    /// door's system tables around the lake's), with a schema of temporary tables of its
+    /// own.
     pub async fn new_session_with(
         &self,
         view: impl FnOnce(Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider>,
@@ -102,7 +108,7 @@ impl QueryService {
                 QuarryError::Internal(format!("the catalog {CATALOG} is missing"))
             })?;
         let catalogs = MemoryCatalogProviderList::new();
-        catalogs.register_catalog(CATALOG.to_string(), view(lake));
+        catalogs.register_catalog(CATALOG.to_string(), with_temporary_schema(view(lake)));
         let slots = self.slots().await;
         Ok(Arc::new(
             self.sessions.new_session_over(slots, Arc::new(catalogs)),

@@ -33,6 +33,7 @@ use crate::reflections::{Reflections, parse};
 use crate::rollback;
 use crate::session::CATALOG;
 use crate::tables::{self, CatalogChange, Commit, Planned, Write};
+use crate::temporary;
 use crate::time_travel;
 use crate::vacuum;
 use crate::views;
@@ -181,7 +182,12 @@ pub async fn plan(
         let change = views::plan_rename(ctx, store, rename).await?;
         return Ok(Statement::Catalog(Box::new(change)));
     }
-    let statement = time_travel::parse(&state, &sql)?;
+    let mut statement = time_travel::parse(&state, &sql)?;
+    temporary::resolve_names(ctx, &mut statement);
+    if let Some(create) = temporary::as_memory_table(&statement)? {
+        resolve_namespaces(&state, store, &create).await?;
+        return Ok(Statement::Local(state.statement_to_plan(create).await?));
+    }
     if let Some(change) = views::plan(ctx, store, &sql, &statement).await? {
         return Ok(Statement::Catalog(Box::new(change)));
     }

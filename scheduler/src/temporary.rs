@@ -1,0 +1,144 @@
+//! Temporary tables: `CREATE TEMPORARY TABLE t AS SELECT ...` keeps its rows in memory
+//! for the session that made it, and they go with the session. dbt builds each run of an
+//! incremental model this way, then merges or inserts from it.
+//!
+//! Each session's catalog has a schema of its own, [`TEMPORARY_SCHEMA`] (DuckDB's name),
+//! that holds them as DataFusion `MemTable`s; `information_schema` lists them there. A
+//! temporary table is named without a schema, and such a name means it before a table
+//! of the current schema (PostgreSQL's search order): [`resolve_names`] points such
+//! names in a statement's tree at the temporary schema before it is planned.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::planner::IdentNormalizer;
+use datafusion::sql::sqlparser::ast::{
+    Ident, ObjectName, ObjectNamePart, Statement, visit_relations_mut,
+};
+use quarry_catalog::catalog_provider::WithSchema;
+
+use crate::error::QuarryError;
+use crate::session::CATALOG;
+
+/// The schema a session's temporary tables live in.
+pub const TEMPORARY_SCHEMA: &str = "temp";
+
+/// `catalog` with an empty schema of temporary tables, for one session.
+pub fn with_temporary_schema(catalog: Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider> {
+    let temporary = Arc::new(MemorySchemaProvider::new());
+    Arc::new(WithSchema::new(catalog, TEMPORARY_SCHEMA, temporary))
+}
+
+/// `CREATE TEMPORARY TABLE`, made a `CREATE TABLE` in the temporary schema (which
+/// DataFusion keeps in memory); `None` for other statements.
+pub fn as_memory_table(statement: &DFStatement) -> Result<Option<DFStatement>, QuarryError> {
+    let DFStatement::Statement(statement) = statement else {
+        return Ok(None);
+    };
+    let Statement::CreateTable(create) = statement.as_ref() else {
+        return Ok(None);
+    };
+    if !create.temporary {
+        return Ok(None);
+    }
+    let table = match create.name.0.as_slice() {
+        [ObjectNamePart::Identifier(table)] => table.clone(),
+        [
+            ObjectNamePart::Identifier(schema),
+            ObjectNamePart::Identifier(table),
+        ] if schema.value.eq_ignore_ascii_case(TEMPORARY_SCHEMA)
+            || schema.value.eq_ignore_ascii_case("pg_temp") =>
+        {
+            table.clone()
+        }
+        _ => {
+            return Err(QuarryError::Plan(format!(
+                "a temporary table is named without a schema (or in '{TEMPORARY_SCHEMA}'), \
+                 not '{}'",
+                create.name
+            )));
+        }
+    };
+    let mut create = create.clone();
+    create.temporary = false;
+    create.name = ObjectName::from(vec![Ident::new(TEMPORARY_SCHEMA), table]);
+    Ok(Some(DFStatement::Statement(Box::new(
+        Statement::CreateTable(create),
+    ))))
+}
+
+/// Points the names without a schema in `statement` that the session has temporary
+/// tables of at those tables.
+pub fn resolve_names(ctx: &SessionContext, statement: &mut DFStatement) {
+    let Some(temporary) = ctx
+        .catalog(CATALOG)
+        .and_then(|catalog| catalog.schema(TEMPORARY_SCHEMA))
+    else {
+        return;
+    };
+    if temporary.table_names().is_empty() {
+        return;
+    }
+    let normalizer = IdentNormalizer::new(
+        ctx.state()
+            .config_options()
+            .sql_parser
+            .enable_ident_normalization,
+    );
+    let resolve = |name: &mut ObjectName| {
+        if let [ObjectNamePart::Identifier(table)] = name.0.as_slice()
+            && temporary.table_exist(&normalizer.normalize(table.clone()))
+        {
+            name.0
+                .insert(0, ObjectNamePart::Identifier(Ident::new(TEMPORARY_SCHEMA)));
+        }
+        ControlFlow::<()>::Continue(())
+    };
+    let mut statement = statement;
+    while let DFStatement::Explain(explain) = statement {
+        statement = &mut explain.statement;
+    }
+    if let DFStatement::Statement(statement) = statement {
+        let _ = visit_relations_mut(statement.as_mut(), resolve);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    use super::*;
+
+    fn statement(sql: &str) -> DFStatement {
+        let mut parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+        DFStatement::Statement(Box::new(parsed.remove(0)))
+    }
+
+    #[test]
+    fn temporary_tables_are_made_in_the_temporary_schema() {
+        let made = as_memory_table(&statement(
+            r#"create temporary table "m__dbt_tmp1" as (select 1 as a)"#,
+        ))
+        .unwrap()
+        .unwrap();
+        let DFStatement::Statement(made) = made else {
+            panic!("a statement");
+        };
+        let Statement::CreateTable(create) = *made else {
+            panic!("a CREATE TABLE");
+        };
+        assert!(!create.temporary);
+        assert_eq!(create.name.to_string(), r#"temp."m__dbt_tmp1""#);
+        assert!(
+            as_memory_table(&statement("create table t as select 1"))
+                .unwrap()
+                .is_none()
+        );
+        let error = as_memory_table(&statement("create temp table gold.t (a int)")).unwrap_err();
+        assert!(error.to_string().contains("without a schema"), "{error}");
+    }
+}
