@@ -40,6 +40,7 @@ use quarry_catalog::table::types::iceberg_type;
 use crate::alter::{parse_alter_table, parse_word, syntax};
 use crate::error::QuarryError;
 use crate::tables::{self, CatalogChange};
+use crate::views;
 
 /// An `ALTER TABLE` that DataFusion's parser does not read, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +190,17 @@ pub async fn plan(
     store: &TableStore,
     alter: &AlterTable,
 ) -> Result<CatalogChange, QuarryError> {
+    if let [AlterTableOperation::RenameTable { table_name }] = alter.operations.as_slice()
+        && is_view(ctx, store, &alter.name).await?
+    {
+        // PostgreSQL renames a view with ALTER TABLE too, and dbt does so.
+        let (RenameTableNameKind::To(to) | RenameTableNameKind::As(to)) = table_name;
+        let rename = views::Rename {
+            from: alter.name.clone(),
+            to: to.clone(),
+        };
+        return views::plan_rename(ctx, store, rename).await;
+    }
     let Some(table) = load(ctx, store, &alter.name, alter.if_exists).await? else {
         return Ok(CatalogChange::None);
     };
@@ -323,6 +335,18 @@ async fn load(
         true => Ok(None),
         false => Err(QuarryError::NotFound(format!("table '{ident}' not found"))),
     }
+}
+
+/// Whether `name` is a view.
+async fn is_view(
+    ctx: &SessionContext,
+    store: &TableStore,
+    name: &ObjectName,
+) -> Result<bool, QuarryError> {
+    let reference = object_name_to_table_reference(name.clone(), normalizes(ctx))?;
+    Ok(store
+        .view_exists(&tables::iceberg_ident(ctx, &reference)?)
+        .await?)
 }
 
 fn normalizes(ctx: &SessionContext) -> bool {
