@@ -65,6 +65,9 @@ const FUNCTIONS: &[Definition] = &[
     ("pg_relation_is_publishable", &[1], boolean, |_, _| {
         ScalarValue::Boolean(Some(false))
     }),
+    ("pg_is_other_temp_schema", &[1], boolean, |_, _| {
+        ScalarValue::Boolean(Some(false))
+    }),
     ("pg_encoding_to_char", &[1], utf8, |_, _| text("UTF8")),
     ("pg_backend_pid", &[0], int4, |_, _| {
         ScalarValue::Int32(Some(std::process::id() as i32))

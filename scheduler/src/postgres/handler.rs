@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ScalarValue;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::{Sink, StreamExt, TryStreamExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -261,20 +263,17 @@ impl QueryParser for Parser {
 
 /// The command tag of a statement that changed something: `INSERT 0 5`, `CREATE TABLE`.
 fn tag(sql: &str, rows: u64) -> Tag {
-    let words: Vec<String> = sql
-        .split_whitespace()
-        .take(6)
-        .map(|w| w.to_ascii_uppercase())
-        .collect();
+    let words = leading_words(sql);
     let word = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
     let rows = rows as usize;
     let object = match word(1) {
         "OR" => word(3),
-        "EXTERNAL" => "TABLE",
+        "EXTERNAL" | "TEMPORARY" | "TEMP" => word(2),
         w => w,
     };
     match word(0) {
         "INSERT" => Tag::new("INSERT").with_oid(0).with_rows(rows),
+        "TRUNCATE" => Tag::new("TRUNCATE TABLE"),
         "UPDATE" | "DELETE" | "MERGE" | "COPY" => Tag::new(word(0)).with_rows(rows),
         "CREATE" if object == "TABLE" && words.iter().any(|w| w == "AS") => {
             Tag::new("SELECT").with_rows(rows)
@@ -282,6 +281,42 @@ fn tag(sql: &str, rows: u64) -> Tag {
         "CREATE" | "DROP" | "ALTER" => Tag::new(&format!("{} {object}", word(0))),
         first => Tag::new(first),
     }
+}
+
+/// The first words of `sql`, upper-cased, past comments; for `WITH ...`, from the
+/// statement that follows its common table expressions.
+fn leading_words(sql: &str) -> Vec<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .unwrap_or_default();
+    let mut depth = 0i32;
+    let mut words = Vec::new();
+    for token in tokens {
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(word) if depth == 0 => {
+                let word = word.value.to_ascii_uppercase();
+                if words.first().is_some_and(|w| w == "WITH") {
+                    if matches!(
+                        word.as_str(),
+                        "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE"
+                    ) {
+                        words = vec![word];
+                    }
+                } else {
+                    words.push(word);
+                }
+            }
+            Token::Whitespace(_) => {}
+            _ if depth == 0 && words.is_empty() => break,
+            _ => {}
+        }
+        if words.len() >= 6 {
+            break;
+        }
+    }
+    words
 }
 
 /// The result columns of a command that returns rows.
@@ -386,5 +421,16 @@ mod tests {
         assert_eq!(t("CREATE OR REPLACE VIEW v AS SELECT 1", 0), "CREATE VIEW");
         assert_eq!(t("DROP TABLE t", 0), "DROP TABLE");
         assert_eq!(t("DELETE FROM t WHERE a = 1", 3), "DELETE 3");
+        assert_eq!(
+            t("/* {\"app\": \"dbt\"} */ create table t as (select 1)", 1),
+            "SELECT 1"
+        );
+        assert_eq!(t("-- load\ninsert into t values (1)", 1), "INSERT 0 1");
+        assert_eq!(
+            t("WITH n AS (SELECT 1 AS a) INSERT INTO t SELECT a FROM n", 1),
+            "INSERT 0 1"
+        );
+        assert_eq!(t("TRUNCATE TABLE t", 4), "TRUNCATE TABLE");
+        assert_eq!(t("create temporary table t as (select 1)", 1), "SELECT 1");
     }
 }

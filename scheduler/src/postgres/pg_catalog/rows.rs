@@ -43,6 +43,8 @@ struct Relation {
     columns: SchemaRef,
     /// A view's query.
     definition: Option<String>,
+    /// The number of rows, when the table's statistics know it.
+    rows: Option<usize>,
 }
 
 impl PgCatalogSource {
@@ -80,6 +82,9 @@ impl PgCatalogSource {
                     kind,
                     columns,
                     definition: table.get_table_definition().map(str::to_string),
+                    rows: table
+                        .statistics()
+                        .and_then(|s| s.num_rows.get_value().copied()),
                 });
             }
         }
@@ -94,9 +99,21 @@ impl PgCatalogSource {
                 kind: "v",
                 columns: Arc::new(Schema::new(fields)),
                 definition: None,
+                rows: None,
             });
         }
         Ok(relations)
+    }
+
+    /// A row, made by `row`, per table (`kind` "r") or view ("v") of the lake.
+    async fn lake_rows(&self, kind: &str, row: impl Fn(Relation) -> Row) -> Result<Vec<Row>> {
+        Ok(self
+            .relations()
+            .await?
+            .into_iter()
+            .filter(|r| r.kind == kind && r.schema != PG_CATALOG)
+            .map(row)
+            .collect())
     }
 
     pub(super) async fn rows(&self, table: &str) -> Result<Vec<Row>> {
@@ -229,12 +246,8 @@ impl PgCatalogSource {
                 ("rolcanlogin", boolean(true)),
                 ("rolconnlimit", int4(-1)),
             ])],
-            "pg_views" => self
-                .relations()
-                .await?
-                .into_iter()
-                .filter(|r| r.kind == "v" && r.schema != PG_CATALOG)
-                .map(|r| {
+            "pg_views" => {
+                self.lake_rows("v", |r| {
                     Row::from([
                         ("schemaname", text(r.schema)),
                         ("viewname", text(r.name)),
@@ -242,7 +255,29 @@ impl PgCatalogSource {
                         ("definition", text(r.definition.unwrap_or_default())),
                     ])
                 })
-                .collect(),
+                .await?
+            }
+            "pg_tables" => {
+                self.lake_rows("r", |r| {
+                    Row::from([
+                        ("schemaname", text(r.schema)),
+                        ("tablename", text(r.name)),
+                        ("tableowner", text(&self.user)),
+                    ])
+                })
+                .await?
+            }
+            "pg_stat_user_tables" => {
+                self.lake_rows("r", |r| {
+                    Row::from([
+                        ("relid", oid(relation_oid(&r.schema, &r.name))),
+                        ("schemaname", text(r.schema)),
+                        ("relname", text(r.name)),
+                        ("n_live_tup", ScalarValue::Int64(r.rows.map(|n| n as i64))),
+                    ])
+                })
+                .await?
+            }
             "pg_am" => vec![Row::from([
                 ("oid", oid(2)),
                 ("amname", text("heap")),

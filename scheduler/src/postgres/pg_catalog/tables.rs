@@ -16,7 +16,7 @@ pub fn is_empty_catalog_table(name: &str) -> bool {
 }
 
 /// The `pg_catalog` tables that have rows.
-const POPULATED: [&str; 12] = [
+const POPULATED: [&str; 14] = [
     "pg_namespace",
     "pg_class",
     "pg_attribute",
@@ -29,6 +29,8 @@ const POPULATED: [&str; 12] = [
     "pg_am",
     "pg_tablespace",
     "pg_views",
+    "pg_tables",
+    "pg_stat_user_tables",
 ];
 
 /// The kinds of catalog columns.
@@ -38,6 +40,7 @@ pub(super) enum Kind {
     Text,
     Int2,
     Int4,
+    Int8,
     Float4,
     Bool,
     TextArray,
@@ -50,6 +53,7 @@ impl Kind {
             Kind::Text => DataType::Utf8,
             Kind::Int2 => DataType::Int16,
             Kind::Int4 => DataType::Int32,
+            Kind::Int8 => DataType::Int64,
             Kind::Float4 => DataType::Float32,
             Kind::Bool => DataType::Boolean,
             Kind::TextArray => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
@@ -57,7 +61,7 @@ impl Kind {
     }
 }
 
-use Kind::{Bool, Float4, Int2, Int4, Oid, Text, TextArray};
+use Kind::{Bool, Float4, Int2, Int4, Int8, Oid, Text, TextArray};
 
 /// The tables of `pg_catalog` and their columns.
 pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
@@ -380,4 +384,47 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
         &[("schemaname", Text), ("matviewname", Text)],
     ),
     ("pg_foreign_table", &[("ftrelid", Oid), ("ftserver", Oid)]),
+    (
+        "pg_tables",
+        &[
+            ("schemaname", Text),
+            ("tablename", Text),
+            ("tableowner", Text),
+            ("tablespace", Text),
+            ("hasindexes", Bool),
+            ("hasrules", Bool),
+            ("hastriggers", Bool),
+            ("rowsecurity", Bool),
+        ],
+    ),
+    (
+        "pg_depend",
+        &[
+            ("classid", Oid),
+            ("objid", Oid),
+            ("objsubid", Int4),
+            ("refclassid", Oid),
+            ("refobjid", Oid),
+            ("refobjsubid", Int4),
+            ("deptype", Text),
+        ],
+    ),
+    (
+        "pg_stat_user_tables",
+        &[
+            ("relid", Oid),
+            ("schemaname", Text),
+            ("relname", Text),
+            ("n_live_tup", Int8),
+        ],
+    ),
+    (
+        "pg_enum",
+        &[
+            ("oid", Oid),
+            ("enumtypid", Oid),
+            ("enumsortorder", Float4),
+            ("enumlabel", Text),
+        ],
+    ),
 ];
