@@ -46,6 +46,7 @@ pub mod launcher;
 pub mod listing;
 pub mod merge;
 pub mod metrics;
+pub mod normalize;
 pub mod optimize;
 pub mod params;
 pub mod placement;

@@ -27,6 +27,7 @@ use crate::copy_into;
 use crate::error::QuarryError;
 use crate::evolve;
 use crate::merge::{self, Merge};
+use crate::normalize;
 use crate::optimize;
 use crate::params;
 use crate::reflections::{Reflections, parse};
@@ -183,6 +184,7 @@ pub async fn plan(
         return Ok(Statement::Catalog(Box::new(change)));
     }
     let mut statement = time_travel::parse(&state, &sql)?;
+    normalize::normalize(&mut statement);
     temporary::resolve_names(ctx, &mut statement);
     if let Some(create) = temporary::as_memory_table(&statement)? {
         resolve_namespaces(&state, store, &create).await?;
