@@ -19,6 +19,7 @@ use datafusion::common::ScalarValue;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
@@ -37,8 +38,8 @@ use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
 use crate::statement::{self, Statement};
 use crate::tables::{CatalogChange, Write};
-use crate::temporary::with_temporary_schema;
-use crate::write;
+use crate::temporary::{self, with_temporary_schema};
+use crate::write::{self, count_schema};
 
 /// How long a prepared statement waits to be executed before it is forgotten.
 const PREPARED_TTL: Duration = Duration::from_secs(30 * 60);
@@ -293,6 +294,10 @@ impl QueryService {
                 }
                 let run = async {
                     let frame = query.ctx.execute_logical_plan(plan.clone()).await?;
+                    if let Some(count) = temporary::created_rows(&query.ctx, plan).await? {
+                        let stream = MemoryStream::try_new(vec![count], count_schema(), None)?;
+                        return Ok(Box::pin(stream) as SendableRecordBatchStream);
+                    }
                     Ok(frame.execute_stream().await?)
                 };
                 let result = without_panics("the statement", run).await;

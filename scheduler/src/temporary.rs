@@ -11,7 +11,10 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::planner::IdentNormalizer;
@@ -22,6 +25,7 @@ use quarry_catalog::catalog_provider::WithSchema;
 
 use crate::error::QuarryError;
 use crate::session::CATALOG;
+use crate::write::count_schema;
 
 /// The schema a session's temporary tables live in.
 pub const TEMPORARY_SCHEMA: &str = "temp";
@@ -68,6 +72,24 @@ pub fn as_memory_table(statement: &DFStatement) -> Result<Option<DFStatement>, Q
     Ok(Some(DFStatement::Statement(Box::new(
         Statement::CreateTable(create),
     ))))
+}
+
+/// The rows of the temporary table `plan` made, as a `count` result (what a write
+/// reports), if `plan` made one.
+pub async fn created_rows(
+    ctx: &SessionContext,
+    plan: &LogicalPlan,
+) -> Result<Option<RecordBatch>, QuarryError> {
+    let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan else {
+        return Ok(None);
+    };
+    if create.name.schema() != Some(TEMPORARY_SCHEMA) {
+        return Ok(None);
+    }
+    let rows = ctx.table(create.name.clone()).await?.count().await? as u64;
+    let count = Arc::new(UInt64Array::from(vec![rows]));
+    let batch = RecordBatch::try_new(count_schema(), vec![count]).map_err(DataFusionError::from)?;
+    Ok(Some(batch))
 }
 
 /// Points the names without a schema in `statement` that the session has temporary

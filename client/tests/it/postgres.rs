@@ -370,3 +370,41 @@ fn sqllogictest_files_pass_over_the_extended_protocol() {
         );
     }
 }
+
+#[test]
+fn temporary_tables_belong_to_their_session_and_go_with_it() {
+    let server = ServeProcess::start(1);
+    // One session: the temporary table shadows a table of the current schema.
+    let out = psql_ok(
+        &server,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            "CREATE TABLE public.t AS SELECT 'lake' AS source",
+            "-c",
+            "CREATE TEMP TABLE t AS (SELECT 'temporary' AS source)",
+            "-c",
+            "SELECT source FROM t",
+            "-c",
+            "SELECT source FROM public.t",
+        ],
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["SELECT 1", "SELECT 1", "temporary", "lake"],
+        "{out}"
+    );
+    // The next session sees the lake's table only.
+    let out = psql_ok(&server, &["-A", "-t", "-c", "SELECT source FROM t"]);
+    assert_eq!(out.trim(), "lake");
+    let refused = psql(&server, &[], &["-c", "SELECT * FROM temp.t"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("not found"), "{}", text(&refused));
+    let refused = psql(&server, &[], &["-c", "CREATE TEMP TABLE gold.x (a INT)"]);
+    assert!(
+        text(&refused).contains("named without a schema"),
+        "{}",
+        text(&refused)
+    );
+}
