@@ -7,7 +7,9 @@
 # - QUARRY_CLIENTS_PYTHON: one with the Flight SQL clients (ADBC, flightsql-dbapi and
 #   Apache Superset) and psycopg (tests/clients/requirements.txt), in
 #   ~/.cache/quarry/venv-clients. They need SQLAlchemy 1.4 where pyiceberg needs 2, hence
-#   two environments.
+#   two environments;
+# - QUARRY_DBT_PYTHON: dbt-core with dbt-postgres and DuckDB (tests/dbt/requirements.txt),
+#   which pin versions of their own, in ~/.cache/quarry/venv-dbt.
 # Each is reused while its requirements are unchanged. From Debian: the PostgreSQL
 # clients (psql, pgJDBC, psqlODBC with unixODBC), etcd, protoc (which the `etcd`
 # feature's client library is built with) and a font for benchmark charts. From
@@ -30,6 +32,7 @@ venv() {
 }
 venv "${QUARRY_VENV:-$cache/venv}" tests/interop/requirements.txt
 venv "$cache/venv-clients" tests/clients/requirements.txt
+venv "$cache/venv-dbt" tests/dbt/requirements.txt
 
 # Debian packages, each named with a file it installs.
 missing=()
@@ -62,3 +65,4 @@ echo "export QUARRY_SQLLOGICTEST=$tools/bin/sqllogictest"
 echo "export QUARRY_S3S_FS=$tools/bin/s3s-fs"
 echo "export QUARRY_PYTHON=${QUARRY_VENV:-$cache/venv}/bin/python"
 echo "export QUARRY_CLIENTS_PYTHON=$cache/venv-clients/bin/python"
+echo "export QUARRY_DBT_PYTHON=$cache/venv-dbt/bin/python"

@@ -542,3 +542,21 @@ pub fn duckdb(statements: &[String]) -> Vec<Vec<String>> {
     );
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// Runs the Python script `script` of tests/ with `python` and `args`, and fails with its
+/// output if it fails.
+pub fn run_python(python: &str, script: &str, args: &[String]) {
+    let path = format!("{}/../tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{script}:\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -3,7 +3,6 @@
 //! itself, from the Python of `QUARRY_CLIENTS_PYTHON` (scripts/test-env.sh installs
 //! it), and by arrow-flight's own Flight SQL client for the calls those do not make.
 
-use std::process::Command;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::UInt32Type;
@@ -43,19 +42,7 @@ async fn server_with_sales() -> ServeProcess {
 
 /// Runs a check script of tests/clients and fails with its output if it fails.
 pub fn run_check(script: &str, args: &[String]) {
-    let path = format!("{}/../tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(clients_python())
-        .arg(&path)
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!("{script}:\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{script} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::common::run_python(&clients_python(), &format!("clients/{script}"), args);
 }
 
 /// Runs a check script against a server holding gold.sales, with `--rows` and the

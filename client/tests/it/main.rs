@@ -7,6 +7,7 @@ mod changes;
 mod cluster;
 mod common;
 mod copy_into;
+mod dbt;
 mod distributed;
 mod errors;
 #[cfg(feature = "etcd")]
