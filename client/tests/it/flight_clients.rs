@@ -3,7 +3,6 @@
 //! itself, from the Python of `QUARRY_CLIENTS_PYTHON` (scripts/test-env.sh installs
 //! it), and by arrow-flight's own Flight SQL client for the calls those do not make.
 
-
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::UInt32Type;
 use arrow_flight::sql::client::FlightSqlServiceClient;
