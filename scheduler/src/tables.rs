@@ -37,6 +37,7 @@ use quarry_catalog::table::write::WriteSpec;
 
 use crate::error::QuarryError;
 use crate::session::CATALOG;
+use crate::temporary::TEMPORARY_SCHEMA;
 
 /// A statement that writes data files on the executors, then commits them.
 #[derive(Debug, Clone)]
@@ -394,6 +395,10 @@ async fn plan_drop(
     let mut tables = Vec::new();
     for name in names {
         let reference = object_name_to_table_reference(name.clone(), true)?;
+        if reference.schema() == Some(TEMPORARY_SCHEMA) {
+            // DataFusion drops a session's in-memory tables.
+            return Ok(Planned::NotOurs);
+        }
         let ident = iceberg_ident(ctx, &reference)?;
         let namespace = ident.namespace().join(".");
         if !store.namespace_exists(&namespace).await? {

@@ -19,7 +19,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::planner::IdentNormalizer;
 use datafusion::sql::sqlparser::ast::{
-    Ident, ObjectName, ObjectNamePart, Statement, visit_relations_mut,
+    Ident, ObjectName, ObjectNamePart, ObjectType, Statement, visit_relations_mut,
 };
 use quarry_catalog::catalog_provider::WithSchema;
 
@@ -68,6 +68,10 @@ pub fn as_memory_table(statement: &DFStatement) -> Result<Option<DFStatement>, Q
     };
     let mut create = create.clone();
     create.temporary = false;
+    // Every statement commits as it runs: rows are kept across "transactions".
+    create.on_commit = None;
+    // `LOCAL` or `GLOBAL` (the SQL standard's words) mean the same here.
+    create.global = None;
     create.name = ObjectName::from(vec![Ident::new(TEMPORARY_SCHEMA), table]);
     Ok(Some(DFStatement::Statement(Box::new(
         Statement::CreateTable(create),
@@ -123,9 +127,22 @@ pub fn resolve_names(ctx: &SessionContext, statement: &mut DFStatement) {
     while let DFStatement::Explain(explain) = statement {
         statement = &mut explain.statement;
     }
-    if let DFStatement::Statement(statement) = statement {
-        let _ = visit_relations_mut(statement.as_mut(), resolve);
+    let DFStatement::Statement(statement) = statement else {
+        return;
+    };
+    // The names a DROP TABLE drops are not relations the visitor sees.
+    if let Statement::Drop {
+        object_type: ObjectType::Table,
+        names,
+        ..
+    } = statement.as_mut()
+    {
+        for name in names {
+            let _ = resolve(name);
+        }
+        return;
     }
+    let _ = visit_relations_mut(statement.as_mut(), resolve);
 }
 
 #[cfg(test)]
