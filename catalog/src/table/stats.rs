@@ -163,3 +163,16 @@ fn bound(ty: &PrimitiveType, stats: &Statistics, min: bool) -> Option<Datum> {
     };
     datum.ok()
 }
+
+/// The rows of `table`'s current snapshot, by its summary (`total-records`): the rows
+/// of its data files, before any row-level deletes.
+pub fn total_records(table: &iceberg::table::Table) -> Option<u64> {
+    table
+        .metadata()
+        .current_snapshot()?
+        .summary()
+        .additional_properties
+        .get("total-records")?
+        .parse()
+        .ok()
+}

@@ -68,12 +68,7 @@ pub struct Materialized {
 impl Materialized {
     /// Rows in the materialization.
     pub fn rows(&self) -> u64 {
-        self.table
-            .metadata()
-            .current_snapshot()
-            .and_then(|s| s.summary().additional_properties.get("total-records"))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        quarry_catalog::table::stats::total_records(&self.table).unwrap_or(0)
     }
 }
 
