@@ -212,12 +212,12 @@ fn password_logins_with_cleartext_md5_and_scram() {
     }
 }
 
-#[test]
-fn pgjdbc_reads_metadata_and_round_trips_parameters() {
-    let server = ServeProcess::start(1);
+/// Compiles and runs the Java program `class` of tests/clients with pgJDBC against
+/// `server`; returns what it printed.
+fn run_jdbc(class: &str, server: &ServeProcess) -> String {
     let classes = tempfile::tempdir().unwrap();
     let source = format!(
-        "{}/../tests/clients/JdbcCheck.java",
+        "{}/../tests/clients/{class}.java",
         env!("CARGO_MANIFEST_DIR")
     );
     let javac = Command::new("javac")
@@ -229,11 +229,29 @@ fn pgjdbc_reads_metadata_and_round_trips_parameters() {
     assert!(javac.status.success(), "{}", text(&javac));
     let classpath = format!("{JDBC_JAR}:{}", classes.path().display());
     let run = Command::new("java")
-        .args(["-cp", &classpath, "JdbcCheck", &server.pg_port.to_string()])
+        .args(["-cp", &classpath, class, &server.pg_port.to_string()])
         .output()
         .expect("java runs");
-    assert!(run.status.success(), "JdbcCheck failed:\n{}", text(&run));
-    assert!(text(&run).contains("pgJDBC: ok"));
+    assert!(run.status.success(), "{class} failed:\n{}", text(&run));
+    text(&run)
+}
+
+#[test]
+fn pgjdbc_reads_metadata_and_round_trips_parameters() {
+    let server = ServeProcess::start(1);
+    assert!(run_jdbc("JdbcCheck", &server).contains("pgJDBC: ok"));
+}
+
+/// The sessions of BI and SQL tools, replayed with their drivers: Grafana and pgAdmin
+/// (psycopg), SQLAlchemy's PostgreSQL dialect (psycopg2), Power BI's ODBC (pyodbc over
+/// psqlODBC), then Metabase, DBeaver and Tableau (pgJDBC).
+#[test]
+fn bi_tools_find_what_they_need() {
+    let server = ServeProcess::start(1);
+    crate::flight_clients::run_check("bi_sessions.py", &[format!("--port={}", server.pg_port)]);
+    let out = run_jdbc("BiSessions", &server);
+    eprintln!("{out}");
+    assert!(out.contains("BiSessions: all passed"), "{out}");
 }
 
 #[test]

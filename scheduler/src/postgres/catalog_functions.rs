@@ -1,7 +1,9 @@
 //! PostgreSQL's system information functions that catalog queries call, registered in
 //! each PostgreSQL session: `format_type`, `pg_get_userbyid`, `pg_table_is_visible`,
 //! `current_schemas`, the `has_*_privilege` family, `obj_description`, `pg_get_expr`,
-//! and `pg_get_keywords()`; and the two that translate DataFusion's
+//! `quote_ident`, `parse_ident`, `format`, `to_regclass`, `array_lower`/`array_upper`,
+//! the relation sizes, and
+//! `pg_get_keywords()`; and the two that translate DataFusion's
 //! `information_schema.columns` types for PostgreSQL ([`information_schema`]).
 //!
 //! Quarry has no comments, defaults, indexes or privileges to report, so those
@@ -25,7 +27,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
 
 use super::information_schema::{self, DATA_TYPE_FUNCTION, UDT_NAME_FUNCTION};
-use super::pg_catalog::{PG_CATALOG, SystemView};
+use super::pg_catalog::{PG_CATALOG, SystemView, regclass_oid};
 use super::types::catalog_types;
 
 /// What a function may read: who is logged in, and the session's schema.
@@ -73,6 +75,51 @@ const FUNCTIONS: &[Definition] = &[
         ScalarValue::Int32(Some(std::process::id() as i32))
     }),
     ("current_schemas", &[1], text_list, current_schemas),
+    ("to_regclass", &[1], int8, |c, args| {
+        ScalarValue::Int64(text_arg(args).map(|name| i64::from(regclass_oid(name, c.schema))))
+    }),
+    (
+        "format",
+        &[1, 2, 3, 4, 5, 6],
+        utf8,
+        |_, args| match text_arg(args) {
+            Some(template) => ScalarValue::Utf8(Some(format(template, &args[1..]))),
+            None => no_text(),
+        },
+    ),
+    ("quote_ident", &[1], utf8, |_, args| {
+        ScalarValue::Utf8(text_arg(args).map(quote_ident))
+    }),
+    (
+        "parse_ident",
+        &[1, 2],
+        text_list,
+        |_, args| match text_arg(args) {
+            Some(name) => ScalarValue::List(ScalarValue::new_list_nullable(
+                &parse_ident(name)
+                    .iter()
+                    .map(|p| text(p))
+                    .collect::<Vec<_>>(),
+                &DataType::Utf8,
+            )),
+            None => ScalarValue::try_from(text_list()).unwrap_or(ScalarValue::Null),
+        },
+    ),
+    // One-dimensional arrays, counted from 1; as bigint (PostgreSQL says integer), which
+    // DataFusion's generate_series takes.
+    ("array_lower", &[2], int8, |_, args| {
+        array_bound(args, |_| 1)
+    }),
+    ("array_upper", &[2], int8, |_, args| {
+        array_bound(args, |n| n)
+    }),
+    // Quarry keeps no relation sizes or index statistics here: PostgreSQL's values for
+    // an empty relation.
+    ("pg_total_relation_size", &[1], int8, |_, _| zero8()),
+    ("pg_relation_size", &[1, 2], int8, |_, _| zero8()),
+    ("pg_table_size", &[1], int8, |_, _| zero8()),
+    ("pg_indexes_size", &[1], int8, |_, _| zero8()),
+    ("pg_stat_get_numscans", &[1], int8, |_, _| zero8()),
     (DATA_TYPE_FUNCTION, &[1], utf8, |_, args| {
         ScalarValue::Utf8(text_arg(args).map(information_schema::data_type))
     }),
@@ -91,6 +138,105 @@ fn boolean() -> DataType {
 
 fn int4() -> DataType {
     DataType::Int32
+}
+
+fn int8() -> DataType {
+    DataType::Int64
+}
+
+fn zero8() -> ScalarValue {
+    ScalarValue::Int64(Some(0))
+}
+
+/// PostgreSQL's `format(template, args..)`: `%s` a value as text (NULL as nothing),
+/// `%I` an identifier quoted as needed, `%L` a literal quoted (NULL as `NULL`), `%%`.
+fn format(template: &str, args: &[ScalarValue]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let spec = chars.next();
+        let value = match spec {
+            Some('s' | 'I' | 'L') => args.next().filter(|v| !v.is_null()).map(|v| match v {
+                ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.clone(),
+                v => v.to_string(),
+            }),
+            _ => None,
+        };
+        match (spec, value) {
+            (Some('s'), value) => out.push_str(&value.unwrap_or_default()),
+            (Some('I'), value) => out.push_str(&quote_ident(&value.unwrap_or_default())),
+            (Some('L'), Some(value)) => out.push_str(&format!("'{}'", value.replace('\'', "''"))),
+            (Some('L'), None) => out.push_str("NULL"),
+            (Some(other), _) => out.push(other),
+            (None, _) => out.push('%'),
+        }
+    }
+    out
+}
+
+/// `quote_ident(name)`: the name, in double quotes when it needs them.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    match plain {
+        true => name.to_string(),
+        false => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+/// `parse_ident('a."B c"')`: the parts of a qualified name, unquoted (`a`, `B c`);
+/// parts without quotes are lower-cased.
+fn parse_ident(name: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut chars = name.chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        part.push('"');
+                    }
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek().copied().filter(|c| *c != '.') {
+                chars.next();
+                part.push(c.to_ascii_lowercase());
+            }
+        }
+        parts.push(part.trim().to_string());
+        if chars.next() != Some('.') {
+            return parts;
+        }
+    }
+}
+
+/// `array_lower(a, 1)` and `array_upper(a, 1)`: `bound` of the length of the array, or
+/// NULL for an empty array or another dimension.
+fn array_bound(args: &[ScalarValue], bound: fn(i64) -> i64) -> ScalarValue {
+    let dimension = args.get(1).and_then(|d| d.cast_to(&DataType::Int64).ok());
+    let length = match (args.first(), dimension) {
+        (Some(ScalarValue::List(list)), Some(ScalarValue::Int64(Some(1)))) if !list.is_null(0) => {
+            i64::from(list.value_length(0))
+        }
+        _ => 0,
+    };
+    ScalarValue::Int64((length > 0).then(|| bound(length)))
 }
 
 fn text_list() -> DataType {
@@ -161,6 +307,24 @@ fn current_schemas(context: &Context<'_>, args: &[ScalarValue]) -> ScalarValue {
     ScalarValue::List(ScalarValue::new_list_nullable(&schemas, &DataType::Utf8))
 }
 
+/// Functions of their arguments alone, which DataFusion may evaluate while planning
+/// (bounds of `generate_series`, say); the others read the session or the catalog.
+const IMMUTABLE: [&str; 6] = [
+    "quote_ident",
+    "parse_ident",
+    "format",
+    "array_lower",
+    "array_upper",
+    "format_type",
+];
+
+fn volatility(name: &str) -> Volatility {
+    match IMMUTABLE.contains(&name) {
+        true => Volatility::Immutable,
+        false => Volatility::Stable,
+    }
+}
+
 /// Registers the functions in `ctx` for `user`.
 pub fn register(ctx: &SessionContext, user: &str) {
     for (name, arities, return_type, eval) in FUNCTIONS {
@@ -173,7 +337,7 @@ pub fn register(ctx: &SessionContext, user: &str) {
             .collect();
         ctx.register_udf(ScalarUDF::new_from_impl(CatalogFunction {
             name,
-            signature: Signature::one_of(signatures, Volatility::Stable),
+            signature: Signature::one_of(signatures, volatility(name)),
             return_type: return_type(),
             eval: *eval,
             user: user.to_string(),
@@ -293,6 +457,26 @@ impl TableFunctionImpl for Keywords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_fills_in_text_identifiers_and_literals() {
+        let t = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
+        assert_eq!(format("%s", &[t("int8")]), "int8");
+        assert_eq!(format("%I.%I", &[t("gold"), t("Sales")]), "gold.\"Sales\"");
+        assert_eq!(
+            format("%L and %L, 100%%", &[t("it's"), ScalarValue::Utf8(None)]),
+            "'it''s' and NULL, 100%"
+        );
+    }
+
+    #[test]
+    fn identifiers_are_quoted_and_parsed_as_postgres_does() {
+        assert_eq!(quote_ident("sales"), "sales");
+        assert_eq!(quote_ident("Sales"), "\"Sales\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(parse_ident("gold.sales"), ["gold", "sales"]);
+        assert_eq!(parse_ident("Gold.\"My \"\"T\"\""), ["gold", "My \"T\""]);
+    }
 
     #[test]
     fn format_type_names_types_as_postgres_does() {

@@ -3,7 +3,9 @@
 //! BI tools read SQL type names (`bigint`, `text`, `timestamp with time zone`), a
 //! `udt_name` (`int8`) and positions from 1. In a PostgreSQL session the view is read
 //! through a subquery that translates those columns; `schemata` and `tables` already
-//! match.
+//! match. The views of constraints (`table_constraints`, `key_column_usage`, ...), which
+//! DataFusion does not have, are read as queries of their columns with no rows: Quarry's
+//! tables have no keys.
 
 use std::str::FromStr;
 
@@ -29,29 +31,76 @@ fn columns_view() -> String {
          character_maximum_length, character_octet_length, numeric_precision, \
          numeric_precision_radix, numeric_scale, datetime_precision, interval_type, \
          table_catalog AS udt_catalog, 'pg_catalog' AS udt_schema, \
-         {UDT_NAME_FUNCTION}(data_type) AS udt_name \
+         {UDT_NAME_FUNCTION}(data_type) AS udt_name, 'NO' AS is_identity, \
+         'NEVER' AS is_generated \
          FROM information_schema.columns"
     )
 }
 
-/// Replaces a read of `information_schema.columns` with [`columns_view`], keeping the
-/// query's alias for it; says whether it did.
+/// The views of constraints, which Quarry's tables do not have: their columns, no rows.
+const CONSTRAINT_VIEWS: [(&str, &str); 4] = [
+    (
+        "table_constraints",
+        "constraint_catalog constraint_schema constraint_name table_catalog table_schema \
+         table_name constraint_type is_deferrable initially_deferred enforced",
+    ),
+    (
+        "key_column_usage",
+        "constraint_catalog constraint_schema constraint_name table_catalog table_schema \
+         table_name column_name ordinal_position position_in_unique_constraint",
+    ),
+    (
+        "referential_constraints",
+        "constraint_catalog constraint_schema constraint_name unique_constraint_catalog \
+         unique_constraint_schema unique_constraint_name match_option update_rule delete_rule",
+    ),
+    (
+        "constraint_column_usage",
+        "table_catalog table_schema table_name column_name constraint_catalog \
+         constraint_schema constraint_name",
+    ),
+];
+
+/// What a view of `information_schema` that DataFusion lacks or shows otherwise reads.
+fn view_query(view: &str) -> Option<String> {
+    if view == "columns" {
+        return Some(columns_view());
+    }
+    let (_, columns) = CONSTRAINT_VIEWS.iter().find(|(name, _)| *name == view)?;
+    let columns: Vec<String> = columns
+        .split_whitespace()
+        .map(|c| match c {
+            "ordinal_position" | "position_in_unique_constraint" => {
+                format!("CAST(NULL AS INT) AS {c}")
+            }
+            c => format!("CAST(NULL AS TEXT) AS {c}"),
+        })
+        .collect();
+    Some(format!("SELECT {} WHERE false", columns.join(", ")))
+}
+
+/// Replaces a read of `information_schema.columns` with [`columns_view`], and one of a
+/// view of constraints with an empty query of its columns, keeping the query's alias
+/// for it; says whether it did.
 pub fn translate_columns(factor: &mut TableFactor) -> bool {
     let TableFactor::Table { name, alias, .. } = factor else {
         return false;
     };
-    if !is_columns_view(name) {
+    let Some(view_name) = information_schema_view(name) else {
         return false;
-    }
+    };
+    let Some(view) = view_query(&view_name) else {
+        return false;
+    };
     let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&columns_view())
+        .try_with_sql(&view)
         .and_then(|mut p| p.parse_query())
     else {
         return false;
     };
     let alias = alias.take().unwrap_or_else(|| TableAlias {
         explicit: true,
-        name: Ident::new("columns"),
+        name: Ident::new(view_name),
         columns: vec![],
     });
     *factor = TableFactor::Derived {
@@ -63,8 +112,8 @@ pub fn translate_columns(factor: &mut TableFactor) -> bool {
     true
 }
 
-/// `information_schema.columns`, or the same with the catalog in front.
-fn is_columns_view(name: &ObjectName) -> bool {
+/// The view `name` names in `information_schema` (with the catalog in front or not).
+fn information_schema_view(name: &ObjectName) -> Option<String> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -73,7 +122,12 @@ fn is_columns_view(name: &ObjectName) -> bool {
             _ => String::new(),
         })
         .collect();
-    parts.len() <= 3 && parts.ends_with(&["information_schema".into(), "columns".into()])
+    match parts.as_slice() {
+        [.., schema, view] if parts.len() <= 3 && schema == "information_schema" => {
+            Some(view.clone())
+        }
+        _ => None,
+    }
 }
 
 /// The PostgreSQL type of a column DataFusion describes as `arrow_type`.

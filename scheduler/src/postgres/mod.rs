@@ -12,7 +12,8 @@
 //!   and tools read for metadata.
 //! - [`rewrite`]: PostgreSQL spellings in their queries, rewritten for DataFusion;
 //!   [`column_names`]: PostgreSQL's names for unnamed result columns;
-//!   [`information_schema`]: `information_schema.columns` with PostgreSQL's types.
+//!   [`information_schema`]: `information_schema.columns` with PostgreSQL's types;
+//!   [`order_by`]: sorting by subqueries.
 //! - [`types`], [`encode`], [`decode`]: Arrow and PostgreSQL types, result rows and
 //!   parameter values on the wire.
 //! - [`connection`]: a connection's state, found by cancel requests.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod functions;
 pub mod handler;
 pub mod information_schema;
+pub mod order_by;
 pub mod pg_catalog;
 pub mod rewrite;
 pub mod settings;

@@ -20,6 +20,8 @@
 //!   becomes one that returns the same columns and no rows.
 //!
 //! - unnamed result columns get PostgreSQL's names ([`super::column_names`]);
+//! - `ORDER BY` an expression with a subquery sorts in a query around it
+//!   ([`super::order_by`]);
 //! - `information_schema.columns` shows PostgreSQL's types ([`super::information_schema`]).
 //!
 //! Only queries are rewritten, and only when something changed; other statements reach
@@ -28,18 +30,20 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Array, BinaryOperator, CastKind, DataType, ExcludeSelectItem, Expr, FunctionArguments,
-    GroupByExpr, Ident, JoinOperator, ObjectName, ObjectNamePart, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
-    visit_expressions_mut, visit_relations_mut,
+    Array, BinaryOperator, CastKind, DataType, ExcludeSelectItem, Expr, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinOperator, ObjectName,
+    ObjectNamePart, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement,
+    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    visit_relations_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
 use super::column_names::{column_name, name_columns};
 use super::information_schema::translate_columns;
+use super::order_by::sort_outside;
 use super::pg_catalog::{
-    PG_CATALOG, is_catalog_table, is_empty_catalog_table, namespace_oid, relation_oid,
+    PG_CATALOG, is_catalog_table, is_empty_catalog_table, namespace_oid, regclass_oid,
 };
 use super::types::type_oid;
 
@@ -94,9 +98,78 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
         && let Statement::Query(query) = statement
         && let Some(empty) = no_rows(&query.body)
     {
-        return Some(empty);
+        // The parameters stay, for the values the client binds.
+        let mut parameters = Vec::new();
+        let _ = visit_expressions_mut(query, |expr: &mut Expr| {
+            if let Expr::Value(v) = expr
+                && let Value::Placeholder(p) = &v.value
+                && !parameters.contains(p)
+            {
+                parameters.push(p.clone());
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let kept: String = parameters
+            .iter()
+            .map(|p| format!(" AND {p} IS NULL"))
+            .collect();
+        return Some(format!("{empty}{kept}"));
     }
+    if let Statement::Query(query) = statement
+        && let Some(sorted) = sort_outside(query)
+    {
+        **query = sorted;
+        changed = true;
+    }
+    let mut in_columns = InSubqueriesInColumns { changed: false };
+    let _ = statement.visit(&mut in_columns);
+    changed |= in_columns.changed;
     changed.then(|| statement.to_string())
+}
+
+/// `x IN (SELECT y ..)` in a result column, which DataFusion plans only in a filter,
+/// becomes `array_has((SELECT array_agg(y) ..), x)`: a scalar subquery, which it
+/// plans anywhere. (Where the subquery finds NULLs and no match, PostgreSQL says NULL
+/// and this says false.)
+struct InSubqueriesInColumns {
+    changed: bool,
+}
+
+impl VisitorMut for InSubqueriesInColumns {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let SetExpr::Select(select) = query.body.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        for item in select.projection.iter_mut() {
+            let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item
+            else {
+                continue;
+            };
+            let _ = visit_expressions_mut(expr, |e: &mut Expr| {
+                let Expr::InSubquery {
+                    expr: needle,
+                    subquery,
+                    negated,
+                } = e
+                else {
+                    return ControlFlow::<()>::Continue(());
+                };
+                let mut values = Expr::Subquery(subquery.clone());
+                if !aggregate_scalar_subquery(&mut values, "array_agg") {
+                    return ControlFlow::Continue(());
+                }
+                let not = if *negated { "NOT " } else { "" };
+                if let Ok(has) = parse_expr(&format!("{not}array_has({values}, {needle})")) {
+                    *e = has;
+                    self.changed = true;
+                }
+                ControlFlow::Continue(())
+            });
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Leaves out of `q.*` the columns of `q` listed next to it.
@@ -154,8 +227,70 @@ impl VisitorMut for PostgresViews {
 
     /// After the factor's own parts are visited, so the view put in is not visited.
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        self.changed |= translate_columns(factor);
+        self.changed |= translate_columns(factor) || functions_in_from(factor);
         ControlFlow::Continue(())
+    }
+}
+
+/// Functions in `FROM` as PostgreSQL reads them (Grafana's and DBeaver's queries): the
+/// column of a one-column set function is named after its alias, `generate_series(1, 3)
+/// AS i`; a scalar function is one row, `string_to_array(current_setting('x'), ',') s`.
+fn functions_in_from(factor: &mut TableFactor) -> bool {
+    let TableFactor::Table {
+        name,
+        args: Some(args),
+        alias: Some(alias),
+        ..
+    } = factor
+    else {
+        return false;
+    };
+    if !alias.columns.is_empty() {
+        return false;
+    }
+    match last_part(name).to_ascii_lowercase().as_str() {
+        // DataFusion's table function takes literals only: other bounds (Grafana's
+        // `array_upper(string_to_array(current_setting(..), ','), 1)`) go through the
+        // scalar function, whose list is unnested.
+        "generate_series" if !args.args.iter().all(is_literal_argument) => {
+            let arguments: Vec<String> = args.args.iter().map(ToString::to_string).collect();
+            let Ok(series) = parse_expr(&format!("generate_series({})", arguments.join(", ")))
+            else {
+                return false;
+            };
+            let mut alias = alias.clone();
+            alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            *factor = TableFactor::UNNEST {
+                alias: Some(alias),
+                array_exprs: vec![series],
+                with_offset: false,
+                with_offset_alias: None,
+                with_ordinality: false,
+            };
+            true
+        }
+        "generate_series" | "unnest" => {
+            alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+            true
+        }
+        "string_to_array" | "current_schemas" | "parse_ident" | "regexp_split_to_array" => {
+            let arguments: Vec<String> = args.args.iter().map(ToString::to_string).collect();
+            let sql = format!("SELECT {name}({}) AS {}", arguments.join(", "), alias.name);
+            let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_query())
+            else {
+                return false;
+            };
+            *factor = TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias: Some(alias.clone()),
+                sample: None,
+            };
+            true
+        }
+        _ => false,
     }
 }
 
@@ -190,6 +325,10 @@ fn no_rows(body: &SetExpr) -> Option<String> {
 fn reads_empty_catalog(select: &Select) -> bool {
     let empty = |factor: &TableFactor| match factor {
         TableFactor::Table { name, .. } => is_empty_catalog_table(&last_part(name)),
+        // A subquery of an empty catalog: SQLAlchemy's primary keys, from `pg_index`.
+        TableFactor::Derived { subquery, .. } => {
+            matches!(subquery.body.as_ref(), SetExpr::Select(inner) if reads_empty_catalog(inner))
+        }
         _ => false,
     };
     select.from.iter().any(|from| {
@@ -233,6 +372,7 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             compare_op: BinaryOperator::NotEq,
             right,
         } if !matches!(right.as_ref(), Expr::Subquery(_)) => {
+            let right = array_literal(right).unwrap_or_else(|| (**right).clone());
             let Ok(not_in) = parse_expr(&format!("NOT array_has({right}, {left})")) else {
                 return false;
             };
@@ -243,19 +383,21 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             expr: inner,
             data_type: DataType::Array(_),
             ..
-        } if literal(inner).is_some_and(|t| t.starts_with('{') && t.ends_with('}')) => {
-            let text = literal(inner).unwrap_or_default();
-            let elements = text[1..text.len() - 1]
-                .split(',')
-                .filter(|e| !e.is_empty())
-                .map(|e| Expr::value(Value::SingleQuotedString(e.trim_matches('"').to_string())))
-                .collect();
-            *expr = Expr::Array(Array {
-                elem: elements,
-                named: true,
-            });
-            true
-        }
+        } => match array_literal(inner) {
+            Some(array) => {
+                *expr = array;
+                true
+            }
+            None => false,
+        },
+        // `c = ANY('{r,p}')`: the string is an array literal.
+        Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => match array_literal(right) {
+            Some(array) => {
+                **right = array;
+                true
+            }
+            None => false,
+        },
         Expr::Collate { expr: inner, .. } => {
             *expr = (**inner).clone();
             true
@@ -273,15 +415,29 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             };
             match (type_name.as_str(), literal(inner)) {
                 ("regclass", Some(text)) => {
-                    *expr = number(regclass(&text, schema));
+                    *expr = number(regclass_oid(&text, schema));
                     true
                 }
+                // A name computed by the query: looked up when it runs.
+                ("regclass", None) => match parse_expr(&format!("to_regclass({inner})")) {
+                    Ok(lookup) => {
+                        *expr = lookup;
+                        true
+                    }
+                    Err(_) => false,
+                },
                 ("regtype", Some(text)) => {
                     *expr = number(type_oid(&text).unwrap_or(0));
                     true
                 }
                 ("regnamespace", Some(text)) => {
                     *expr = number(namespace_oid(&text));
+                    true
+                }
+                // Functions are named, not numbered, in `pg_type.typinput` and its kin.
+                ("regproc", Some(text)) => {
+                    let name = text.strip_prefix("pg_catalog.").unwrap_or(&text);
+                    *expr = Expr::value(Value::SingleQuotedString(name.to_string()));
                     true
                 }
                 _ => match sql_type(&type_name) {
@@ -424,6 +580,32 @@ fn sql_type(name: &str) -> Option<DataType> {
     })
 }
 
+/// The array a string literal `'{a,b}'` spells, as an `ARRAY[..]` of strings.
+fn array_literal(expr: &Expr) -> Option<Expr> {
+    let text = literal(expr).filter(|t| t.starts_with('{') && t.ends_with('}'))?;
+    let elements = text[1..text.len() - 1]
+        .split(',')
+        .filter(|e| !e.is_empty())
+        .map(|e| Expr::value(Value::SingleQuotedString(e.trim_matches('"').to_string())))
+        .collect();
+    Some(Expr::Array(Array {
+        elem: elements,
+        named: true,
+    }))
+}
+
+/// Whether a function's argument is a literal (a number maybe with a sign, a string).
+fn is_literal_argument(argument: &FunctionArg) -> bool {
+    match argument {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => match expr {
+            Expr::Value(_) => true,
+            Expr::UnaryOp { expr, .. } => matches!(expr.as_ref(), Expr::Value(_)),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The text of a string literal.
 fn literal(expr: &Expr) -> Option<String> {
     match expr {
@@ -439,21 +621,10 @@ fn number(n: u32) -> Expr {
     Expr::value(Value::Number(n.to_string(), false))
 }
 
-/// The object id of the relation `'name'::regclass` names: `schema.table`, or a
-/// `pg_catalog` table, or a table of the current schema.
-fn regclass(name: &str, schema: &str) -> u32 {
-    let parts: Vec<&str> = name.split('.').map(|p| p.trim_matches('"')).collect();
-    match parts.as_slice() {
-        [schema, table] => relation_oid(schema, table),
-        [table] if is_catalog_table(table) => relation_oid(PG_CATALOG, table),
-        [table] => relation_oid(schema, table),
-        _ => 0,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postgres::pg_catalog::relation_oid;
 
     #[test]
     fn catalog_queries_become_datafusion_sql() {

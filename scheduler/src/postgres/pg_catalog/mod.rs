@@ -226,6 +226,18 @@ pub fn relation_oid(schema: &str, name: &str) -> u32 {
     stable_oid(&format!("{schema}.{name}"))
 }
 
+/// The object id of the relation `'name'::regclass` names: `schema.table`, or a
+/// `pg_catalog` table, or a table of the current `schema`.
+pub fn regclass_oid(name: &str, schema: &str) -> u32 {
+    let parts: Vec<&str> = name.split('.').map(|p| p.trim_matches('"')).collect();
+    match parts.as_slice() {
+        [schema, table] => relation_oid(schema, table),
+        [table] if is_catalog_table(table) => relation_oid(PG_CATALOG, table),
+        [table] => relation_oid(schema, table),
+        _ => 0,
+    }
+}
+
 /// A hash of `key` in the range of user object ids (16384 and above).
 fn stable_oid(key: &str) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;

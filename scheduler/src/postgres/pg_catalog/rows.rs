@@ -8,6 +8,9 @@ use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::TableType;
 
+use quarry_catalog::table::IcebergTable;
+use quarry_catalog::table::stats::total_records;
+
 use super::tables::TABLES;
 use super::{
     DATABASE_OID, OWNER_OID, PG_CATALOG, PG_CATALOG_OID, PgCatalogSource, Row, namespace_oid,
@@ -33,6 +36,14 @@ fn int4(v: i32) -> ScalarValue {
 
 fn boolean(v: bool) -> ScalarValue {
     ScalarValue::Boolean(Some(v))
+}
+
+/// A type's input (`direction` "in") or output function: `int4in`; `array_in` for arrays.
+fn io_function(pg: &postgres_types::Type, direction: &str) -> String {
+    match pg.kind() {
+        postgres_types::Kind::Array(_) => format!("array_{direction}"),
+        _ => format!("{}{direction}", pg.name()),
+    }
 }
 
 /// A relation the catalog lists.
@@ -83,8 +94,12 @@ impl PgCatalogSource {
                     columns,
                     definition: table.get_table_definition().map(str::to_string),
                     rows: table
-                        .statistics()
-                        .and_then(|s| s.num_rows.get_value().copied()),
+                        .as_any()
+                        .downcast_ref::<IcebergTable>()
+                        .and_then(IcebergTable::table)
+                        .and_then(total_records)
+                        .map(|n| n as usize)
+                        .or_else(|| table.statistics()?.num_rows.get_value().copied()),
                 });
             }
         }
@@ -197,8 +212,8 @@ impl PgCatalogSource {
                         ("typisdefined", boolean(true)),
                         ("typdelim", text(",")),
                         ("typelem", oid(element)),
-                        ("typinput", text(format!("{}in", pg.name()))),
-                        ("typoutput", text(format!("{}out", pg.name()))),
+                        ("typinput", text(io_function(&pg, "in"))),
+                        ("typoutput", text(io_function(&pg, "out"))),
                         ("typalign", text("i")),
                         ("typstorage", text("p")),
                         ("typtypmod", int4(-1)),

@@ -44,6 +44,7 @@ pub(super) enum Kind {
     Float4,
     Bool,
     TextArray,
+    Int2Array,
 }
 
 impl Kind {
@@ -57,11 +58,12 @@ impl Kind {
             Kind::Float4 => DataType::Float32,
             Kind::Bool => DataType::Boolean,
             Kind::TextArray => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            Kind::Int2Array => DataType::List(Arc::new(Field::new("item", DataType::Int16, true))),
         }
     }
 }
 
-use Kind::{Bool, Float4, Int2, Int4, Int8, Oid, Text, TextArray};
+use Kind::{Bool, Float4, Int2, Int2Array, Int4, Int8, Oid, Text, TextArray};
 
 /// The tables of `pg_catalog` and their columns.
 pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
@@ -241,7 +243,7 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("indisprimary", Bool),
             ("indisclustered", Bool),
             ("indisvalid", Bool),
-            ("indkey", Text),
+            ("indkey", Int2Array),
             ("indexprs", Text),
             ("indpred", Text),
         ],
@@ -256,8 +258,8 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("conrelid", Oid),
             ("conindid", Oid),
             ("confrelid", Oid),
-            ("conkey", TextArray),
-            ("confkey", TextArray),
+            ("conkey", Int2Array),
+            ("confkey", Int2Array),
         ],
     ),
     (
@@ -416,6 +418,17 @@ pub(super) const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("schemaname", Text),
             ("relname", Text),
             ("n_live_tup", Int8),
+        ],
+    ),
+    (
+        "pg_replication_slots",
+        &[
+            ("slot_name", Text),
+            ("plugin", Text),
+            ("slot_type", Text),
+            ("datoid", Oid),
+            ("database", Text),
+            ("active", Bool),
         ],
     ),
     (
