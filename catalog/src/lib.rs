@@ -14,6 +14,8 @@
 //! - [`reflection`]: reflections' definitions, and the hidden namespace their
 //!   materializations live in.
 //! - [`sketch`]: HyperLogLog sketches as values, for reflections' approximate counts.
+//! - [`sql_functions`]: PostgreSQL's `format`, `quote_ident`, ... for every session and
+//!   executor.
 //! - [`catalog_provider`]: the store as DataFusion's catalog: namespaces as schemas.
 //! - [`codec`]: the plan codecs that carry Quarry's table scans to the executors.
 //! - [`shippable`]: a physical optimizer rule that keeps plans intact through DataFusion's
@@ -30,6 +32,7 @@ pub mod object_stores;
 pub mod reflection;
 pub mod shippable;
 pub mod sketch;
+pub mod sql_functions;
 pub mod storage;
 pub mod store;
 pub mod table;

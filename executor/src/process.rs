@@ -400,6 +400,11 @@ fn function_registry() -> BallistaFunctionRegistry {
     registry
         .scalar_functions
         .insert(distribution::NAME.to_string(), partition_value);
+    for function in quarry_catalog::sql_functions::udfs() {
+        registry
+            .scalar_functions
+            .insert(function.name().to_string(), function);
+    }
     registry
 }
 

@@ -154,7 +154,11 @@ impl SessionFactory {
             .with_query_planner(Arc::new(SmallQueryPlanner))
             .with_relation_planners(vec![Arc::new(TimeTravel)])
             .build();
-        with_file_tables(SessionContext::new_with_state(state), &self.warehouse)
+        let ctx = with_file_tables(SessionContext::new_with_state(state), &self.warehouse);
+        for function in quarry_catalog::sql_functions::udfs() {
+            ctx.register_udf(function.as_ref().clone());
+        }
+        ctx
     }
 }
 

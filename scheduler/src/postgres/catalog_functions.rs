@@ -1,8 +1,7 @@
 //! PostgreSQL's system information functions that catalog queries call, registered in
 //! each PostgreSQL session: `format_type`, `pg_get_userbyid`, `pg_table_is_visible`,
 //! `current_schemas`, the `has_*_privilege` family, `obj_description`, `pg_get_expr`,
-//! `quote_ident`, `parse_ident`, `format`, `to_regclass`, `array_lower`/`array_upper`,
-//! the relation sizes, and
+//! `to_regclass`, the relation sizes, and
 //! `pg_get_keywords()`; and the two that translate DataFusion's
 //! `information_schema.columns` types for PostgreSQL ([`information_schema`]).
 //!
@@ -10,21 +9,18 @@
 //! functions answer as PostgreSQL does for objects without them: no description, no
 //! expression, every privilege granted to the one user.
 
-use std::any::Any;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
-    Volatility,
-};
+use datafusion::logical_expr::{Expr, Volatility};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
+
+use quarry_catalog::sql_functions::RowFunction;
 
 use super::information_schema::{self, DATA_TYPE_FUNCTION, UDT_NAME_FUNCTION};
 use super::pg_catalog::{PG_CATALOG, SystemView, regclass_oid};
@@ -78,41 +74,6 @@ const FUNCTIONS: &[Definition] = &[
     ("to_regclass", &[1], int8, |c, args| {
         ScalarValue::Int64(text_arg(args).map(|name| i64::from(regclass_oid(name, c.schema))))
     }),
-    (
-        "format",
-        &[1, 2, 3, 4, 5, 6],
-        utf8,
-        |_, args| match text_arg(args) {
-            Some(template) => ScalarValue::Utf8(Some(format(template, &args[1..]))),
-            None => no_text(),
-        },
-    ),
-    ("quote_ident", &[1], utf8, |_, args| {
-        ScalarValue::Utf8(text_arg(args).map(quote_ident))
-    }),
-    (
-        "parse_ident",
-        &[1, 2],
-        text_list,
-        |_, args| match text_arg(args) {
-            Some(name) => ScalarValue::List(ScalarValue::new_list_nullable(
-                &parse_ident(name)
-                    .iter()
-                    .map(|p| text(p))
-                    .collect::<Vec<_>>(),
-                &DataType::Utf8,
-            )),
-            None => ScalarValue::try_from(text_list()).unwrap_or(ScalarValue::Null),
-        },
-    ),
-    // One-dimensional arrays, counted from 1; as bigint (PostgreSQL says integer), which
-    // DataFusion's generate_series takes.
-    ("array_lower", &[2], int8, |_, args| {
-        array_bound(args, |_| 1)
-    }),
-    ("array_upper", &[2], int8, |_, args| {
-        array_bound(args, |n| n)
-    }),
     // Quarry keeps no relation sizes or index statistics here: PostgreSQL's values for
     // an empty relation.
     ("pg_total_relation_size", &[1], int8, |_, _| zero8()),
@@ -146,97 +107,6 @@ fn int8() -> DataType {
 
 fn zero8() -> ScalarValue {
     ScalarValue::Int64(Some(0))
-}
-
-/// PostgreSQL's `format(template, args..)`: `%s` a value as text (NULL as nothing),
-/// `%I` an identifier quoted as needed, `%L` a literal quoted (NULL as `NULL`), `%%`.
-fn format(template: &str, args: &[ScalarValue]) -> String {
-    let mut out = String::new();
-    let mut args = args.iter();
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let spec = chars.next();
-        let value = match spec {
-            Some('s' | 'I' | 'L') => args.next().filter(|v| !v.is_null()).map(|v| match v {
-                ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.clone(),
-                v => v.to_string(),
-            }),
-            _ => None,
-        };
-        match (spec, value) {
-            (Some('s'), value) => out.push_str(&value.unwrap_or_default()),
-            (Some('I'), value) => out.push_str(&quote_ident(&value.unwrap_or_default())),
-            (Some('L'), Some(value)) => out.push_str(&format!("'{}'", value.replace('\'', "''"))),
-            (Some('L'), None) => out.push_str("NULL"),
-            (Some(other), _) => out.push(other),
-            (None, _) => out.push('%'),
-        }
-    }
-    out
-}
-
-/// `quote_ident(name)`: the name, in double quotes when it needs them.
-fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    match plain {
-        true => name.to_string(),
-        false => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
-}
-
-/// `parse_ident('a."B c"')`: the parts of a qualified name, unquoted (`a`, `B c`);
-/// parts without quotes are lower-cased.
-fn parse_ident(name: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut chars = name.chars().peekable();
-    loop {
-        let mut part = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        part.push('"');
-                    }
-                    '"' => break,
-                    c => part.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.peek().copied().filter(|c| *c != '.') {
-                chars.next();
-                part.push(c.to_ascii_lowercase());
-            }
-        }
-        parts.push(part.trim().to_string());
-        if chars.next() != Some('.') {
-            return parts;
-        }
-    }
-}
-
-/// `array_lower(a, 1)` and `array_upper(a, 1)`: `bound` of the length of the array, or
-/// NULL for an empty array or another dimension.
-fn array_bound(args: &[ScalarValue], bound: fn(i64) -> i64) -> ScalarValue {
-    let dimension = args.get(1).and_then(|d| d.cast_to(&DataType::Int64).ok());
-    let length = match (args.first(), dimension) {
-        (Some(ScalarValue::List(list)), Some(ScalarValue::Int64(Some(1)))) if !list.is_null(0) => {
-            i64::from(list.value_length(0))
-        }
-        _ => 0,
-    };
-    ScalarValue::Int64((length > 0).then(|| bound(length)))
 }
 
 fn text_list() -> DataType {
@@ -307,19 +177,10 @@ fn current_schemas(context: &Context<'_>, args: &[ScalarValue]) -> ScalarValue {
     ScalarValue::List(ScalarValue::new_list_nullable(&schemas, &DataType::Utf8))
 }
 
-/// Functions of their arguments alone, which DataFusion may evaluate while planning
-/// (bounds of `generate_series`, say); the others read the session or the catalog.
-const IMMUTABLE: [&str; 6] = [
-    "quote_ident",
-    "parse_ident",
-    "format",
-    "array_lower",
-    "array_upper",
-    "format_type",
-];
-
+/// `format_type` depends on its arguments alone, so DataFusion may evaluate it while
+/// planning; the others read the session or the catalog.
 fn volatility(name: &str) -> Volatility {
-    match IMMUTABLE.contains(&name) {
+    match name == "format_type" {
         true => Volatility::Immutable,
         false => Volatility::Stable,
     }
@@ -328,99 +189,22 @@ fn volatility(name: &str) -> Volatility {
 /// Registers the functions in `ctx` for `user`.
 pub fn register(ctx: &SessionContext, user: &str) {
     for (name, arities, return_type, eval) in FUNCTIONS {
-        let signatures = arities
-            .iter()
-            .map(|n| match n {
-                0 => TypeSignature::Nullary,
-                n => TypeSignature::Any(*n),
-            })
-            .collect();
-        ctx.register_udf(ScalarUDF::new_from_impl(CatalogFunction {
+        let (eval, user) = (*eval, user.to_string());
+        ctx.register_udf(RowFunction::udf(
             name,
-            signature: Signature::one_of(signatures, volatility(name)),
-            return_type: return_type(),
-            eval: *eval,
-            user: user.to_string(),
-        }));
+            user.clone(),
+            (arities, volatility(name)),
+            return_type(),
+            Arc::new(move |options, row| {
+                let context = Context {
+                    user: &user,
+                    schema: &options.catalog.default_schema,
+                };
+                eval(&context, row)
+            }),
+        ));
     }
     ctx.register_udtf("pg_get_keywords", Arc::new(Keywords));
-}
-
-/// A function of [`FUNCTIONS`].
-#[derive(Debug)]
-struct CatalogFunction {
-    name: &'static str,
-    signature: Signature,
-    return_type: DataType,
-    eval: Eval,
-    user: String,
-}
-
-impl PartialEq for CatalogFunction {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.user == other.user
-    }
-}
-
-impl Eq for CatalogFunction {}
-
-impl Hash for CatalogFunction {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-        self.user.hash(state);
-    }
-}
-
-impl ScalarUDFImpl for CatalogFunction {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.return_type.clone())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let context = Context {
-            user: &self.user,
-            schema: &args.config_options.catalog.default_schema,
-        };
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(args.number_rows))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let rows = if scalar { 1 } else { args.number_rows };
-        let values = (0..rows)
-            .map(|row| {
-                let row_args = arrays
-                    .iter()
-                    .map(|a| ScalarValue::try_from_array(a, row))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok((self.eval)(&context, &row_args))
-            })
-            .collect::<Result<Vec<ScalarValue>>>()?;
-        if scalar && let Some(value) = values.first() {
-            return Ok(ColumnarValue::Scalar(value.clone()));
-        }
-        let array = match rows {
-            0 => datafusion::arrow::array::new_empty_array(&self.return_type),
-            _ => ScalarValue::iter_to_array(values)?,
-        };
-        Ok(ColumnarValue::Array(array))
-    }
 }
 
 /// `pg_get_keywords()`: the SQL keywords, as psql's completion and DBeaver read them.
@@ -457,26 +241,6 @@ impl TableFunctionImpl for Keywords {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn format_fills_in_text_identifiers_and_literals() {
-        let t = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
-        assert_eq!(format("%s", &[t("int8")]), "int8");
-        assert_eq!(format("%I.%I", &[t("gold"), t("Sales")]), "gold.\"Sales\"");
-        assert_eq!(
-            format("%L and %L, 100%%", &[t("it's"), ScalarValue::Utf8(None)]),
-            "'it''s' and NULL, 100%"
-        );
-    }
-
-    #[test]
-    fn identifiers_are_quoted_and_parsed_as_postgres_does() {
-        assert_eq!(quote_ident("sales"), "sales");
-        assert_eq!(quote_ident("Sales"), "\"Sales\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(parse_ident("gold.sales"), ["gold", "sales"]);
-        assert_eq!(parse_ident("Gold.\"My \"\"T\"\""), ["gold", "My \"T\""]);
-    }
 
     #[test]
     fn format_type_names_types_as_postgres_does() {
