@@ -8,11 +8,12 @@
 //! of the current schema (PostgreSQL's search order): [`resolve_names`] points such
 //! names in a statement's tree at the temporary schema before it is planned.
 
+use std::any::Any;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, UInt64Array};
-use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionContext;
@@ -33,7 +34,55 @@ pub const TEMPORARY_SCHEMA: &str = "temp";
 /// `catalog` with an empty schema of temporary tables, for one session.
 pub fn with_temporary_schema(catalog: Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider> {
     let temporary = Arc::new(MemorySchemaProvider::new());
-    Arc::new(WithSchema::new(catalog, TEMPORARY_SCHEMA, temporary))
+    Arc::new(WithTemporary {
+        listed: WithSchema::new(Arc::clone(&catalog), TEMPORARY_SCHEMA, temporary),
+        catalog,
+    })
+}
+
+/// A catalog with the schema of temporary tables, which listings (`SHOW SCHEMAS`,
+/// `information_schema`) show only while it holds tables.
+#[derive(Debug)]
+struct WithTemporary {
+    listed: WithSchema,
+    catalog: Arc<dyn CatalogProvider>,
+}
+
+impl CatalogProvider for WithTemporary {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema_names(&self) -> Vec<String> {
+        let in_use = self
+            .listed
+            .schema(TEMPORARY_SCHEMA)
+            .is_some_and(|schema| !schema.table_names().is_empty());
+        match in_use {
+            true => self.listed.schema_names(),
+            false => self.catalog.schema_names(),
+        }
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.listed.schema(name)
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> datafusion::common::Result<Option<Arc<dyn SchemaProvider>>> {
+        self.listed.register_schema(name, schema)
+    }
+
+    fn deregister_schema(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> datafusion::common::Result<Option<Arc<dyn SchemaProvider>>> {
+        self.listed.deregister_schema(name, cascade)
+    }
 }
 
 /// `CREATE TEMPORARY TABLE`, made a `CREATE TABLE` in the temporary schema (which
