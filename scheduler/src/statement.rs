@@ -249,17 +249,14 @@ pub fn classify(plan: LogicalPlan) -> Statement {
     }
 }
 
-/// Whether the plan scans system views (`information_schema`, `pg_catalog`), which live
-/// on the scheduler.
+/// Whether the plan scans system views (`information_schema`, a front door's system
+/// tables, `sys`), which live on the scheduler: what scans as a view (the lake's views
+/// are planned as their queries, so only system views remain as scans).
 fn reads_catalog(plan: &LogicalPlan) -> bool {
     let mut found = false;
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node
-            && (scan.source.table_type() == TableType::View
-                || matches!(
-                    scan.table_name.schema(),
-                    Some("information_schema" | "pg_catalog")
-                ))
+            && scan.source.table_type() == TableType::View
         {
             found = true;
             return Ok(TreeNodeRecursion::Stop);

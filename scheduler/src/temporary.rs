@@ -102,11 +102,7 @@ pub fn as_memory_table(statement: &DFStatement) -> Result<Option<DFStatement>, Q
         [
             ObjectNamePart::Identifier(schema),
             ObjectNamePart::Identifier(table),
-        ] if schema.value.eq_ignore_ascii_case(TEMPORARY_SCHEMA)
-            || schema.value.eq_ignore_ascii_case("pg_temp") =>
-        {
-            table.clone()
-        }
+        ] if schema.value.eq_ignore_ascii_case(TEMPORARY_SCHEMA) => table.clone(),
         _ => {
             return Err(QuarryError::Plan(format!(
                 "a temporary table is named without a schema (or in '{TEMPORARY_SCHEMA}'), \
