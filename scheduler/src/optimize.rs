@@ -23,7 +23,6 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, lit};
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::TableReference;
-use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, ObjectName, Value};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -120,11 +119,7 @@ pub async fn plan(
     store: &TableStore,
     optimize: Optimize,
 ) -> Result<Statement, QuarryError> {
-    let reference = object_name_to_table_reference(optimize.table, true)?;
-    let ident = tables::iceberg_ident(ctx, &reference)?;
-    let Some(table) = store.load(&ident).await? else {
-        return Err(QuarryError::NotFound(format!("table '{ident}' not found")));
-    };
+    let (reference, table) = tables::load_named(ctx, store, optimize.table).await?;
     let options = Options::for_table(&table, &optimize.options)?;
     let filters = match optimize.partitions {
         Some(expr) => vec![filter(ctx, &table, &reference, expr)?],
@@ -158,6 +153,7 @@ pub async fn plan(
         InsertOp::Append,
         Arc::new(rows),
     )?;
+    let ident = table.identifier().clone();
     tracing::info!(table = %ident, files = rewritten, rows = selection.rows, "compacting");
     Ok(Statement::Write(Box::new(Write {
         plan,

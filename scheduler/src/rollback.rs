@@ -13,7 +13,6 @@
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, ObjectName, Value};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use quarry_catalog::store::TableStore;
@@ -99,11 +98,7 @@ pub async fn plan(
     store: &TableStore,
     rollback: Rollback,
 ) -> Result<CatalogChange, QuarryError> {
-    let reference = object_name_to_table_reference(rollback.table, true)?;
-    let ident = tables::iceberg_ident(ctx, &reference)?;
-    let Some(table) = store.load(&ident).await? else {
-        return Err(QuarryError::NotFound(format!("table '{ident}' not found")));
-    };
+    let (_, table) = tables::load_named(ctx, store, rollback.table).await?;
     Ok(CatalogChange::Rollback {
         table: Box::new(table),
         to: rollback.to,

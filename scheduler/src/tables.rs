@@ -491,6 +491,22 @@ pub(crate) fn insert_plan(
     )))
 }
 
+/// The Iceberg table `name` names (with the reference it resolves to), or an error
+/// that says it does not exist: for the statements about one table (`VACUUM`,
+/// `OPTIMIZE`, rollback).
+pub(crate) async fn load_named(
+    ctx: &SessionContext,
+    store: &TableStore,
+    name: ObjectName,
+) -> Result<(TableReference, Table), QuarryError> {
+    let reference = object_name_to_table_reference(name, true)?;
+    let ident = iceberg_ident(ctx, &reference)?;
+    match store.load(&ident).await? {
+        Some(table) => Ok((reference, table)),
+        None => Err(QuarryError::NotFound(format!("table '{ident}' not found"))),
+    }
+}
+
 /// The Iceberg identifier of a table name in Quarry's catalog.
 pub(crate) fn iceberg_ident(
     ctx: &SessionContext,

@@ -14,7 +14,6 @@ use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::ObjectName;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -123,11 +122,7 @@ pub async fn plan(
     store: &TableStore,
     vacuum: Vacuum,
 ) -> Result<CatalogChange, QuarryError> {
-    let reference = object_name_to_table_reference(vacuum.table, true)?;
-    let ident = tables::iceberg_ident(ctx, &reference)?;
-    let Some(table) = store.load(&ident).await? else {
-        return Err(QuarryError::NotFound(format!("table '{ident}' not found")));
-    };
+    let (_, table) = tables::load_named(ctx, store, vacuum.table).await?;
     Ok(CatalogChange::Vacuum {
         table: Box::new(table),
         action: vacuum.action,
