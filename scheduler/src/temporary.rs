@@ -35,8 +35,7 @@ pub const TEMPORARY_SCHEMA: &str = "temp";
 pub fn with_temporary_schema(catalog: Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider> {
     let temporary = Arc::new(MemorySchemaProvider::new());
     Arc::new(WithTemporary {
-        listed: WithSchema::new(Arc::clone(&catalog), TEMPORARY_SCHEMA, temporary),
-        catalog,
+        listed: WithSchema::new(catalog, TEMPORARY_SCHEMA, temporary),
     })
 }
 
@@ -45,7 +44,6 @@ pub fn with_temporary_schema(catalog: Arc<dyn CatalogProvider>) -> Arc<dyn Catal
 #[derive(Debug)]
 struct WithTemporary {
     listed: WithSchema,
-    catalog: Arc<dyn CatalogProvider>,
 }
 
 impl CatalogProvider for WithTemporary {
@@ -58,10 +56,11 @@ impl CatalogProvider for WithTemporary {
             .listed
             .schema(TEMPORARY_SCHEMA)
             .is_some_and(|schema| !schema.table_names().is_empty());
-        match in_use {
-            true => self.listed.schema_names(),
-            false => self.catalog.schema_names(),
+        let mut names = self.listed.schema_names();
+        if !in_use {
+            names.retain(|name| name != TEMPORARY_SCHEMA);
         }
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {

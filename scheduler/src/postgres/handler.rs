@@ -284,8 +284,36 @@ fn tag(sql: &str, rows: u64) -> Tag {
 }
 
 /// The first words of `sql`, upper-cased, past comments; for `WITH ...`, from the
-/// statement that follows its common table expressions.
+/// statement that follows its common table expressions (the only case that reads the
+/// whole statement: a long `INSERT .. VALUES` is not tokenized again for its tag).
 fn leading_words(sql: &str) -> Vec<String> {
+    let sql = past_comments(sql);
+    match sql.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("with")) {
+        true => after_common_table_expressions(sql),
+        false => sql
+            .split_whitespace()
+            .take(6)
+            .map(str::to_ascii_uppercase)
+            .collect(),
+    }
+}
+
+/// `sql` from its first word on, past whitespace and comments.
+fn past_comments(mut sql: &str) -> &str {
+    loop {
+        sql = sql.trim_start();
+        if let Some(rest) = sql.strip_prefix("--") {
+            sql = rest.split_once('\n').map_or("", |(_, rest)| rest);
+        } else if let Some(rest) = sql.strip_prefix("/*") {
+            sql = rest.split_once("*/").map_or("", |(_, rest)| rest);
+        } else {
+            return sql;
+        }
+    }
+}
+
+/// The first words of the statement a `WITH` introduces, past its expressions.
+fn after_common_table_expressions(sql: &str) -> Vec<String> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize()
         .unwrap_or_default();

@@ -12,8 +12,10 @@
 //!
 //! The other sort keys must be result columns, by position or by name.
 
+use std::ops::ControlFlow;
+
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, OrderByKind, Query, SelectItem, SetExpr, Value,
+    Expr, Ident, OrderByKind, Query, SelectItem, SetExpr, Value, visit_expressions,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -84,16 +86,11 @@ pub fn sort_outside(query: &Query) -> Option<Query> {
 }
 
 fn has_subquery(expr: &Expr) -> bool {
-    let mut found = false;
-    let mut expr = expr.clone();
-    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut expr, |e: &mut Expr| {
-        found |= matches!(
-            e,
-            Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::Exists { .. }
-        );
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    found
+    visit_expressions(expr, |e: &Expr| match e {
+        Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::Exists { .. } => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ use datafusion::sql::sqlparser::ast::{
     Array, BinaryOperator, CastKind, DataType, ExcludeSelectItem, Expr, FunctionArg,
     FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinOperator, ObjectName,
     ObjectNamePart, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement,
-    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
-    visit_relations_mut,
+    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
+    visit_expressions_mut, visit_relations_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -100,7 +100,7 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
     {
         // The parameters stay, for the values the client binds.
         let mut parameters = Vec::new();
-        let _ = visit_expressions_mut(query, |expr: &mut Expr| {
+        let _ = visit_expressions(query, |expr: &Expr| {
             if let Expr::Value(v) = expr
                 && let Value::Placeholder(p) = &v.value
                 && !parameters.contains(p)
