@@ -1,7 +1,8 @@
 //! Quarry's scheduler: the one place where SQL arrives.
 //!
 //! - [`ballista`]: hosting the Ballista scheduler that splits plans into stages and
-//!   hands tasks to the executors.
+//!   hands tasks to the executors ([`ballista::launcher`]: a task an executor refuses
+//!   fails its query).
 //! - [`session`]: the DataFusion sessions queries are planned in, over a catalog shared
 //!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
 //! - [`statement`]: parsing SQL and deciding where a statement runs.
@@ -16,7 +17,6 @@
 //! - [`reflections`]: reflections: their statements, their materializations, and the
 //!   analyzer rule that answers aggregates from them.
 //! - [`write`]: running writes (job, then commit or clean-up) and catalog changes.
-//! - [`launcher`]: sending tasks to executors; a task an executor refuses fails its query.
 //! - [`job`]: running a logical plan as a Ballista job and streaming its result;
 //!   [`joins`]: how joins are planned for plans split into stages.
 //! - [`explain`]: `EXPLAIN ANALYZE` with per-stage metrics.
@@ -42,7 +42,6 @@ pub mod http;
 pub mod ingest;
 pub mod job;
 pub mod joins;
-pub mod launcher;
 pub mod listing;
 pub mod merge;
 pub mod metrics;
@@ -68,7 +67,7 @@ pub mod vacuum;
 pub mod views;
 pub mod write;
 
-pub use error::QuarryError;
+pub use error::{ErrorKind, QuarryError};
 pub use server::{
     CatalogLocation, DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, DEFAULT_HTTP_PORT,
     SchedulerHandle, SchedulerOptions, start_scheduler,

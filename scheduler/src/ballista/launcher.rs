@@ -28,7 +28,7 @@ use ballista_scheduler::state::executor_manager::ExecutorManager;
 use ballista_scheduler::state::task_manager::TaskLauncher;
 use tonic::transport::Channel;
 
-use crate::ballista::{BallistaServer, MAX_MESSAGE_SIZE};
+use super::{BallistaServer, MAX_MESSAGE_SIZE};
 
 /// Launches of one job that may fail to reach their executor before its tasks fail
 /// instead of being launched again, if they have been failing for [`GIVE_UP_AFTER`].

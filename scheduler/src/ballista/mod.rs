@@ -7,6 +7,8 @@
 //! over the executors (Ballista's default packs them onto as few as possible). Push scheduling sends tasks to executors as soon as slots free up and gets task
 //! status back at once, instead of executors polling every 50 ms.
 
+pub mod launcher;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -29,8 +31,8 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::error::QuarryError;
-use crate::launcher::QuarryTaskLauncher;
 use crate::placement::CachePlacement;
+use launcher::QuarryTaskLauncher;
 
 /// The Ballista scheduler server type Quarry runs.
 pub type BallistaServer = SchedulerServer<LogicalPlanNode, PhysicalPlanNode>;
@@ -83,13 +85,13 @@ pub async fn start_ballista(
     advertise: Option<&str>,
 ) -> Result<BallistaScheduler, QuarryError> {
     let listener = TcpListener::bind((host, port)).await.map_err(|e| {
-        QuarryError::Startup(format!(
+        QuarryError::startup(format!(
             "cannot bind the Ballista scheduler on {host}:{port}: {e}"
         ))
     })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| QuarryError::Startup(e.to_string()))?;
+        .map_err(|e| QuarryError::startup(e.to_string()))?;
     let name = match advertise {
         Some(host) => format!("{host}:{}", addr.port()),
         None => addr.to_string(),
@@ -128,13 +130,13 @@ pub async fn start_ballista(
         BallistaCodec::new(codec::logical_codec(), codec::physical_codec()),
         Arc::new(config),
         ballista_scheduler::metrics::default_metrics_collector()
-            .map_err(|e| QuarryError::Startup(e.to_string()))?,
+            .map_err(|e| QuarryError::startup(e.to_string()))?,
         Arc::clone(&launcher) as _,
     );
     server
         .init()
         .await
-        .map_err(|e| QuarryError::Startup(e.to_string()))?;
+        .map_err(|e| QuarryError::startup(e.to_string()))?;
     // After `init`, which starts the event loop the launcher reports to.
     launcher.attach(server.clone());
     let service = SchedulerGrpcServer::new(server.clone())
