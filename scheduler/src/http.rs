@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::ballista::BallistaScheduler;
 use crate::error::QuarryError;
-use crate::metrics::metrics;
+use crate::metrics::Metrics;
 
 /// What the scheduler is doing, as `/readyz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,7 @@ pub enum Readiness {
 struct Probe {
     readiness: watch::Receiver<Readiness>,
     ballista: Arc<OnceLock<BallistaScheduler>>,
+    metrics: Arc<Metrics>,
 }
 
 /// A served HTTP port. Dropping it stops serving.
@@ -44,6 +45,7 @@ pub struct HttpPort {
     pub addr: SocketAddr,
     readiness: watch::Sender<Readiness>,
     ballista: Arc<OnceLock<BallistaScheduler>>,
+    metrics: Arc<Metrics>,
     _stop: watch::Sender<()>,
 }
 
@@ -52,13 +54,14 @@ impl HttpPort {
     /// [`Self::serving`].
     pub async fn serve(host: &str, port: u16) -> Result<Self, QuarryError> {
         let listener = TcpListener::bind((host, port)).await.map_err(|e| {
-            QuarryError::Startup(format!("cannot bind the HTTP port {host}:{port}: {e}"))
+            QuarryError::startup(format!("cannot bind the HTTP port {host}:{port}: {e}"))
         })?;
         let addr = listener
             .local_addr()
-            .map_err(|e| QuarryError::Startup(e.to_string()))?;
+            .map_err(|e| QuarryError::startup(e.to_string()))?;
         let (readiness, watched) = watch::channel(Readiness::Standby);
         let ballista = Arc::new(OnceLock::new());
+        let metrics = Arc::new(Metrics::new()?);
         let app = Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
@@ -66,6 +69,7 @@ impl HttpPort {
             .with_state(Probe {
                 readiness: watched,
                 ballista: Arc::clone(&ballista),
+                metrics: Arc::clone(&metrics),
             });
         let (stop, mut stopped) = watch::channel(());
         tokio::spawn(async move {
@@ -82,8 +86,14 @@ impl HttpPort {
             addr,
             readiness,
             ballista,
+            metrics,
             _stop: stop,
         })
+    }
+
+    /// The metrics this port serves, for the scheduler to count into.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// The scheduler serves clients through `ballista`'s cluster from now on.
@@ -107,8 +117,5 @@ async fn readyz(State(probe): State<Probe>) -> (StatusCode, &'static str) {
 }
 
 async fn render(State(probe): State<Probe>) -> String {
-    match metrics() {
-        Some(metrics) => metrics.render(probe.ballista.get()).await,
-        None => String::new(),
-    }
+    probe.metrics.render(probe.ballista.get()).await
 }

@@ -1,14 +1,21 @@
 //! The scheduler's Prometheus metrics, served at `/metrics` ([`crate::http`]): queries
 //! by how they ended, the tasks and bytes scanned of finished jobs, direct runs, and, read when
-//! scraped, the registered executors and their task slots.
-
-use std::sync::LazyLock;
+//! scraped, the registered executors and their task slots. One [`Metrics`] is made with
+//! the process's HTTP port and handed to the query service, which counts into it.
 
 use ballista_scheduler::state::execution_stage::ExecutionStage;
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 use crate::ballista::BallistaScheduler;
-use crate::query::QueryState;
+use crate::error::QuarryError;
+
+/// How a statement that ran ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
 
 /// The process's metrics.
 pub struct Metrics {
@@ -21,21 +28,13 @@ pub struct Metrics {
     task_slots: IntGauge,
 }
 
-static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match Metrics::new() {
-    Ok(metrics) => Some(metrics),
-    Err(e) => {
-        tracing::warn!("metrics are off: {e}");
-        None
-    }
-});
-
-/// The metrics of this process (schedulers in one process share them).
-pub fn metrics() -> Option<&'static Metrics> {
-    METRICS.as_ref()
-}
-
 impl Metrics {
-    fn new() -> prometheus::Result<Self> {
+    /// Metrics at zero, in a registry of their own.
+    pub fn new() -> Result<Self, QuarryError> {
+        Self::registered().map_err(|e| QuarryError::startup(format!("metrics: {e}")))
+    }
+
+    fn registered() -> prometheus::Result<Self> {
         let metrics = Self {
             queries: IntCounterVec::new(
                 Opts::new(
@@ -77,12 +76,11 @@ impl Metrics {
     }
 
     /// Counts a statement that ended in `state`.
-    pub fn query_ended(&self, state: QueryState) {
-        let outcome = match state {
-            QueryState::Finished => "succeeded",
-            QueryState::Failed => "failed",
-            QueryState::Cancelled => "cancelled",
-            QueryState::Prepared | QueryState::Running => return,
+    pub fn query_ended(&self, outcome: Outcome) {
+        let outcome = match outcome {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
         };
         self.queries.with_label_values(&[outcome]).inc();
     }

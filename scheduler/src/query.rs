@@ -8,6 +8,7 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
 use crate::job::JobProgress;
+use crate::metrics::{Metrics, Outcome};
 use crate::statement::Statement;
 
 /// Where a query is.
@@ -49,6 +50,8 @@ pub struct Query {
     pub(crate) statement: Statement,
     pub(crate) ctx: Arc<SessionContext>,
     lifecycle: Mutex<Lifecycle>,
+    /// Where it counts how it ended.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Query {
@@ -58,8 +61,10 @@ impl Query {
         sql: &str,
         statement: Statement,
         ctx: Arc<SessionContext>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            metrics,
             id: id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string),
             sql: sql.to_string(),
             statement,
@@ -114,9 +119,13 @@ impl Query {
         if life.state != QueryState::Cancelled {
             life.state = state;
         }
-        if let Some(metrics) = crate::metrics::metrics() {
-            metrics.query_ended(life.state);
-        }
+        let outcome = match life.state {
+            QueryState::Finished => Outcome::Succeeded,
+            QueryState::Failed => Outcome::Failed,
+            QueryState::Cancelled => Outcome::Cancelled,
+            QueryState::Prepared | QueryState::Running => return,
+        };
+        self.metrics.query_ended(outcome);
     }
 
     /// Marks the query cancelled. Returns `None` if it had already ended, otherwise

@@ -19,6 +19,7 @@ use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
 use crate::http::HttpPort;
+use crate::metrics::Metrics;
 use crate::postgres::{self, PgOptions};
 use crate::service::QueryService;
 use crate::session::{DEFAULT_SCHEMA, SessionFactory};
@@ -143,7 +144,7 @@ pub async fn start_scheduler(
     http: Option<&HttpPort>,
 ) -> Result<SchedulerHandle, QuarryError> {
     let warehouse = Warehouse::open(&options.warehouse).map_err(|e| {
-        QuarryError::Startup(format!(
+        QuarryError::startup(format!(
             "cannot open the warehouse {}: {e}",
             options.warehouse
         ))
@@ -153,30 +154,35 @@ pub async fn start_scheduler(
     let stores = Arc::clone(&runtime.object_store_registry);
     let store = open_catalog(&options.catalog, &warehouse, stores, &namespaces)
         .await
-        .map_err(|e| QuarryError::Startup(format!("cannot open the table catalog: {e}")))?;
+        .map_err(|e| QuarryError::startup(format!("cannot open the table catalog: {e}")))?;
     let ballista = start_ballista(
         &options.bind_host,
         options.ballista_port,
         options.advertise_host.as_deref(),
     )
     .await?;
+    let metrics = match http {
+        Some(http) => http.metrics(),
+        None => Arc::new(Metrics::new()?),
+    };
     let service = Arc::new(QueryService::new(
         SessionFactory::new(warehouse.clone(), store, runtime)
             .with_single_stage_max_bytes(options.single_stage_max_bytes),
         ballista.clone(),
+        metrics,
     ));
 
     let listener = TcpListener::bind((options.bind_host.as_str(), options.flight_port))
         .await
         .map_err(|e| {
-            QuarryError::Startup(format!(
+            QuarryError::startup(format!(
                 "cannot bind the Flight SQL port {}:{}: {e}",
                 options.bind_host, options.flight_port
             ))
         })?;
     let flight_addr = listener
         .local_addr()
-        .map_err(|e| QuarryError::Startup(e.to_string()))?;
+        .map_err(|e| QuarryError::startup(e.to_string()))?;
     let flight = FlightServiceServer::new(QuarryFlightSql::new(Arc::clone(&service)))
         .max_decoding_message_size(MAX_MESSAGE_SIZE as usize)
         .max_encoding_message_size(MAX_MESSAGE_SIZE as usize);
