@@ -25,6 +25,7 @@ use datafusion::prelude::SessionContext;
 use parking_lot::RwLock;
 
 use crate::Warehouse;
+use crate::table::TableError;
 
 /// Returns `ctx` with file paths usable as table names and with `CREATE EXTERNAL TABLE`
 /// locations resolved against `warehouse`.
@@ -102,16 +103,20 @@ impl UrlTableFactory for WarehouseUrlTables {
     }
 }
 
-/// The error for a path that names no readable files.
+/// The error for a path that names no readable files: a missing table when there are
+/// none.
 fn unreadable(name: &str, location: &str, e: DataFusionError) -> DataFusionError {
-    let reason = match e.find_root() {
-        DataFusionError::Internal(msg) if msg.contains("No files") => "no files found".to_string(),
-        DataFusionError::ObjectStore(e) if matches!(**e, object_store::Error::NotFound { .. }) => {
-            "no such file or directory".to_string()
-        }
-        root => root.message().to_string(),
+    let missing = |reason: &str| {
+        let message = format!("cannot read '{name}' ({location}): {reason}");
+        DataFusionError::External(Box::new(TableError::NoTable(message)))
     };
-    plan_datafusion_err!("cannot read '{name}' ({location}): {reason}")
+    match e.find_root() {
+        DataFusionError::Internal(msg) if msg.contains("No files") => missing("no files found"),
+        DataFusionError::ObjectStore(e) if matches!(**e, object_store::Error::NotFound { .. }) => {
+            missing("no such file or directory")
+        }
+        root => plan_datafusion_err!("cannot read '{name}' ({location}): {}", root.message()),
+    }
 }
 
 /// Resolves `LOCATION` against the warehouse, then delegates to DataFusion's factory.

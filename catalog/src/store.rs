@@ -649,7 +649,7 @@ impl TableStore {
     pub async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), TableError> {
         let _lock = self.lock(from).await;
         if self.backend.metadata_location(from).await?.is_none() {
-            return Err(TableError::NotFound(format!("table '{from}' not found")));
+            return Err(TableError::NoTable(format!("table '{from}' not found")));
         }
         if self.view_exists(to).await? {
             return Err(TableError::AlreadyExists(format!(
@@ -675,7 +675,7 @@ impl TableStore {
     ) -> Result<(), TableError> {
         match self.catalog().namespace_exists(namespace).await? {
             true => Ok(()),
-            false => Err(TableError::NotFound(format!(
+            false => Err(TableError::NoSchema(format!(
                 "schema '{}' not found",
                 namespace.join(".")
             ))),

@@ -210,7 +210,7 @@ impl TableStore {
     /// Files the view `from` under the name `to`.
     pub async fn rename_view(&self, from: &TableIdent, to: &TableIdent) -> Result<(), TableError> {
         if !self.view_exists(from).await? {
-            return Err(TableError::NotFound(format!("view {from} not found")));
+            return Err(TableError::NoTable(format!("view {from} not found")));
         }
         self.require_namespace(to.namespace()).await?;
         self.backend()

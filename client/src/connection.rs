@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
@@ -22,8 +23,8 @@ use arrow_flight::{
 use bytes::Bytes;
 use futures::TryStreamExt;
 use prost::Message;
-use quarry_scheduler::Progress;
 use quarry_scheduler::flight_sql::PROGRESS_ACTION;
+use quarry_scheduler::{ErrorKind, Progress};
 use tonic::transport::{Channel, Endpoint};
 
 /// The Flight SQL actions that create and close a prepared statement.
@@ -35,8 +36,13 @@ const CLOSE_PREPARED_STATEMENT: &str = "ClosePreparedStatement";
 pub enum ClientError {
     #[error("cannot connect to {0}: {1}")]
     Connect(String, String),
-    #[error("{0}")]
-    Server(String),
+    /// An error the server reported, with its kind when the server said (Quarry's
+    /// schedulers do, in the status metadata).
+    #[error("{message}")]
+    Server {
+        message: String,
+        kind: Option<ErrorKind>,
+    },
     #[error("{0}")]
     Protocol(String),
     #[error("cannot write the result: {0}")]
@@ -44,6 +50,22 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// An error of the server's with no kind.
+    pub fn server(message: impl Into<String>) -> ClientError {
+        ClientError::Server {
+            message: message.into(),
+            kind: None,
+        }
+    }
+
+    /// What kind of error the server reported, when it said.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            ClientError::Server { kind, .. } => *kind,
+            _ => None,
+        }
+    }
+
     /// Whether the reader of our output went away (`quarry -c ... | head -1`).
     pub fn is_broken_pipe(&self) -> bool {
         match self {
@@ -57,31 +79,33 @@ impl ClientError {
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
         let message = status.message();
-        // The server's own `Unavailable` errors say what to do; a broken connection
-        // (the scheduler died, or another took over) does not.
-        if status.code() == tonic::Code::Unavailable && !message.contains("run it again") {
-            return ClientError::Server(format!(
+        let kind = quarry_scheduler::error::status::kind(&status);
+        // The server's own `Unavailable` errors have a kind and say what to do; a
+        // broken connection (the scheduler died, or another took over) has neither.
+        if status.code() == tonic::Code::Unavailable && kind.is_none() {
+            return ClientError::server(format!(
                 "lost the connection to the scheduler ({message}): it stopped, or another \
                  took over; connect again (a statement that was running may not have \
                  finished)"
             ));
         }
-        ClientError::Server(message.to_string())
+        ClientError::Server {
+            message: message.to_string(),
+            kind,
+        }
     }
 }
 
 impl From<arrow::error::ArrowError> for ClientError {
     fn from(e: arrow::error::ArrowError) -> Self {
-        ClientError::Server(server_message(&e.to_string()))
+        ClientError::server(server_message(&e.to_string()))
     }
 }
 
 impl From<arrow_flight::error::FlightError> for ClientError {
     fn from(e: arrow_flight::error::FlightError) -> Self {
         match e {
-            arrow_flight::error::FlightError::Tonic(status) => {
-                ClientError::Server(status.message().to_string())
-            }
+            arrow_flight::error::FlightError::Tonic(status) => (*status).into(),
             other => ClientError::Protocol(other.to_string()),
         }
     }
@@ -188,9 +212,33 @@ impl Connection {
         client
     }
 
+    /// `message` as a request with this connection's session token: sent through the
+    /// plain Flight client, so that an error keeps its status (and the kind in it).
+    fn request<T>(&self, message: T) -> Result<tonic::Request<T>, ClientError> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = self
+            .token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let bearer = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| ClientError::Protocol("bad session token".into()))?;
+            request.metadata_mut().insert("authorization", bearer);
+        }
+        Ok(request)
+    }
+
     /// Runs an action and returns the body of its first result.
     async fn action(&self, name: &str, body: Vec<u8>) -> Result<Bytes, ClientError> {
-        let mut results = self.client().do_action(Action::new(name, body)).await?;
+        let request = self.request(Action::new(name, body))?;
+        let mut results = self
+            .client()
+            .inner_mut()
+            .do_action(request)
+            .await?
+            .into_inner();
         let first = results.try_next().await?;
         while results.try_next().await?.is_some() {}
         Ok(first.map(|r| r.body).unwrap_or_default())
@@ -205,7 +253,7 @@ impl Connection {
         };
         let body = request.as_any().encode_to_vec();
         let reply = match self.action(CREATE_PREPARED_STATEMENT, body.clone()).await {
-            Err(ClientError::Server(e)) if e.contains("log in again") => {
+            Err(e) if e.kind() == Some(ErrorKind::Unauthenticated) => {
                 self.log_in().await?;
                 self.action(CREATE_PREPARED_STATEMENT, body).await?
             }
@@ -245,7 +293,7 @@ impl Connection {
         };
         let body = command.as_any().encode_to_vec();
         let (_, stream) = match self.run_command(body.clone()).await {
-            Err(ClientError::Server(e)) if e.contains("log in again") => {
+            Err(e) if e.kind() == Some(ErrorKind::Unauthenticated) => {
                 self.log_in().await?;
                 self.run_command(body).await?
             }
@@ -259,15 +307,8 @@ impl Connection {
         &self,
         command: Vec<u8>,
     ) -> Result<(SchemaRef, FlightRecordBatchStream), ClientError> {
-        let descriptor = FlightDescriptor::new_cmd(command);
+        let request = self.request(FlightDescriptor::new_cmd(command))?;
         let mut client = self.client();
-        let mut request = tonic::Request::new(descriptor);
-        if let Some(token) = client.token() {
-            let bearer = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| ClientError::Protocol("bad session token".into()))?;
-            request.metadata_mut().insert("authorization", bearer);
-        }
         let info = client
             .inner_mut()
             .get_flight_info(request)
@@ -279,7 +320,13 @@ impl Connection {
             .first()
             .and_then(|e| e.ticket.clone())
             .ok_or_else(|| ClientError::Protocol("FlightInfo without a ticket".into()))?;
-        Ok((schema, client.do_get(ticket).await?))
+        let data = client
+            .inner_mut()
+            .do_get(self.request(ticket)?)
+            .await?
+            .into_inner()
+            .map_err(|status| FlightError::Tonic(Box::new(status)));
+        Ok((schema, FlightRecordBatchStream::new_from_flight_data(data)))
     }
 
     /// Cancels a running statement.
@@ -473,12 +520,13 @@ mod tests {
     fn a_lost_connection_says_what_to_do() {
         let lost = ClientError::from(tonic::Status::unavailable("tcp connect error"));
         assert!(lost.to_string().contains("connect again"), "{lost}");
-        let retryable = ClientError::from(tonic::Status::unavailable(
-            "executor x stopped answering; the statement did not take effect: run it again",
+        let retryable = ClientError::from(tonic::Status::from(
+            ErrorKind::Unavailable.error("executor x stopped answering"),
         ));
         assert!(
             !retryable.to_string().contains("connect again"),
             "{retryable}"
         );
+        assert_eq!(retryable.kind(), Some(ErrorKind::Unavailable));
     }
 }

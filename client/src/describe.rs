@@ -96,7 +96,7 @@ pub async fn columns(conn: &Connection, pattern: &str) -> Result<Vec<Listing>, C
     let (schema, table) = split_name(Some(pattern));
     let found = conn.columns(schema.as_deref(), table.as_deref()).await?;
     if found.is_empty() {
-        return Err(ClientError::Server(format!(
+        return Err(ClientError::server(format!(
             "did not find any table named \"{pattern}\""
         )));
     }

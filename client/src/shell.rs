@@ -229,7 +229,10 @@ impl Shell {
                     // A server that does not answer must not hang the shell.
                     let _ = tokio::time::timeout(CANCEL_TIMEOUT, self.conn.cancel(&statement)).await;
                 }
-                Err(ClientError::Server("query cancelled".into()))
+                Err(ClientError::Server {
+                    message: "query cancelled".into(),
+                    kind: Some(quarry_scheduler::ErrorKind::Cancelled),
+                })
             }
         };
         progress.stop();

@@ -15,7 +15,7 @@ use crate::error::QuarryError;
 
 /// A parser error as a syntax error.
 pub fn syntax(e: ParserError) -> QuarryError {
-    QuarryError::Syntax(e.to_string().replace("sql parser error: ", ""))
+    QuarryError::syntax(e.to_string().replace("sql parser error: ", ""))
 }
 
 /// Parses `sql`, in the SQL dialect named `dialect`, if it is `ALTER TABLE <name>`

@@ -95,7 +95,7 @@ pub async fn plan(
         other => (None, other),
     };
     if !is_scan(scan) {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::unsupported(format!(
             "{statement} reads only its own table here; a FROM clause or join is not supported (use MERGE)"
         )));
     }
@@ -251,8 +251,8 @@ fn decorrelate(input: LogicalPlan, predicate: Expr) -> Result<(LogicalPlan, Expr
     {
         return Ok((Arc::unwrap_or_clone(filter.input), *left));
     }
-    Err(QuarryError::Plan(
-        "this subquery in WHERE cannot be planned here; use MERGE".into(),
+    Err(QuarryError::unsupported(
+        "this subquery in WHERE cannot be planned here; use MERGE",
     ))
 }
 

@@ -49,7 +49,7 @@ use quarry_catalog::table::write::{WriteSpec, write_partition};
 use quarry_catalog::table::{load_history, store_path, types};
 
 use crate::alter::{parse_option_list, parse_table_statement, parse_word, syntax};
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::ingest::{self, IfExists, IfMissing, IngestTarget};
 use crate::tables::{self, CatalogChange, Commit};
 use crate::write;
@@ -120,8 +120,8 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<CopyInto>, QuarryError> 
                 copy.regex = Some(string(p, "REGEX")?);
             }
             if copy.files.is_some() && copy.regex.is_some() {
-                return Err(QuarryError::Syntax(
-                    "COPY INTO takes FILES or REGEX, not both".into(),
+                return Err(QuarryError::syntax(
+                    "COPY INTO takes FILES or REGEX, not both",
                 ));
             }
             if !parse_word(p, "file_format") {
@@ -139,7 +139,7 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<CopyInto>, QuarryError> 
 }
 
 fn expected(p: &Parser, what: &str) -> QuarryError {
-    QuarryError::Syntax(format!(
+    QuarryError::syntax(format!(
         "expected {what}, found {}",
         p.peek_token_ref().token
     ))
@@ -149,7 +149,7 @@ fn expected(p: &Parser, what: &str) -> QuarryError {
 fn string(p: &mut Parser, what: &str) -> Result<String, QuarryError> {
     match p.next_token().token {
         Token::SingleQuotedString(s) => Ok(s),
-        other => Err(QuarryError::Syntax(format!(
+        other => Err(QuarryError::syntax(format!(
             "{what} takes a quoted string, not {other}"
         ))),
     }
@@ -161,7 +161,7 @@ fn format_options(p: &mut Parser) -> Result<HashMap<String, String>, QuarryError
         Token::SingleQuotedString(s) => Ok(s),
         Token::Word(w) => Ok(w.value.to_lowercase()),
         Token::Number(n, _) => Ok(n),
-        other => Err(QuarryError::Syntax(format!(
+        other => Err(QuarryError::syntax(format!(
             "{} takes a value, not {other}",
             name.to_uppercase()
         ))),
@@ -179,7 +179,7 @@ fn apply(
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
-        Some(other) => Err(QuarryError::Syntax(format!(
+        Some(other) => Err(QuarryError::syntax(format!(
             "{} takes true or false, not {other}",
             name.to_uppercase()
         ))),
@@ -193,7 +193,7 @@ fn apply(
         Some("continue") => OnError::Continue,
         Some("skip_file") => OnError::SkipFile,
         Some(other) => {
-            return Err(QuarryError::Syntax(format!(
+            return Err(QuarryError::syntax(format!(
                 "ON_ERROR is 'abort', 'continue' or 'skip_file', not '{other}'"
             )));
         }
@@ -208,7 +208,7 @@ fn apply(
                 Some(d) if d.len() == 1 => d.as_bytes()[0],
                 Some(d) if d == "\\t" => b'\t',
                 Some(d) => {
-                    return Err(QuarryError::Syntax(format!(
+                    return Err(QuarryError::syntax(format!(
                         "DELIMITER is one character, not '{d}'"
                     )));
                 }
@@ -218,13 +218,13 @@ fn apply(
         "json" => Format::Json,
         "parquet" => Format::Parquet,
         other => {
-            return Err(QuarryError::Syntax(format!(
+            return Err(QuarryError::syntax(format!(
                 "FILE_FORMAT is 'csv', 'json' or 'parquet', not '{other}'"
             )));
         }
     };
     if let Some(unknown) = options.keys().next() {
-        return Err(QuarryError::Syntax(format!(
+        return Err(QuarryError::syntax(format!(
             "COPY INTO has no option {} for FILE_FORMAT '{format}'",
             unknown.to_uppercase()
         )));
@@ -241,13 +241,13 @@ pub async fn plan(
     let reference = object_name_to_table_reference(copy.table.clone(), true)?;
     let ident = tables::iceberg_ident(ctx, &reference)?;
     let Some(table) = store.load(&ident).await? else {
-        return Err(QuarryError::NotFound(format!(
+        return Err(QuarryError::no_table(format!(
             "table '{ident}' not found: COPY INTO loads into a table that exists"
         )));
     };
     let regex = match &copy.regex {
         Some(pattern) => Some(regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-            QuarryError::Syntax(format!(
+            QuarryError::syntax(format!(
                 "REGEX '{pattern}' is not a regular expression: {e}"
             ))
         })?),
@@ -345,9 +345,9 @@ pub async fn run(
                     landing::read(&name, bytes, &schema, &options, now)
                 })
                 .await
-                .map_err(|e| QuarryError::Internal(format!("reading a landing file: {e}")))??;
+                .map_err(|e| QuarryError::internal(format!("reading a landing file: {e}")))??;
                 if let (Some(reject), OnError::Abort) = (read.rejects.first(), copy.on_error) {
-                    return Err(QuarryError::Execution(format!(
+                    return Err(ErrorKind::Execution.error(format!(
                         "COPY INTO aborted: {} line {}: {} ({} rejected rows in all in this \
                          file; with ON_ERROR 'continue' the other rows load and these go to \
                          {})",
@@ -397,7 +397,7 @@ pub async fn run(
         let rejects = rejects_table(&planned.reference);
         let kept = keep_rejects(ctx, store, runtime, &rejects, &loaded.rejects).await;
         kept.map_err(|e| {
-            QuarryError::Execution(format!(
+            ErrorKind::Execution.error(format!(
                 "COPY INTO loaded its rows, but could not keep its {} rejected rows in \
                  {rejects}: {e}",
                 loaded.rejects.len()
@@ -414,7 +414,7 @@ pub async fn run(
         .into_iter()
         .map(|n| Arc::new(UInt64Array::from(vec![n])) as _)
         .collect();
-    RecordBatch::try_new(schema(), columns).map_err(|e| QuarryError::Internal(e.to_string()))
+    RecordBatch::try_new(schema(), columns).map_err(|e| QuarryError::internal(e.to_string()))
 }
 
 /// The landing files under `prefix` that the load names, each with its path under it
@@ -450,7 +450,7 @@ async fn list(
     let copy = &planned.copy;
     if let Some(files) = &copy.files {
         if let Some(missing) = files.iter().find(|f| !found.iter().any(|(_, r)| r == *f)) {
-            return Err(QuarryError::NotFound(format!(
+            return Err(QuarryError::not_found(format!(
                 "FILES names {missing}, which is not under {}",
                 copy.location
             )));
@@ -505,7 +505,7 @@ async fn keep_rejects(
             ),
         ],
     )
-    .map_err(|e| QuarryError::Internal(e.to_string()))?;
+    .map_err(|e| QuarryError::internal(e.to_string()))?;
     let stream = RecordBatchStreamAdapter::new(schema, futures::stream::iter([Ok(batch)]));
     let target = IngestTarget {
         table: table.clone(),

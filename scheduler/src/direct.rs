@@ -45,7 +45,8 @@ use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE};
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
+use crate::metrics::Metrics;
 use crate::reflections;
 use crate::settings::QuarryOptions;
 use crate::small;
@@ -57,12 +58,15 @@ pub struct DirectRunner {
     channels: moka::sync::Cache<String, Channel>,
     /// Queries sent so far.
     runs: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl DirectRunner {
-    pub fn new(ballista: BallistaScheduler) -> Self {
+    /// Runs small queries on `ballista`'s executors, counting them in `metrics`.
+    pub fn new(ballista: BallistaScheduler, metrics: Arc<Metrics>) -> Self {
         Self {
             ballista,
+            metrics,
             channels: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
@@ -173,7 +177,7 @@ impl DirectRunner {
                 Arc::new(StringArray::from(vec![text])),
             ],
         )
-        .map_err(|e| QuarryError::Internal(format!("an EXPLAIN row: {e}")))?;
+        .map_err(|e| QuarryError::internal(format!("an EXPLAIN row: {e}")))?;
         Ok(Some(batch))
     }
 
@@ -223,7 +227,7 @@ impl DirectRunner {
         };
         let mut ticket = RUN_TICKET.to_vec();
         task.encode(&mut ticket)
-            .map_err(|e| QuarryError::Internal(format!("cannot encode a direct run: {e}")))?;
+            .map_err(|e| QuarryError::internal(format!("cannot encode a direct run: {e}")))?;
         let channel = self.channel(address)?;
         let mut client = FlightServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_SIZE as usize)
@@ -235,13 +239,11 @@ impl DirectRunner {
                 self.channels.invalidate(address);
                 return Ok(None);
             }
-            Err(status) => return Err(QuarryError::execution(status.message())),
+            Err(status) => return Err(crate::error::status::error(&status)),
         };
         tracing::debug!(%executor_id, "direct run");
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if let Some(metrics) = crate::metrics::metrics() {
-            metrics.direct_run();
-        }
+        self.metrics.direct_run();
         let mut batches = FlightRecordBatchStream::new_from_flight_data(
             response
                 .into_inner()
@@ -249,8 +251,8 @@ impl DirectRunner {
         )
         .map_err(|e| {
             let error = match e {
-                FlightError::Tonic(status) => QuarryError::execution(status.message()),
-                e => QuarryError::Execution(e.to_string()),
+                FlightError::Tonic(status) => crate::error::status::error(&status),
+                e => ErrorKind::Execution.error(e.to_string()),
             };
             DataFusionError::External(Box::new(error))
         });
@@ -259,8 +261,10 @@ impl DirectRunner {
         // cluster and can fall back to joins that spill, takes it.
         let first = batches.next().await;
         if let Some(Err(DataFusionError::External(e))) = &first
-            && let Some(QuarryError::OutOfMemory(why)) = e.downcast_ref::<QuarryError>()
+            && let Some(error) = e.downcast_ref::<QuarryError>()
+            && error.kind() == ErrorKind::OutOfMemory
         {
+            let why = error.message();
             tracing::warn!(%executor_id, "a direct run needs more memory ({why}): running it as a job");
             return Ok(None);
         }
@@ -276,7 +280,7 @@ impl DirectRunner {
             return Ok(channel);
         }
         let channel = Endpoint::from_shared(address.to_string())
-            .map_err(|e| QuarryError::Internal(format!("executor address {address}: {e}")))?
+            .map_err(|e| QuarryError::internal(format!("executor address {address}: {e}")))?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
             .connect_lazy();

@@ -94,7 +94,7 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<Parsed>, QuarryError> {
 fn expect_field(p: &mut Parser) -> Result<(), QuarryError> {
     match parse_word(p, "field") {
         true => Ok(()),
-        false => Err(QuarryError::Syntax(format!(
+        false => Err(QuarryError::syntax(format!(
             "expected FIELD after PARTITION (ADD PARTITION FIELD day(ts)), found {}",
             p.peek_token_ref().token
         ))),
@@ -115,7 +115,7 @@ fn property_key(expr: &SqlExpr) -> Result<String, QuarryError> {
         ),
         _ => None,
     }
-    .ok_or_else(|| QuarryError::Syntax(format!("expected a table property's name, found {expr}")))
+    .ok_or_else(|| QuarryError::syntax(format!("expected a table property's name, found {expr}")))
 }
 
 /// Plans a statement [`parse`] read.
@@ -132,7 +132,7 @@ pub async fn plan_parsed(
         Change::AddPartitionField { field, name } => {
             let mut fields = parse_partition_by(&field)?;
             if fields.len() != 1 {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::plan(format!(
                     "ADD PARTITION FIELD takes one field, not {field}"
                 )));
             }
@@ -155,7 +155,7 @@ pub async fn plan_parsed(
                             field.field_name()
                         }
                         _ => {
-                            return Err(QuarryError::Plan(format!(
+                            return Err(QuarryError::plan(format!(
                                 "DROP PARTITION FIELD takes one field, not {expr}"
                             )));
                         }
@@ -170,7 +170,7 @@ pub async fn plan_parsed(
                 .filter(|k| !table.metadata().properties().contains_key(*k))
                 .collect();
             if !if_exists && let Some(key) = missing.first() {
-                return Err(QuarryError::NotFound(format!(
+                return Err(QuarryError::not_found(format!(
                     "table {} has no property '{key}' (UNSET TBLPROPERTIES IF EXISTS ignores it)",
                     table.identifier()
                 )));
@@ -232,7 +232,7 @@ pub async fn plan(
             } => {
                 let (ty, nullable) = column_type(ctx, column_def).await?;
                 if !nullable {
-                    return Err(QuarryError::Plan(format!(
+                    return Err(QuarryError::plan(format!(
                         "column '{}' cannot be added as NOT NULL: the table's rows have no value \
                          for it",
                         column_def.name
@@ -295,12 +295,12 @@ pub async fn plan(
                 changes.push(TableChange::SetProperties(pairs));
             }
             Op::RenameTable { .. } => {
-                return Err(QuarryError::Plan(
-                    "RENAME TO cannot be combined with other changes in one ALTER TABLE".into(),
+                return Err(QuarryError::plan(
+                    "RENAME TO cannot be combined with other changes in one ALTER TABLE",
                 ));
             }
             other => {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::unsupported(format!(
                     "ALTER TABLE cannot {other} on an Iceberg table; it can ADD, DROP, RENAME \
                      and ALTER COLUMN (TYPE, DROP NOT NULL), RENAME TO, SET and UNSET \
                      TBLPROPERTIES, ADD and DROP PARTITION FIELD"
@@ -327,13 +327,13 @@ async fn load(
         return Ok(Some(table));
     }
     if store.view_exists(&ident).await? {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::plan(format!(
             "'{ident}' is a view: ALTER VIEW renames it, CREATE OR REPLACE VIEW changes it"
         )));
     }
     match if_exists {
         true => Ok(None),
-        false => Err(QuarryError::NotFound(format!("table '{ident}' not found"))),
+        false => Err(QuarryError::no_table(format!("table '{ident}' not found"))),
     }
 }
 
@@ -387,7 +387,7 @@ async fn column_type(
         .iter()
         .find(|o| !matches!(o.option, ColumnOption::Null | ColumnOption::NotNull))
     {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::plan(format!(
             "a column added to an Iceberg table takes a type and NULL or NOT NULL, not {option}"
         )));
     }
@@ -401,8 +401,8 @@ async fn column_type(
         ))))
         .await?;
     let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(table)) = plan else {
-        return Err(QuarryError::Internal(
-            "a column definition did not plan as a table".into(),
+        return Err(QuarryError::internal(
+            "a column definition did not plan as a table",
         ));
     };
     let schema = table.input.schema();
@@ -414,7 +414,7 @@ async fn column_type(
 /// `key = 'value'` of `SET TBLPROPERTIES`.
 fn property(option: &SqlOption) -> Result<(String, String), QuarryError> {
     let SqlOption::KeyValue { key, value } = option else {
-        return Err(QuarryError::Syntax(format!(
+        return Err(QuarryError::syntax(format!(
             "expected 'key' = 'value' in TBLPROPERTIES, found {option}"
         )));
     };
@@ -428,7 +428,7 @@ fn property(option: &SqlOption) -> Result<(String, String), QuarryError> {
     };
     match value {
         Some(value) => Ok((key.value.clone(), value)),
-        None => Err(QuarryError::Syntax(format!(
+        None => Err(QuarryError::syntax(format!(
             "table property '{}' takes a string, a number or a boolean",
             key.value
         ))),

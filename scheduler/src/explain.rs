@@ -36,7 +36,7 @@ pub async fn explain_analyze(
     let graph = jobs
         .finished_graph(&job.id)
         .await
-        .ok_or_else(|| QuarryError::Internal(format!("job {} has no execution graph", job.id)))?;
+        .ok_or_else(|| QuarryError::internal(format!("job {} has no execution graph", job.id)))?;
 
     let mut kinds = vec!["Query".to_string()];
     let mut plans = vec![format!(
@@ -65,5 +65,5 @@ pub async fn explain_analyze(
             Arc::new(StringArray::from(plans)),
         ],
     )
-    .map_err(|e| QuarryError::Internal(e.to_string()))
+    .map_err(|e| QuarryError::internal(e.to_string()))
 }

@@ -17,7 +17,7 @@ use quarry_catalog::store::TableStore;
 use quarry_catalog::table::store_path;
 use quarry_catalog::table::write::{WriteSpec, write_partition};
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::tables::{Commit, iceberg_ident, layout, nullable};
 use crate::write;
 
@@ -55,7 +55,7 @@ pub async fn ingest(
     let ident = iceberg_ident(ctx, &target.table)?;
     let namespace = ident.namespace().join(".");
     if !store.namespace_exists(&namespace).await? {
-        return Err(QuarryError::NotFound(format!(
+        return Err(ErrorKind::UndefinedSchema.error(format!(
             "schema '{namespace}' does not exist: CREATE SCHEMA {namespace} first"
         )));
     }
@@ -72,7 +72,7 @@ pub async fn ingest(
     };
     let (spec, commit) = match (store.load(&ident).await?, target.if_exists) {
         (Some(_), IfExists::Fail) => {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::duplicate(format!(
                 "table '{ident}' already exists: append to it or replace it"
             )));
         }
@@ -89,7 +89,7 @@ pub async fn ingest(
             },
         ),
         (None, _) if target.if_missing == IfMissing::Fail => {
-            return Err(QuarryError::NotFound(format!(
+            return Err(QuarryError::no_table(format!(
                 "table '{ident}' not found: create it, or ask ingest to create it"
             )));
         }
@@ -112,5 +112,5 @@ pub async fn ingest(
         write::complete(&store, &runtime, &spec, &commit, files).await
     });
     task.await
-        .map_err(|e| QuarryError::Internal(format!("the ingest task failed: {e}")))?
+        .map_err(|e| QuarryError::internal(format!("the ingest task failed: {e}")))?
 }

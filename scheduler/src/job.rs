@@ -25,7 +25,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE};
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
+use crate::metrics::Metrics;
 
 /// How far a job has got.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -49,11 +50,13 @@ pub struct Job {
 #[derive(Clone)]
 pub struct JobRunner {
     ballista: BallistaScheduler,
+    metrics: Arc<Metrics>,
 }
 
 impl JobRunner {
-    pub fn new(ballista: BallistaScheduler) -> Self {
-        Self { ballista }
+    /// Runs jobs on `ballista`, counting finished jobs' tasks and bytes in `metrics`.
+    pub fn new(ballista: BallistaScheduler, metrics: Arc<Metrics>) -> Self {
+        Self { ballista, metrics }
     }
 
     /// The Ballista scheduler jobs run on.
@@ -110,7 +113,7 @@ impl JobRunner {
                 if self.ballista.total_task_slots().await > 0 {
                     no_executors_since = None;
                 } else if no_executors_since.get_or_insert(checked).elapsed() > NO_EXECUTORS_LIMIT {
-                    lost = Err(QuarryError::NoExecutors(format!(
+                    lost = Err(ErrorKind::NoExecutors.error(format!(
                         "no executor has been in the cluster for {} s to run the statement",
                         NO_EXECUTORS_LIMIT.as_secs()
                     )));
@@ -144,10 +147,9 @@ impl JobRunner {
             match status {
                 Some(job_status::Status::Successful(done)) => {
                     self.finished_graph(&job.id).await;
-                    if let Some(metrics) = crate::metrics::metrics() {
-                        let (ballista, id) = (self.ballista.clone(), job.id.clone());
-                        tokio::spawn(async move { metrics.job_finished(&ballista, &id).await });
-                    }
+                    let (ballista, id) = (self.ballista.clone(), job.id.clone());
+                    let metrics = Arc::clone(&self.metrics);
+                    tokio::spawn(async move { metrics.job_finished(&ballista, &id).await });
                     return Ok(done.partition_location);
                 }
                 Some(job_status::Status::Failed(failed)) => {
@@ -160,14 +162,14 @@ impl JobRunner {
                     // fails after an executor of its cluster left lost work.
                     used.extend(job.at_start.iter().cloned());
                     if let Some(gone) = self.failed_for_lost_executor(&job.id, &used).await {
-                        return Err(QuarryError::Unavailable(format!(
+                        return Err(ErrorKind::Unavailable.error(format!(
                             "executor {gone} stopped answering while the statement ran"
                         )));
                     }
-                    return Err(QuarryError::execution(&failed.error));
+                    return Err(QuarryError::remote(&failed.error));
                 }
                 _ if closed_at.is_some_and(|at| at.elapsed() > LOST_AFTER) => {
-                    return Err(QuarryError::Internal(format!(
+                    return Err(QuarryError::internal(format!(
                         "the scheduler lost job {} before it finished",
                         job.id
                     )));
@@ -212,7 +214,7 @@ impl JobRunner {
             return Ok(());
         }
         gone.sort();
-        Err(QuarryError::Unavailable(format!(
+        Err(ErrorKind::Unavailable.error(format!(
             "executor {} stopped answering while the statement ran",
             gone.join(", ")
         )))

@@ -56,10 +56,9 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<Optimize>, QuarryError> 
         |p, table| {
             if parse_word(p, "rewrite") {
                 if parse_word(p, "manifests") {
-                    return Err(QuarryError::Plan(
+                    return Err(QuarryError::unsupported(
                         "OPTIMIZE TABLE .. REWRITE MANIFESTS is not supported; \
-                         REWRITE DATA compacts data files"
-                            .into(),
+                         REWRITE DATA compacts data files",
                     ));
                 }
                 if !p.parse_keyword(Keyword::DATA) {
@@ -90,7 +89,7 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<Optimize>, QuarryError> 
 }
 
 fn expected(p: &Parser, what: &str) -> QuarryError {
-    QuarryError::Syntax(format!(
+    QuarryError::syntax(format!(
         "expected {what}, found {}",
         p.peek_token_ref().token
     ))
@@ -104,7 +103,7 @@ fn parse_options(p: &mut Parser) -> Result<HashMap<String, u64>, QuarryError> {
             _ => None,
         };
         value.ok_or_else(|| {
-            QuarryError::Syntax(format!(
+            QuarryError::syntax(format!(
                 "OPTIMIZE option {} takes a whole number",
                 name.to_uppercase()
             ))
@@ -213,8 +212,8 @@ fn filter(
     );
     match analyzed {
         LogicalPlan::Filter(filter) => Ok(unqualified(simplifier.simplify(filter.predicate)?)?),
-        _ => Err(QuarryError::Internal(
-            "FOR PARTITIONS did not plan as a filter".into(),
+        _ => Err(QuarryError::internal(
+            "FOR PARTITIONS did not plan as a filter",
         )),
     }
 }

@@ -16,7 +16,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 
 /// `sql` with its `?` placeholders numbered `$1, $2, ...`; unchanged when it has none.
 pub fn number_placeholders<'a>(sql: &'a str, dialect: &str) -> Cow<'a, str> {
@@ -80,7 +80,7 @@ pub fn parameter_schema<'a>(
 fn position(id: &str) -> Result<usize, QuarryError> {
     match id.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
         Some(n) if n >= 1 => Ok(n - 1),
-        _ => Err(QuarryError::Plan(format!(
+        _ => Err(QuarryError::unsupported(format!(
             "unsupported placeholder {id}: use ? or $1, $2, ..."
         ))),
     }
@@ -110,7 +110,7 @@ fn cast(value: &ScalarValue, field: &Field) -> Result<ScalarValue, QuarryError> 
         return Ok(value.clone());
     }
     value.cast_to(target).map_err(|e| {
-        QuarryError::Plan(format!(
+        ErrorKind::InvalidParameter.error(format!(
             "parameter {} must be {target}: cannot use {value} ({e})",
             field.name()
         ))
@@ -128,17 +128,19 @@ pub fn check_count(parameters: &Schema, values: &[ScalarValue]) -> Result<(), Qu
         .iter()
         .map(|f| f.name().as_str())
         .collect();
-    Err(QuarryError::Plan(match (expected, values.len()) {
-        (0, n) => format!("the statement has no parameters, but {n} values were bound"),
-        (_, 0) => format!(
-            "the statement has {expected} parameter(s) ({}): bind a value for each",
-            names.join(", ")
-        ),
-        (_, n) => format!(
-            "the statement has {expected} parameter(s) ({}), but {n} values were bound",
-            names.join(", ")
-        ),
-    }))
+    Err(
+        ErrorKind::InvalidParameter.error(match (expected, values.len()) {
+            (0, n) => format!("the statement has no parameters, but {n} values were bound"),
+            (_, 0) => format!(
+                "the statement has {expected} parameter(s) ({}): bind a value for each",
+                names.join(", ")
+            ),
+            (_, n) => format!(
+                "the statement has {expected} parameter(s) ({}), but {n} values were bound",
+                names.join(", ")
+            ),
+        }),
+    )
 }
 
 /// Row `row` of a parameter batch as values, one per column.
@@ -148,7 +150,7 @@ pub fn row_values(batch: &RecordBatch, row: usize) -> Result<Vec<ScalarValue>, Q
         .iter()
         .map(|column| {
             ScalarValue::try_from_array(column, row)
-                .map_err(|e| QuarryError::Plan(format!("bad parameter value: {e}")))
+                .map_err(|e| ErrorKind::InvalidParameter.error(format!("bad parameter value: {e}")))
         })
         .collect()
 }

@@ -41,7 +41,7 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<Rollback>, QuarryError> 
         } else if p.parse_keyword(Keyword::TIMESTAMP) {
             false
         } else {
-            return Err(QuarryError::Syntax(format!(
+            return Err(QuarryError::syntax(format!(
                 "expected SNAPSHOT <id> or TIMESTAMP '<time>' after ROLLBACK TO, found {}",
                 p.peek_token_ref().token
             )));
@@ -65,7 +65,7 @@ fn snapshot_id(expr: &SqlExpr) -> Result<i64, QuarryError> {
         _ => None,
     };
     text.and_then(|t| t.trim().parse().ok()).ok_or_else(|| {
-        QuarryError::Syntax(format!(
+        QuarryError::syntax(format!(
             "ROLLBACK TO SNAPSHOT takes a snapshot id (a number), not {expr}"
         ))
     })
@@ -79,14 +79,14 @@ pub(crate) fn millis(expr: &SqlExpr) -> Result<i64, QuarryError> {
         _ => None,
     };
     let Some(text) = text else {
-        return Err(QuarryError::Syntax(format!(
+        return Err(QuarryError::syntax(format!(
             "ROLLBACK TO TIMESTAMP takes a time, as '2026-12-01 10:00:00', not {expr}"
         )));
     };
     let value: Expr = lit(ScalarValue::Utf8(Some(text.clone())));
     match time_travel::evaluate(value, &time_travel::time_type(), &text)? {
         ScalarValue::TimestampMillisecond(Some(ms), _) => Ok(ms),
-        other => Err(QuarryError::Plan(format!(
+        other => Err(QuarryError::plan(format!(
             "'{text}' is not a time: {other}"
         ))),
     }

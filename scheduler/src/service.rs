@@ -27,12 +27,13 @@ use tracing::Instrument;
 
 use crate::ballista::BallistaScheduler;
 use crate::direct::DirectRunner;
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::explain;
 use crate::ingest::{self, IngestTarget};
 use crate::job::{Job, JobRunner, fetch_results};
 use crate::joins;
 use crate::merge::Merge;
+use crate::metrics::{Metrics, Outcome};
 pub use crate::query::{Progress, Query, QueryState};
 use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
@@ -54,14 +55,22 @@ pub struct QueryService {
     prepared: moka::sync::Cache<String, Arc<Query>>,
     running: Running,
     refresher: Arc<Refresher>,
+    metrics: Arc<Metrics>,
 }
 
 impl QueryService {
-    pub fn new(sessions: SessionFactory, ballista: BallistaScheduler) -> Self {
+    /// A service over `sessions` that runs queries on `ballista`'s cluster and counts
+    /// them in `metrics`.
+    pub fn new(
+        sessions: SessionFactory,
+        ballista: BallistaScheduler,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         sessions.reflections().attach(ballista.clone());
-        let direct = DirectRunner::new(ballista.clone());
-        let jobs = JobRunner::new(ballista);
+        let direct = DirectRunner::new(ballista.clone(), Arc::clone(&metrics));
+        let jobs = JobRunner::new(ballista, Arc::clone(&metrics));
         Self {
+            metrics,
             direct,
             refresher: Refresher::start(jobs.clone(), sessions.clone()),
             sessions,
@@ -106,7 +115,7 @@ impl QueryService {
     ) -> Result<Arc<SessionContext>, QuarryError> {
         let lake =
             self.sessions.catalogs().catalog(CATALOG).ok_or_else(|| {
-                QuarryError::Internal(format!("the catalog {CATALOG} is missing"))
+                QuarryError::internal(format!("the catalog {CATALOG} is missing"))
             })?;
         let catalogs = MemoryCatalogProviderList::new();
         catalogs.register_catalog(CATALOG.to_string(), with_temporary_schema(view(lake)));
@@ -189,7 +198,13 @@ impl QueryService {
         statement: Statement,
         id: Option<&str>,
     ) -> Result<Arc<Query>, QuarryError> {
-        let query = Arc::new(Query::new(id, sql, statement, Arc::clone(session)));
+        let query = Arc::new(Query::new(
+            id,
+            sql,
+            statement,
+            Arc::clone(session),
+            Arc::clone(&self.metrics),
+        ));
         self.prepared.insert(query.id.clone(), Arc::clone(&query));
         Ok(query)
     }
@@ -204,8 +219,8 @@ impl QueryService {
             statement::plan(session, self.sessions.store(), sql),
         )
         .await;
-        if let (Err(_), Some(metrics)) = (&planned, crate::metrics::metrics()) {
-            metrics.query_rejected();
+        if planned.is_err() {
+            self.metrics.query_rejected();
         }
         planned
     }
@@ -252,7 +267,7 @@ impl QueryService {
             .get(id)
             .cloned();
         running.or_else(|| self.prepared.get(id)).ok_or_else(|| {
-            QuarryError::NotFound(format!(
+            ErrorKind::UnknownStatement.error(format!(
                 "unknown query {id}: it has already run, or expired, or was never prepared"
             ))
         })
@@ -264,7 +279,7 @@ impl QueryService {
         query: Arc<Query>,
     ) -> Result<SendableRecordBatchStream, QuarryError> {
         let gone = || {
-            QuarryError::NotFound(format!(
+            ErrorKind::UnknownStatement.error(format!(
                 "query {} has already run, or expired: prepare it again",
                 query.id
             ))
@@ -290,7 +305,7 @@ impl QueryService {
         let plan = match &query.statement {
             Statement::Local(plan) => {
                 if !query.start(None) {
-                    return Err(QuarryError::Cancelled);
+                    return Err(QuarryError::cancelled());
                 }
                 let run = async {
                     let frame = query.ctx.execute_logical_plan(plan.clone()).await?;
@@ -310,7 +325,7 @@ impl QueryService {
             }
             Statement::Catalog(change) => {
                 if !query.start(None) {
-                    return Err(QuarryError::Cancelled);
+                    return Err(QuarryError::cancelled());
                 }
                 let mut answer = None;
                 let result = match change.as_ref() {
@@ -356,7 +371,7 @@ impl QueryService {
             Statement::Distributed(plan) => {
                 if let Some(physical) = self.direct.plan(&query.ctx, plan).await? {
                     if !query.start(None) {
-                        return Err(QuarryError::Cancelled);
+                        return Err(QuarryError::cancelled());
                     }
                     let ran = self
                         .direct
@@ -391,7 +406,7 @@ impl QueryService {
             _registration: registration,
         });
         if !query.start(Some(&job.id)) {
-            return Err(QuarryError::Cancelled); // dropping the guard stops the job
+            return Err(QuarryError::cancelled()); // dropping the guard stops the job
         }
         let (jobs, g) = (self.jobs.clone(), Arc::clone(&guard));
         let inner_schema = Arc::clone(plan.schema().inner());
@@ -413,12 +428,12 @@ impl QueryService {
                                 merge_write(&jobs, (ctx, &name), &merge, job, &g).await?
                             }
                             Statement::Write(write) => (job, *write),
-                            _ => return Err(QuarryError::Internal("not a write".into())),
+                            _ => return Err(QuarryError::internal("not a write")),
                         };
                         match write::finish(jobs, store, runtime, Some(q), job, write).await {
                             Ok(result) => result,
                             Err(e) => {
-                                Err(QuarryError::Internal(format!("the write task failed: {e}")))
+                                Err(QuarryError::internal(format!("the write task failed: {e}")))
                             }
                         }
                     }
@@ -471,13 +486,14 @@ impl QueryService {
                             }
                             Err(e) => e,
                         };
-                        let again = match &e {
-                            QuarryError::Unavailable(why) if reruns < RERUNS => {
+                        let why = e.message();
+                        let again = match e.kind() {
+                            ErrorKind::Unavailable if reruns < RERUNS => {
                                 reruns += 1;
                                 format!("{why}: running the query again")
                             }
                             // Hash joins cannot spill; sort-merge joins can.
-                            QuarryError::OutOfMemory(why) if !sort_merge => {
+                            ErrorKind::OutOfMemory if !sort_merge => {
                                 sort_merge = true;
                                 ctx = Arc::new(joins::without_hash_joins(&ctx));
                                 format!("{why}: running the query again with sort-merge joins")
@@ -493,7 +509,7 @@ impl QueryService {
                         if !g.rerun(&job.id) {
                             // Cancelled meanwhile: so is the new job.
                             let _ = jobs.cancel(&job.id).await;
-                            return Err(g.failed(QuarryError::Cancelled));
+                            return Err(g.failed(QuarryError::cancelled()));
                         }
                     };
                     g.succeeded();
@@ -536,7 +552,7 @@ impl QueryService {
         let (g, end) = (Arc::clone(&guard), Arc::clone(&guard));
         let batches = batches
             .map(move |batch| match batch {
-                _ if g.query.is_cancelled() => Err(g.failed(QuarryError::Cancelled)),
+                _ if g.query.is_cancelled() => Err(g.failed(QuarryError::cancelled())),
                 Ok(batch) => Ok(batch),
                 Err(e) => Err(g.failed(e.into())),
             })
@@ -635,7 +651,7 @@ async fn merge_write(
     if !guard.rerun(&next.id) {
         // Cancelled meanwhile: so is the write.
         let _ = jobs.cancel(&next.id).await;
-        return Err(QuarryError::Cancelled);
+        return Err(QuarryError::cancelled());
     }
     Ok((next, write))
 }
@@ -700,7 +716,7 @@ impl JobGuard {
         self.job_ended.store(true, Ordering::SeqCst);
         self.query.end(QueryState::Failed);
         let e = if self.query.is_cancelled() {
-            QuarryError::Cancelled
+            QuarryError::cancelled()
         } else {
             e
         };
@@ -725,8 +741,8 @@ impl Drop for JobGuard {
         // The client went away: the statement ends here, cancelled.
         let abandoned = !self.query.is_cancelled();
         self.query.cancel();
-        if let (true, Some(metrics)) = (abandoned, crate::metrics::metrics()) {
-            metrics.query_ended(QueryState::Cancelled);
+        if abandoned {
+            self.query.metrics.query_ended(Outcome::Cancelled);
         }
         if let (Some(job_id), Ok(runtime)) = (job_id, tokio::runtime::Handle::try_current()) {
             tracing::info!(job_id = %job_id, "result stream dropped before the job finished: cancelling");
@@ -766,7 +782,7 @@ async fn without_panics<T>(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown cause".into());
             tracing::error!("{what} panicked: {cause}");
-            Err(QuarryError::Internal(format!("{what} panicked: {cause}")))
+            Err(QuarryError::internal(format!("{what} panicked: {cause}")))
         }
     }
 }

@@ -27,7 +27,7 @@ use quarry_catalog::shippable::ShippablePlan;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::joins;
 use crate::reflections::Reflections;
 use crate::reflections::raw::UseRawReflections;
@@ -204,9 +204,7 @@ pub fn set_current_schema(ctx: &SessionContext, schema: &str) -> Result<(), Quar
         .catalog(CATALOG)
         .is_some_and(|catalog| catalog.schema(schema).is_some());
     if !exists {
-        return Err(QuarryError::NotFound(format!(
-            "schema '{schema}' not found"
-        )));
+        return Err(ErrorKind::UndefinedSchema.error(format!("schema '{schema}' not found")));
     }
     let state = ctx.state_ref();
     let mut state = state.write();

@@ -24,7 +24,7 @@ use quarry_catalog::store::TableStore;
 
 use crate::changes;
 use crate::copy_into;
-use crate::error::QuarryError;
+use crate::error::{QuarryError, classify_planning};
 use crate::evolve;
 use crate::merge::{self, Merge};
 use crate::normalize;
@@ -154,8 +154,8 @@ pub async fn plan(
             return match crate::reflections::plan(ctx, store, &reflections, statement).await? {
                 Planned::Write(write) => Ok(Statement::Write(write)),
                 Planned::Catalog(change) => Ok(Statement::Catalog(change)),
-                _ => Err(QuarryError::Internal(
-                    "a reflection statement planned as a query".into(),
+                _ => Err(QuarryError::internal(
+                    "a reflection statement planned as a query",
                 )),
             };
         }
@@ -204,7 +204,7 @@ pub async fn plan(
         Planned::NotOurs => statement,
     };
     resolve_namespaces(&state, store, &statement).await?;
-    let plan = state.statement_to_plan(statement).await?;
+    let plan = to_plan(&state, statement).await?;
     let plan = crate::reflections::explain(ctx, plan)?;
     let plan = match tables::plan_insert(plan)? {
         Ok(write) => return Ok(Statement::Write(Box::new(write))),
@@ -213,6 +213,18 @@ pub async fn plan(
     match changes::plan(ctx, plan).await? {
         Ok(write) => Ok(Statement::Write(Box::new(write))),
         Err(plan) => Ok(classify(plan)),
+    }
+}
+
+/// Plans `statement` with DataFusion; a failure gets the kind of what the statement
+/// names that does not exist ([`classify_planning`]).
+pub(crate) async fn to_plan(
+    state: &SessionState,
+    statement: DFStatement,
+) -> Result<LogicalPlan, QuarryError> {
+    match state.statement_to_plan(statement.clone()).await {
+        Ok(plan) => Ok(plan),
+        Err(e) => Err(classify_planning(state, &statement, e.into()).await),
     }
 }
 

@@ -35,7 +35,7 @@ use quarry_catalog::table::partition::{PartitionColumn, parse_partition_by, part
 use quarry_catalog::table::types::iceberg_schema;
 use quarry_catalog::table::write::WriteSpec;
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::session::CATALOG;
 use crate::temporary::TEMPORARY_SCHEMA;
 
@@ -170,17 +170,16 @@ pub async fn plan(
         DFStatement::Statement(statement) => statement,
         DFStatement::Explain(explain) => {
             return match Box::pin(plan(ctx, store, &explain.statement)).await? {
-                Planned::Write(_) if explain.analyze => Err(QuarryError::Plan(
-                    "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN"
-                        .into(),
+                Planned::Write(_) if explain.analyze => Err(QuarryError::plan(
+                    "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN",
                 )),
                 Planned::Write(write) => Ok(Planned::Explained(Box::new(
                     LogicalPlanBuilder::from(write.plan)
                         .explain(explain.verbose, false)?
                         .build()?,
                 ))),
-                Planned::Catalog(_) => Err(QuarryError::Plan(
-                    "EXPLAIN shows queries and writes, not catalog changes".into(),
+                Planned::Catalog(_) => Err(QuarryError::plan(
+                    "EXPLAIN shows queries and writes, not catalog changes",
                 )),
                 _ => Ok(Planned::NotOurs),
             };
@@ -212,7 +211,9 @@ pub async fn plan(
                 if store.namespace_exists(&name).await? {
                     schemas.push(name);
                 } else if !if_exists {
-                    return Err(QuarryError::NotFound(format!("schema '{name}' not found")));
+                    return Err(
+                        ErrorKind::UndefinedSchema.error(format!("schema '{name}' not found"))
+                    );
                 }
             }
             Ok(Planned::Catalog(Box::new(CatalogChange::DropSchemas {
@@ -255,7 +256,7 @@ fn like_filter(column: &str, options: &ShowStatementOptions) -> Result<String, Q
         Some(P::Infix(ShowStatementFilter::Like(p)) | P::Suffix(ShowStatementFilter::Like(p))) => {
             Ok(format!(" AND {column} LIKE '{}'", quote(p)))
         }
-        Some(_) => Err(QuarryError::Plan("SHOW supports only a LIKE filter".into())),
+        Some(_) => Err(QuarryError::plan("SHOW supports only a LIKE filter")),
     }
 }
 
@@ -281,17 +282,14 @@ async fn plan_create(
         .unwrap_or_default();
     let state = ctx.state();
     // DataFusion reads the column list or plans the query.
-    let plan = state
-        .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::CreateTable(
-            create.clone(),
-        ))))
-        .await?;
+    let statement = DFStatement::Statement(Box::new(SqlStatement::CreateTable(create.clone())));
+    let plan = crate::statement::to_plan(&state, statement).await?;
     let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(table)) = plan else {
         return Ok(Planned::NotOurs);
     };
     let ident = iceberg_ident(ctx, &table.name)?;
     if store.view_exists(&ident).await? {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::duplicate(format!(
             "'{ident}' is a view; a table cannot have its name (DROP VIEW {ident} first)"
         )));
     }
@@ -299,11 +297,13 @@ async fn plan_create(
     if existing.is_some() && !table.or_replace {
         return match table.if_not_exists {
             true => Ok(Planned::Catalog(Box::new(CatalogChange::None))),
-            false => Err(QuarryError::Plan(format!("table '{ident}' already exists"))),
+            false => Err(QuarryError::duplicate(format!(
+                "table '{ident}' already exists"
+            ))),
         };
     }
     if !store.namespace_exists(&ident.namespace().join(".")).await? {
-        return Err(QuarryError::NotFound(format!(
+        return Err(ErrorKind::UndefinedSchema.error(format!(
             "schema '{}' does not exist: CREATE SCHEMA {0} first",
             ident.namespace().join(".")
         )));
@@ -405,12 +405,10 @@ async fn plan_drop(
             if if_exists {
                 continue;
             }
-            return Err(QuarryError::NotFound(format!(
-                "schema '{namespace}' not found"
-            )));
+            return Err(ErrorKind::UndefinedSchema.error(format!("schema '{namespace}' not found")));
         }
         if store.view_exists(&ident).await? {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::plan(format!(
                 "'{ident}' is a view: use DROP VIEW {ident}"
             )));
         }
@@ -418,7 +416,7 @@ async fn plan_drop(
             Some(table) => tables.push(table),
             None if ctx.table_exist(reference.clone())? => return Ok(Planned::NotOurs),
             None if if_exists => {}
-            None => return Err(QuarryError::NotFound(format!("table '{ident}' not found"))),
+            None => return Err(QuarryError::no_table(format!("table '{ident}' not found"))),
         }
     }
     Ok(Planned::Catalog(Box::new(CatalogChange::DropTables {
@@ -441,8 +439,8 @@ pub fn plan_insert(plan: LogicalPlan) -> Result<Result<Write, LogicalPlan>, Quar
             return Ok(Err(plan));
         }
         LogicalPlan::Analyze(analyze) if matches!(analyze.input.as_ref(), LogicalPlan::Dml(_)) => {
-            return Err(QuarryError::Plan(
-                "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN".into(),
+            return Err(QuarryError::plan(
+                "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN",
             ));
         }
         _ => {}
@@ -467,8 +465,8 @@ pub fn plan_insert(plan: LogicalPlan) -> Result<Result<Write, LogicalPlan>, Quar
         InsertOp::Append => Commit::Append { ident, uuid },
         InsertOp::Overwrite => Commit::Overwrite { ident, uuid },
         InsertOp::Replace => {
-            return Err(QuarryError::Plan(
-                "REPLACE INTO is not supported for Iceberg tables; use INSERT OVERWRITE".into(),
+            return Err(QuarryError::unsupported(
+                "REPLACE INTO is not supported for Iceberg tables; use INSERT OVERWRITE",
             ));
         }
     };
@@ -503,7 +501,7 @@ pub(crate) async fn load_named(
     let ident = iceberg_ident(ctx, &reference)?;
     match store.load(&ident).await? {
         Some(table) => Ok((reference, table)),
-        None => Err(QuarryError::NotFound(format!("table '{ident}' not found"))),
+        None => Err(QuarryError::no_table(format!("table '{ident}' not found"))),
     }
 }
 
@@ -517,17 +515,17 @@ pub(crate) fn iceberg_ident(
         .clone()
         .resolve(&options.default_catalog, &options.default_schema);
     if resolved.catalog.as_ref() != CATALOG {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::plan(format!(
             "tables live in catalog '{CATALOG}', not '{}'",
             resolved.catalog
         )));
     }
     if quarry_catalog::reflection::is_hidden(&resolved.schema) {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::plan(format!(
             "schema '{}' holds reflections; its tables change only through reflections",
             resolved.schema
         )));
     }
     TableIdent::from_strs([resolved.schema.as_ref(), resolved.table.as_ref()])
-        .map_err(|e| QuarryError::Plan(e.to_string()))
+        .map_err(|e| QuarryError::plan(e.to_string()))
 }

@@ -103,7 +103,7 @@ pub fn as_memory_table(statement: &DFStatement) -> Result<Option<DFStatement>, Q
             ObjectNamePart::Identifier(table),
         ] if schema.value.eq_ignore_ascii_case(TEMPORARY_SCHEMA) => table.clone(),
         _ => {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::plan(format!(
                 "a temporary table is named without a schema (or in '{TEMPORARY_SCHEMA}'), \
                  not '{}'",
                 create.name

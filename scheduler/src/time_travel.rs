@@ -46,12 +46,12 @@ use crate::error::QuarryError;
 pub fn parse(state: &SessionState, sql: &str) -> Result<DFStatement, QuarryError> {
     let options = &state.config_options().sql_parser;
     let dialect = dialect_from_str(options.dialect).ok_or_else(|| {
-        QuarryError::Plan(format!("unsupported SQL dialect '{}'", options.dialect))
+        QuarryError::plan(format!("unsupported SQL dialect '{}'", options.dialect))
     })?;
     let dialect = dialect.as_ref();
     let tokens = Tokenizer::new(dialect, sql)
         .tokenize_with_location()
-        .map_err(|e| QuarryError::Syntax(e.to_string()))?;
+        .map_err(|e| QuarryError::syntax(e.to_string()))?;
     let (tokens, clauses) = take_clauses(tokens, dialect)?;
     let mut statements = DFParserBuilder::new(tokens)
         .with_dialect(dialect)
@@ -59,12 +59,12 @@ pub fn parse(state: &SessionState, sql: &str) -> Result<DFStatement, QuarryError
         .build()?
         .parse_statements()?;
     if statements.len() > 1 {
-        return Err(QuarryError::Plan(
-            "one statement at a time, please: split the text at ';'".into(),
+        return Err(QuarryError::plan(
+            "one statement at a time, please: split the text at ';'",
         ));
     }
     let Some(mut statement) = statements.pop_front() else {
-        return Err(QuarryError::Syntax("no SQL statement was given".into()));
+        return Err(QuarryError::syntax("no SQL statement was given"));
     };
     if !clauses.is_empty() {
         attach(&mut statement, clauses)?;
@@ -187,7 +187,7 @@ fn attach(statement: &mut DFStatement, clauses: Vec<Clause>) -> Result<(), Quarr
     visit(statement, &mut visitor);
     match visitor.clauses.into_iter().flatten().next() {
         None => Ok(()),
-        Some(clause) => Err(QuarryError::Syntax(format!(
+        Some(clause) => Err(QuarryError::syntax(format!(
             "{} must follow the name of a table (SELECT ... FROM t {})",
             clause.text, clause.text
         ))),

@@ -91,7 +91,7 @@ pub fn parse(sql: &str, dialect: &str) -> Result<Option<Vacuum>, QuarryError> {
 }
 
 fn expected(p: &Parser, what: &str) -> QuarryError {
-    QuarryError::Syntax(format!(
+    QuarryError::syntax(format!(
         "expected {what}, found {}",
         p.peek_token_ref().token
     ))
@@ -110,7 +110,7 @@ fn retain_last(p: &mut Parser) -> Result<usize, QuarryError> {
         .ok()
         .filter(|n| *n >= 1)
         .ok_or_else(|| {
-            QuarryError::Syntax(format!(
+            QuarryError::syntax(format!(
                 "RETAIN_LAST takes a whole number of at least 1, not {expr}"
             ))
         })
@@ -172,7 +172,7 @@ pub async fn run(
         .into_iter()
         .map(|n| Arc::new(UInt64Array::from(vec![n])) as _)
         .collect();
-    RecordBatch::try_new(schema(action), columns).map_err(|e| QuarryError::Internal(e.to_string()))
+    RecordBatch::try_new(schema(action), columns).map_err(|e| QuarryError::internal(e.to_string()))
 }
 
 #[cfg(test)]

@@ -33,10 +33,10 @@ use quarry_catalog::store::TableStore;
 use quarry_catalog::views::{StoredView, ViewDefinition};
 
 use crate::alter::{dialect_named, parse_alter, syntax};
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::params;
 use crate::session::{CATALOG, SessionFactory};
-use crate::statement::resolve_namespaces;
+use crate::statement::{resolve_namespaces, to_plan};
 use crate::tables::{CatalogChange, iceberg_ident};
 use crate::time_travel;
 
@@ -76,7 +76,7 @@ impl Planner {
         let catalogs = self
             .catalogs
             .upgrade()
-            .ok_or_else(|| QuarryError::Internal("the catalog was closed".into()))?;
+            .ok_or_else(|| QuarryError::internal("the catalog was closed"))?;
         let ctx = self.factory.new_session_over(1, catalogs);
         ctx.state_ref()
             .write()
@@ -87,18 +87,20 @@ impl Planner {
         let state = ctx.state();
         let statement = time_travel::parse(&state, view.sql()?)?;
         resolve_namespaces(&state, self.factory.store(), &statement).await?;
-        let plan = state.statement_to_plan(statement).await?;
+        let plan = to_plan(&state, statement).await?;
         let names: Vec<String> = view
             .schema()?
             .fields()
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        named(plan, &names).map_err(|e| match e {
-            QuarryError::Plan(reason) => QuarryError::Plan(format!(
-                "its query no longer fits it: {reason}; replace it (CREATE OR REPLACE VIEW)"
-            )),
-            e => e,
+        named(plan, &names).map_err(|e| match e.kind() {
+            ErrorKind::InvalidStatement => e.map_message(|reason| {
+                format!(
+                    "its query no longer fits it: {reason}; replace it (CREATE OR REPLACE VIEW)"
+                )
+            }),
+            _ => e,
         })
     }
 }
@@ -124,7 +126,7 @@ impl ViewPlanner for Planner {
 fn named(plan: LogicalPlan, names: &[String]) -> Result<LogicalPlan, QuarryError> {
     let columns = plan.schema().columns();
     if columns.len() != names.len() {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::plan(format!(
             "the query has {} columns and the view {}",
             columns.len(),
             names.len()
@@ -154,7 +156,7 @@ pub fn parse_rename(sql: &str, dialect: &str) -> Result<Option<Rename>, QuarryEr
             return Ok(None);
         }
         if !p.parse_keyword(Keyword::TO) {
-            return Err(QuarryError::Syntax(format!(
+            return Err(QuarryError::syntax(format!(
                 "expected TO after ALTER VIEW .. RENAME, found {}",
                 p.peek_token_ref().token
             )));
@@ -178,7 +180,7 @@ pub async fn plan_rename(
         to => iceberg_ident(ctx, &to)?,
     };
     if !store.view_exists(&from).await? {
-        return Err(QuarryError::NotFound(format!("view '{from}' not found")));
+        return Err(QuarryError::no_table(format!("view '{from}' not found")));
     }
     Ok(CatalogChange::RenameView { from, to })
 }
@@ -224,10 +226,9 @@ async fn plan_create(
     create: &ast::CreateView,
 ) -> Result<CatalogChange, QuarryError> {
     if create.materialized {
-        return Err(QuarryError::Plan(
+        return Err(QuarryError::unsupported(
             "Quarry has no materialized views: a reflection (ALTER TABLE t CREATE \
-             AGGREGATE REFLECTION ..) materializes a table's rows and answers queries from them"
-                .into(),
+             AGGREGATE REFLECTION ..) materializes a table's rows and answers queries from them",
         ));
     }
     let state = ctx.state();
@@ -240,17 +241,15 @@ async fn plan_create(
             && *named.schema == ident.namespace().join(".")
             && named.table.as_ref() == ident.name()
         {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::plan(format!(
                 "view '{ident}' cannot read itself"
             )));
         }
     }
     resolve_namespaces(&state, store, &query).await?;
-    let plan = state.statement_to_plan(query).await?;
+    let plan = to_plan(&state, query).await?;
     if !params::parameter_schema([&plan])?.fields().is_empty() {
-        return Err(QuarryError::Plan(
-            "a view cannot have parameters ($1, ?)".into(),
-        ));
+        return Err(QuarryError::plan("a view cannot have parameters ($1, ?)"));
     }
     let plan = match create.columns.is_empty() {
         true => plan,
@@ -261,7 +260,7 @@ async fn plan_create(
                 .map(|c| c.name.value.clone())
                 .collect();
             named(plan, &names)
-                .map_err(|e| QuarryError::Plan(format!("CREATE VIEW {ident} (columns): {e}")))?
+                .map_err(|e| QuarryError::plan(format!("CREATE VIEW {ident} (columns): {e}")))?
         }
     };
     if create.if_not_exists && !create.or_replace && store.view_exists(&ident).await? {
@@ -309,7 +308,7 @@ async fn plan_drop(
     if let Some(missing) = missing.first()
         && !if_exists
     {
-        return Err(QuarryError::NotFound(format!("view '{missing}' not found")));
+        return Err(QuarryError::no_table(format!("view '{missing}' not found")));
     }
     Ok(Some(CatalogChange::DropViews { views }))
 }

@@ -72,7 +72,7 @@ pub fn finish(
                 .await?;
             jobs.clean_up(&job.id);
             if query.as_ref().is_some_and(|q| q.is_cancelled()) {
-                return Err(QuarryError::Cancelled);
+                return Err(QuarryError::cancelled());
             }
             Ok((write.spec.data_files(&batches)?, changed_rows(&batches)))
         }
@@ -108,7 +108,7 @@ pub fn finish(
             .into_iter()
             .map(|n| Arc::new(UInt64Array::from(vec![n])) as _)
             .collect();
-        RecordBatch::try_new(schema, columns).map_err(|e| QuarryError::Internal(e.to_string()))
+        RecordBatch::try_new(schema, columns).map_err(|e| QuarryError::internal(e.to_string()))
     })
 }
 
@@ -257,18 +257,18 @@ pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), Qua
     match change {
         CatalogChange::None => {}
         CatalogChange::RefreshReflections { anchor, .. } => {
-            return Err(QuarryError::Internal(format!(
+            return Err(QuarryError::internal(format!(
                 "the reflections of {anchor} are refreshed by the query service"
             )));
         }
         CatalogChange::Vacuum { table, .. } => {
-            return Err(QuarryError::Internal(format!(
+            return Err(QuarryError::internal(format!(
                 "VACUUM of {} is run by the query service",
                 table.identifier()
             )));
         }
         CatalogChange::CopyInto(copy) => {
-            return Err(QuarryError::Internal(format!(
+            return Err(QuarryError::internal(format!(
                 "COPY INTO {} is run by the query service",
                 copy.table.identifier()
             )));

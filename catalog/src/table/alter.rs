@@ -181,7 +181,7 @@ impl Columns {
     fn find(&self, name: &str) -> Result<usize, TableError> {
         self.position(name).ok_or_else(|| {
             let names: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
-            TableError::NotFound(format!(
+            TableError::NoColumn(format!(
                 "column '{name}' does not exist (the columns are {})",
                 names.join(", ")
             ))
@@ -351,7 +351,7 @@ impl Partition {
         name: Option<String>,
     ) -> Result<(), TableError> {
         let index = columns.find(&field.column).map_err(|_| {
-            TableError::NotFound(format!(
+            TableError::NoColumn(format!(
                 "cannot partition by {}({}): column '{}' does not exist",
                 field.transform, field.column, field.column
             ))

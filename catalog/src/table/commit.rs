@@ -403,7 +403,7 @@ async fn current(
         Some(_) => Err(TableError::Invalid(format!(
             "table '{ident}' was replaced while this statement ran; nothing was written"
         ))),
-        None => Err(TableError::NotFound(format!(
+        None => Err(TableError::NoTable(format!(
             "table '{ident}' was dropped while this statement ran; nothing was written"
         ))),
     }

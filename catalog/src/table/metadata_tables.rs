@@ -61,7 +61,7 @@ pub fn split_name(name: &str) -> Option<Result<(&str, Kind), TableError>> {
         .map(|(_, kind)| *kind);
     Some(match kind {
         Some(kind) => Ok((table, kind)),
-        None => Err(TableError::NotFound(format!(
+        None => Err(TableError::NoTable(format!(
             "'{name}': no metadata table '${suffix}' (there are {})",
             Kind::ALL.map(|(s, _)| format!("${s}")).join(", ")
         ))),

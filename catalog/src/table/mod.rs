@@ -60,7 +60,17 @@ pub enum TableError {
     /// A bad `PARTITION BY` clause.
     #[error("{0}")]
     Partition(String),
-    /// A table or schema that does not exist.
+    /// A table or view that does not exist.
+    #[error("{0}")]
+    NoTable(String),
+    /// A schema (namespace) that does not exist.
+    #[error("{0}")]
+    NoSchema(String),
+    /// A column that does not exist.
+    #[error("{0}")]
+    NoColumn(String),
+    /// Something else a statement names that does not exist: a snapshot, a branch, a
+    /// partition field.
     #[error("{0}")]
     NotFound(String),
     /// A table or schema that already exists.
@@ -88,11 +98,9 @@ impl From<TableError> for DataFusionError {
     fn from(e: TableError) -> Self {
         match e {
             TableError::DataFusion(e) => e,
-            e @ (TableError::Iceberg(_)
-            | TableError::ObjectStore(_)
-            | TableError::Database(_)
-            | TableError::Arrow(_)) => DataFusionError::External(Box::new(e)),
-            e => DataFusionError::Plan(e.to_string()),
+            // Planning errors keep their type, so that the query service can tell a
+            // missing table from a conflict.
+            e => DataFusionError::External(Box::new(e)),
         }
     }
 }

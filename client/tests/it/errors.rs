@@ -10,6 +10,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use quarry_catalog::codec;
 use quarry_catalog::table::scan::IcebergScanExec;
+use quarry_scheduler::ErrorKind;
 
 use crate::common::{TestCluster, rows};
 
@@ -20,37 +21,80 @@ async fn errors_name_the_problem_on_one_line() {
     std::fs::create_dir_all(&landing).unwrap();
     std::fs::write(landing.join("x.csv"), "a,s\n1,x\n2,two\n").unwrap();
 
+    t.rows("CREATE TABLE gold.once AS SELECT 1 AS a").await;
+    // Each error names its problem in one line and carries its kind, which the shell
+    // reads from the status metadata.
     let cases = [
         (
             "SELECT * FROM nosuch",
             "table 'quarry.public.nosuch' not found",
+            ErrorKind::UndefinedTable,
         ),
-        ("SELECT nocol FROM 'landing/x.csv'", "No field named nocol"),
+        (
+            "SELECT * FROM nosuch.t",
+            "not found",
+            ErrorKind::UndefinedTable,
+        ),
+        (
+            "CREATE TABLE nosuch.t AS SELECT 1 AS a",
+            "schema 'nosuch' does not exist",
+            ErrorKind::UndefinedSchema,
+        ),
+        (
+            "SELECT nocol FROM 'landing/x.csv'",
+            "No field named nocol",
+            ErrorKind::UndefinedColumn,
+        ),
+        (
+            "SELECT no_such_function(a) FROM 'landing/x.csv'",
+            "no_such_function",
+            ErrorKind::UndefinedFunction,
+        ),
         (
             "SELEC 1",
             "syntax error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1",
+            ErrorKind::Syntax,
         ),
         (
             "SELECT a\nFROM 'landing/x.csv'\nWHERE a = = 1",
             "at Line: 3, Column: 11",
+            ErrorKind::Syntax,
         ),
         (
             "SELECT 'abc' + 1",
             "Cannot coerce arithmetic expression Utf8 + Int64",
+            ErrorKind::InvalidStatement,
         ),
         (
             "SELECT CAST(s AS INT) FROM 'landing/x.csv'",
             "Cast error: Cannot cast string 'x' to value of Int32 type",
+            ErrorKind::InvalidText,
         ),
-        ("SELECT a / 0 FROM 'landing/x.csv'", "Divide by zero error"),
+        (
+            "SELECT a / 0 FROM 'landing/x.csv'",
+            "Divide by zero error",
+            ErrorKind::DivisionByZero,
+        ),
         (
             "SELECT * FROM 'landing/none.csv'",
             "cannot read 'landing/none.csv'",
+            ErrorKind::UndefinedTable,
         ),
-        ("SELECT 1; SELECT 2", "one statement at a time"),
+        (
+            "SELECT 1; SELECT 2",
+            "one statement at a time",
+            ErrorKind::InvalidStatement,
+        ),
+        (
+            "CREATE TABLE gold.once AS SELECT 2 AS a",
+            "table 'gold.once' already exists",
+            ErrorKind::Duplicate,
+        ),
     ];
-    for (sql, expected) in cases {
-        let err = t.query(sql).await.expect_err(sql).to_string();
+    for (sql, expected, kind) in cases {
+        let err = t.query(sql).await.expect_err(sql);
+        assert_eq!(err.kind(), Some(kind), "{sql}: {err}");
+        let err = err.to_string();
         assert!(
             err.contains(expected),
             "{sql}: got {err:?}, expected {expected:?}"
@@ -68,11 +112,12 @@ async fn errors_name_the_problem_on_one_line() {
         assert_eq!(rows(&batches), ["42"]);
     }
     t.conn.close(&prepared).await.unwrap();
-    let closed = t.conn.fetch(&prepared).await.err().map(|e| e.to_string());
+    let closed = t.conn.fetch(&prepared).await.err();
     assert!(
         closed
-            .as_deref()
-            .is_some_and(|e| e.contains("unknown prepared statement")),
+            .as_ref()
+            .is_some_and(|e| e.kind() == Some(ErrorKind::UnknownStatement)
+                && e.to_string().contains("unknown prepared statement")),
         "{closed:?}"
     );
     // The cluster is unharmed.

@@ -150,6 +150,17 @@ fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
             "SELECT CAST('x' AS INT)",
             "ERROR:  22P02: Cast error: Cannot cast string 'x'",
         ),
+        ("SELECT nope FROM gold.sales", "ERROR:  42703:"),
+        ("SELECT * FROM nope.sales", "ERROR:  42P01:"),
+        (
+            "CREATE TABLE nope.sales AS SELECT 1 AS id",
+            "ERROR:  3F000: schema 'nope' does not exist",
+        ),
+        ("SELECT no_such_function(1)", "ERROR:  42883:"),
+        (
+            "CREATE TABLE gold.sales AS SELECT 1 AS id",
+            "ERROR:  42710: table 'gold.sales' already exists",
+        ),
     ] {
         let failed = psql(&server, &[], &["-v", "VERBOSITY=verbose", "-c", sql]);
         assert!(!failed.status.success(), "{sql}");

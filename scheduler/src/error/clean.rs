@@ -1,160 +1,12 @@
-//! [`QuarryError`]: errors as users see them, converted once from DataFusion and
-//! Ballista errors and once more into a gRPC status at the Flight SQL door.
-//!
-//! Users get one line that names the problem: `syntax error: ... at Line: 1, Column: 8`,
-//! `table 'x' not found`, `Cast error: Cannot cast string 'abc' to value of Int64 type`.
-//! The wrapping layers (`Error during planning:`, `Job 12 failed: Task failed ...`) are
-//! peeled off.
+//! Error text as it reaches the scheduler from executors and DataFusion: the wrapping
+//! layers (`Error during planning:`, `Job 12 failed: Task failed ...`,
+//! `DataFusionError(Execution("..."))`) peeled off to leave the innermost cause on one
+//! line, and the kind of a failure read from the Arrow or DataFusion variant that
+//! caused it. Ballista forwards an executor's error as text only, so the variant's
+//! name (its `Debug` form) or the words its `Display` starts with is all that is left
+//! of its type.
 
-use datafusion::error::DataFusionError;
-use datafusion::sql::sqlparser::parser::ParserError;
-
-/// An error from Quarry's query service.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum QuarryError {
-    /// The statement does not parse.
-    #[error("syntax error: {0}")]
-    Syntax(String),
-    /// The statement parses but cannot be planned (unknown table or column, types).
-    #[error("{0}")]
-    Plan(String),
-    /// Execution failed on the scheduler or an executor.
-    #[error("{0}")]
-    Execution(String),
-    /// An executor's memory limit stopped the query: an operator that cannot spill (a
-    /// hash join's build side) needed more.
-    #[error(
-        "{0} (the query needs more memory than an executor may use: raise its memory_limit, or read less)"
-    )]
-    OutOfMemory(String),
-    /// The query was cancelled.
-    #[error("query cancelled")]
-    Cancelled,
-    /// The cluster lost work the statement needed (an executor died); running the
-    /// statement again is safe and should succeed.
-    #[error("{0}; the statement did not take effect: run it again")]
-    Unavailable(String),
-    /// The cluster has had no executor to run the statement for a while; it did not
-    /// run, and running it again is safe once executors are back.
-    #[error("{0}; the statement did not take effect: run it again")]
-    NoExecutors(String),
-    /// A row-level change lost a race: another statement committed first and rewrote or
-    /// removed rows this one changes. Nothing was written; running it again is safe.
-    #[error("{0}; the statement did not take effect: run it again")]
-    Conflict(String),
-    /// A `MERGE` matched one target row with more than one source row, which the SQL
-    /// standard makes an error (a cardinality violation). Nothing changed.
-    #[error("{0}")]
-    Cardinality(String),
-    /// A query or session handle the service does not know.
-    #[error("{0}")]
-    NotFound(String),
-    /// The service could not start.
-    #[error("{0}")]
-    Startup(String),
-    /// A bug in Quarry.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<DataFusionError> for QuarryError {
-    fn from(e: DataFusionError) -> Self {
-        match e.find_root() {
-            DataFusionError::External(inner) if inner.is::<QuarryError>() => inner
-                .downcast_ref::<QuarryError>()
-                .cloned()
-                .unwrap_or_else(|| QuarryError::Internal(inner.to_string())),
-            DataFusionError::SQL(err, _) => match err.as_ref() {
-                ParserError::ParserError(msg) | ParserError::TokenizerError(msg) => {
-                    QuarryError::Syntax(msg.clone())
-                }
-                ParserError::RecursionLimitExceeded => {
-                    QuarryError::Syntax("statement is nested too deeply".into())
-                }
-            },
-            DataFusionError::Plan(msg)
-            | DataFusionError::Configuration(msg)
-            | DataFusionError::NotImplemented(msg) => QuarryError::Plan(clean(msg)),
-            DataFusionError::SchemaError(err, _) => QuarryError::Plan(clean(&err.to_string())),
-            DataFusionError::Internal(msg) => QuarryError::Internal(clean(msg)),
-            root => QuarryError::execution(&root.to_string()),
-        }
-    }
-}
-
-impl QuarryError {
-    /// The error of a query that failed while it ran, from its message as an executor
-    /// or DataFusion reported it: [`QuarryError::OutOfMemory`] when a memory limit
-    /// stopped it (DataFusion's `ResourcesExhausted`, which reaches the scheduler only
-    /// as text), else [`QuarryError::Execution`].
-    pub fn execution(message: &str) -> QuarryError {
-        let exhausted = ["Resources exhausted: ", "ResourcesExhausted("]
-            .iter()
-            .any(|kind| message.contains(kind));
-        if !exhausted {
-            return QuarryError::Execution(clean(message));
-        }
-        // The pool's report lists the top consumers first; the line that says what
-        // could not be allocated is the one that matters.
-        // A message that travelled in `Debug` form has its line breaks escaped.
-        let message = message.replace("\\n", "\n");
-        let failed = message
-            .lines()
-            .map(|line| line.trim_start_matches("Error: ").trim())
-            .find(|line| line.starts_with("Failed to allocate"));
-        QuarryError::OutOfMemory(match failed {
-            Some(line) => line.trim_end_matches(['"', ')', '\\']).to_string(),
-            None => clean(&message),
-        })
-    }
-}
-
-impl From<quarry_catalog::table::TableError> for QuarryError {
-    fn from(e: quarry_catalog::table::TableError) -> Self {
-        use quarry_catalog::table::TableError;
-        match e {
-            TableError::NotFound(msg) => QuarryError::NotFound(msg),
-            TableError::Conflict(msg) => QuarryError::Conflict(msg),
-            TableError::DataFusion(e) => e.into(),
-            e @ (TableError::UnsupportedType { .. }
-            | TableError::Partition(_)
-            | TableError::AlreadyExists(_)
-            | TableError::Invalid(_)) => QuarryError::Plan(e.to_string()),
-            e => QuarryError::Execution(e.to_string()),
-        }
-    }
-}
-
-impl From<ballista_core::error::BallistaError> for QuarryError {
-    fn from(e: ballista_core::error::BallistaError) -> Self {
-        use ballista_core::error::BallistaError;
-        match e {
-            BallistaError::DataFusionError(e) => (*e).into(),
-            BallistaError::Cancelled => QuarryError::Cancelled,
-            other => QuarryError::execution(&other.to_string()),
-        }
-    }
-}
-
-impl From<QuarryError> for tonic::Status {
-    fn from(e: QuarryError) -> Self {
-        let message = e.to_string();
-        match e {
-            QuarryError::Syntax(_) | QuarryError::Plan(_) | QuarryError::Cardinality(_) => {
-                tonic::Status::invalid_argument(message)
-            }
-            QuarryError::Execution(_) => tonic::Status::internal(message),
-            QuarryError::OutOfMemory(_) => tonic::Status::resource_exhausted(message),
-            QuarryError::Cancelled => tonic::Status::cancelled(message),
-            QuarryError::NotFound(_) => tonic::Status::not_found(message),
-            QuarryError::Startup(_) | QuarryError::Internal(_) => tonic::Status::internal(message),
-            QuarryError::Unavailable(_) | QuarryError::NoExecutors(_) => {
-                tonic::Status::unavailable(message)
-            }
-            QuarryError::Conflict(_) => tonic::Status::aborted(message),
-        }
-    }
-}
+use super::{ErrorKind, QuarryError};
 
 /// Prefixes DataFusion and Ballista put before the message that matters.
 const PREFIXES: [&str; 10] = [
@@ -193,6 +45,48 @@ const DEBUG_WRAPPERS: [(&str, &str); 19] = [
     ("CsvError", "Csv error: "),
     ("JsonError", "Json error: "),
 ];
+
+/// What Arrow's `Display` writes for the variants that say what kind of problem the
+/// value had, as a peeled message starts.
+const KINDS: [(&str, ErrorKind); 5] = [
+    ("Cast error: ", ErrorKind::InvalidText),
+    ("Parser error: ", ErrorKind::InvalidText),
+    ("Arithmetic overflow: ", ErrorKind::NumericOverflow),
+    ("Divide by zero error", ErrorKind::DivisionByZero),
+    ("Not yet implemented: ", ErrorKind::Unsupported),
+];
+
+impl QuarryError {
+    /// The error of a query that failed while it ran, from its message as an executor
+    /// or DataFusion reported it: [`ErrorKind::OutOfMemory`] when a memory limit
+    /// stopped it (DataFusion's `ResourcesExhausted`), the kind of the Arrow error
+    /// that caused it, else [`ErrorKind::Execution`].
+    pub fn remote(message: &str) -> QuarryError {
+        let exhausted = ["Resources exhausted: ", "ResourcesExhausted("]
+            .iter()
+            .any(|kind| message.contains(kind));
+        if !exhausted {
+            let message = clean(message);
+            let kind = KINDS
+                .iter()
+                .find(|(display, _)| message.starts_with(display))
+                .map_or(ErrorKind::Execution, |(_, kind)| *kind);
+            return kind.error(message);
+        }
+        // The pool's report lists the top consumers first; the line that says what
+        // could not be allocated is the one that matters.
+        // A message that travelled in `Debug` form has its line breaks escaped.
+        let message = message.replace("\\n", "\n");
+        let failed = message
+            .lines()
+            .map(|line| line.trim_start_matches("Error: ").trim())
+            .find(|line| line.starts_with("Failed to allocate"));
+        ErrorKind::OutOfMemory.error(match failed {
+            Some(line) => line.trim_end_matches(['"', ')', '\\']).to_string(),
+            None => clean(&message),
+        })
+    }
+}
 
 /// Peels wrapping layers off an error message (`Job failed due to stage 1 failed: Task
 /// failed ...: DataFusionError(Execution("ArrowError(CastError(...))"))`), leaving the
@@ -272,19 +166,49 @@ mod tests {
             )
         );
         for message in [report.to_string(), remote] {
-            let QuarryError::OutOfMemory(what) = QuarryError::execution(&message) else {
-                panic!("not a memory error: {message}");
-            };
+            let error = QuarryError::remote(&message);
+            assert_eq!(error.kind(), ErrorKind::OutOfMemory, "{message}");
+            let what = error.message();
             assert!(
                 what.starts_with("Failed to allocate additional 1024.0 KB for HashJoinInput[0]")
                     && what.ends_with("remain available for the total pool"),
                 "{what}"
             );
         }
-        assert!(matches!(
-            QuarryError::execution("Execution error: Divide by zero error"),
-            QuarryError::Execution(m) if m == "Divide by zero error"
-        ));
+    }
+
+    #[test]
+    fn a_remote_failure_has_the_kind_of_the_arrow_error_that_caused_it() {
+        let task = |debug: &str| {
+            QuarryError::remote(&format!(
+                "Job failed due to stage 1 failed: Task failed due to runtime execution \
+                 error: DataFusionError(Execution(\"{debug}\"))"
+            ))
+        };
+        let cases = [
+            (task("ArrowError(DivideByZero)"), ErrorKind::DivisionByZero),
+            (
+                task(r#"ArrowError(CastError(\"Cannot cast string 'x' to value of Int64 type\"))"#),
+                ErrorKind::InvalidText,
+            ),
+            (
+                QuarryError::remote(
+                    "Arrow error: Arithmetic overflow: Overflow happened on: 9 * 9",
+                ),
+                ErrorKind::NumericOverflow,
+            ),
+            (
+                QuarryError::remote("Job 12 failed: disk full"),
+                ErrorKind::Execution,
+            ),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+        }
+        assert_eq!(
+            QuarryError::remote("Execution error: Divide by zero error").message(),
+            "Divide by zero error"
+        );
     }
 
     #[test]
@@ -316,14 +240,5 @@ mod tests {
             clean("Schema error: No field named zz.\n\nValid fields are a."),
             "No field named zz."
         );
-    }
-
-    #[test]
-    fn syntax_errors_keep_the_position() {
-        let err = datafusion::sql::parser::DFParser::parse_sql("SELEC 1").unwrap_err();
-        let e: QuarryError = err.into();
-        assert!(matches!(e, QuarryError::Syntax(_)));
-        assert!(e.to_string().starts_with("syntax error: "), "{e}");
-        assert!(e.to_string().contains("Line: 1, Column: 1"), "{e}");
     }
 }

@@ -17,6 +17,7 @@ use prost::Message;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status, Streaming};
 
+use crate::error::ErrorKind;
 use crate::service::QueryService;
 
 /// Sessions kept at most; the least recently used go first, and their clients log in again.
@@ -97,7 +98,10 @@ impl Sessions {
 }
 
 fn expired() -> Status {
-    Status::unauthenticated("unknown or expired session token: log in again")
+    crate::error::status::status(
+        ErrorKind::Unauthenticated,
+        "unknown or expired session token: log in again",
+    )
 }
 
 /// The token of an `authorization: Bearer <token>` header.

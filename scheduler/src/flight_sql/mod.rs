@@ -57,7 +57,7 @@ use prost::Message;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::ingest::{IfExists, IfMissing, IngestTarget};
 use crate::query::{Progress, Query, QueryState};
 use crate::service::QueryService;
@@ -641,8 +641,9 @@ impl FlightSqlService for QuarryFlightSql {
                     .map_err(|_| Status::invalid_argument("bad statement handle"))?;
                 let progress = match self.service.progress(&handle).await {
                     // A prepared statement that is not running yet.
-                    Err(QuarryError::NotFound(_))
-                        if self.prepared.get(handle.as_bytes()).is_ok() =>
+                    Err(e)
+                        if e.kind() == ErrorKind::UnknownStatement
+                            && self.prepared.get(handle.as_bytes()).is_ok() =>
                     {
                         Progress {
                             state: QueryState::Prepared,

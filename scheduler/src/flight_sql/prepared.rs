@@ -15,7 +15,7 @@ use datafusion::common::ScalarValue;
 use datafusion::prelude::SessionContext;
 use tonic::Status;
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::params;
 use crate::service::Description;
 
@@ -37,7 +37,7 @@ impl Prepared {
         let expected = self.description.parameters.fields().len();
         for batch in &batches {
             if batch.num_columns() != expected {
-                return Err(QuarryError::Plan(format!(
+                return Err(ErrorKind::InvalidParameter.error(format!(
                     "the statement has {expected} parameter(s), but {} values were bound",
                     batch.num_columns()
                 )));
@@ -78,7 +78,7 @@ impl Prepared {
     pub fn query_values(&self) -> Result<Vec<ScalarValue>, QuarryError> {
         let mut rows = self.rows(&[])?;
         if rows.len() > 1 {
-            return Err(QuarryError::Plan(format!(
+            return Err(ErrorKind::InvalidParameter.error(format!(
                 "a query runs with one row of parameter values, but {} were bound",
                 rows.len()
             )));
@@ -133,9 +133,10 @@ impl PreparedStatements {
     pub fn get(&self, handle: &[u8]) -> Result<Arc<Prepared>, Status> {
         let handle = std::str::from_utf8(handle).unwrap_or_default();
         self.by_handle.get(handle).ok_or_else(|| {
-            Status::not_found(format!(
-                "unknown prepared statement {handle:?}: it was closed or has expired"
-            ))
+            crate::error::status::status(
+                ErrorKind::UnknownStatement,
+                format!("unknown prepared statement {handle:?}: it was closed or has expired"),
+            )
         })
     }
 

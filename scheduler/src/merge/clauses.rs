@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use iceberg::TableIdent;
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 
 /// What each `WHEN` clause does, with its expressions planned.
 pub(super) enum Action {
@@ -62,7 +62,7 @@ impl ClausePlanner<'_> {
             .iter()
             .position(|c| *c == column)
             .ok_or_else(|| {
-                QuarryError::Plan(format!(
+                ErrorKind::UndefinedColumn.error(format!(
                     "column '{column}' of table '{}' does not exist",
                     self.table
                 ))
@@ -102,8 +102,8 @@ impl ClausePlanner<'_> {
         let mut values = HashMap::new();
         for assignment in &update.assignments {
             let AssignmentTarget::ColumnName(name) = &assignment.target else {
-                return Err(QuarryError::Plan(
-                    "MERGE sets one column per assignment: SET a = .., b = ..".into(),
+                return Err(QuarryError::plan(
+                    "MERGE sets one column per assignment: SET a = .., b = ..",
                 ));
             };
             let i = self.column(name)?;
@@ -111,7 +111,7 @@ impl ClausePlanner<'_> {
                 .insert(i, self.expr(&assignment.value, schema)?)
                 .is_some()
             {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::plan(format!(
                     "MERGE sets column '{}' twice in one clause",
                     self.columns[i]
                 )));
@@ -127,13 +127,13 @@ impl ClausePlanner<'_> {
         schema: &DFSchema,
     ) -> Result<HashMap<usize, Expr>, QuarryError> {
         let MergeInsertKind::Values(values) = &insert.kind else {
-            return Err(QuarryError::Plan(
-                "MERGE inserts with INSERT [(columns)] VALUES (..)".into(),
+            return Err(QuarryError::plan(
+                "MERGE inserts with INSERT [(columns)] VALUES (..)",
             ));
         };
         let [row] = values.rows.as_slice() else {
-            return Err(QuarryError::Plan(
-                "a MERGE clause inserts one row: VALUES (..)".into(),
+            return Err(QuarryError::plan(
+                "a MERGE clause inserts one row: VALUES (..)",
             ));
         };
         let indices = match insert.columns.is_empty() {
@@ -145,7 +145,7 @@ impl ClausePlanner<'_> {
                 .collect::<Result<Vec<_>, _>>()?,
         };
         if indices.len() != row.len() {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::plan(format!(
                 "MERGE's INSERT names {} columns but gives {} values",
                 indices.len(),
                 row.len()
@@ -154,7 +154,7 @@ impl ClausePlanner<'_> {
         let mut values = HashMap::new();
         for (i, value) in indices.into_iter().zip(row) {
             if values.insert(i, self.expr(value, schema)?).is_some() {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::plan(format!(
                     "MERGE's INSERT names column '{}' twice",
                     self.columns[i]
                 )));
@@ -166,7 +166,11 @@ impl ClausePlanner<'_> {
 
 /// Refuses what this `MERGE` does not do, naming it.
 pub(super) fn refuse_unsupported(merge: &ast::Merge) -> Result<(), QuarryError> {
-    let refuse = |what: &str| Err(QuarryError::Plan(format!("MERGE: {what} is not supported")));
+    let refuse = |what: &str| {
+        Err(QuarryError::unsupported(format!(
+            "MERGE: {what} is not supported"
+        )))
+    };
     if merge.output.is_some() {
         return refuse("an OUTPUT clause");
     }

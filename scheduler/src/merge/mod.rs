@@ -12,7 +12,7 @@
 //!    join), each with its data file (`scan::FILE_COLUMN`) and numbered within it, joined
 //!    to the source again; per data file, how many source rows its most-matched row
 //!    matched. A target row matched twice fails the statement, as the SQL standard says
-//!    ([`QuarryError::Cardinality`]).
+//!    ([`ErrorKind::CardinalityViolation`]).
 //! 2. [`Merge::write`]: the target restricted to the files of step 1, outer-joined to
 //!    the source; each row gets the action of the first clause it satisfies, and the
 //!    new values, and is written with the change it had (`write::CHANGE_COLUMN`): kept,
@@ -53,7 +53,7 @@ mod update_from;
 use clauses::{ClausePlanner, refuse_unsupported};
 use rows::{inserted_rows, matches_plan, merged_rows, plan_source, target_plan, with_marker};
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 use crate::statement::{Statement, resolve_namespaces};
 use crate::tables::{Commit, Write, iceberg_ident, insert_plan};
 
@@ -110,18 +110,18 @@ fn matched_files(batches: &[RecordBatch]) -> Result<HashSet<String>, QuarryError
         let (Some(file), Some(matches)) =
             (batch.column_by_name(FILE), batch.column_by_name(MATCHES))
         else {
-            return Err(QuarryError::Internal(
-                "the matches of a MERGE came back without their columns".into(),
+            return Err(QuarryError::internal(
+                "the matches of a MERGE came back without their columns",
             ));
         };
-        let internal = |e: ArrowError| QuarryError::Internal(e.to_string());
+        let internal = |e: ArrowError| QuarryError::internal(e.to_string());
         let file = cast(file, &DataType::Utf8).map_err(internal)?;
         let matches = cast(matches, &DataType::Int64).map_err(internal)?;
         let (file, matches) = (file.as_string::<i32>(), matches.as_primitive::<Int64Type>());
         for i in 0..batch.num_rows() {
             let n: i64 = matches.value(i);
             if n > 1 {
-                return Err(QuarryError::Cardinality(format!(
+                return Err(ErrorKind::CardinalityViolation.error(format!(
                     "MERGE matched one row of the target with {n} rows of the source; \
                      a target row may match at most one source row (make the ON condition \
                      select one source row per target row)"
@@ -173,8 +173,8 @@ pub async fn plan(
     };
     let merge = &merge;
     if explain.is_some_and(|e| e.analyze) {
-        return Err(QuarryError::Plan(
-            "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN".into(),
+        return Err(QuarryError::plan(
+            "EXPLAIN ANALYZE runs its statement; it does not run writes. Use EXPLAIN",
         ));
     }
     resolve_namespaces(&ctx.state(), store, statement).await?;
@@ -185,7 +185,7 @@ pub async fn plan(
     let write = match planned {
         Statement::Write(write) => write.plan,
         Statement::Merge(merge) => merge.write.plan,
-        _ => return Err(QuarryError::Internal("a MERGE planned as a query".into())),
+        _ => return Err(QuarryError::internal("a MERGE planned as a query")),
     };
     let explained = LogicalPlanBuilder::from(write)
         .explain(explain.verbose, false)?
@@ -210,14 +210,14 @@ async fn plan_merge(
         ..
     } = &merge.table
     else {
-        return Err(QuarryError::Plan(
-            "MERGE INTO takes a table name (with an optional alias) as its target".into(),
+        return Err(QuarryError::plan(
+            "MERGE INTO takes a table name (with an optional alias) as its target",
         ));
     };
     let reference = object_name_to_table_reference(name.clone(), normalize)?;
     let ident = iceberg_ident(ctx, &reference)?;
     let Some(table) = store.load(&ident).await? else {
-        return Err(QuarryError::NotFound(format!("table '{ident}' not found")));
+        return Err(QuarryError::no_table(format!("table '{ident}' not found")));
     };
     let qualifier = match alias {
         Some(alias) => TableReference::bare(normalizer.normalize(alias.name.clone())),
@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(found, ["a", "b", "c"]);
         assert!(matched_files(&[]).unwrap().is_empty());
         let twice = matched_files(&[matches(&["a", "b"], &[1, 2])]).unwrap_err();
-        assert!(matches!(twice, QuarryError::Cardinality(_)), "{twice}");
+        assert_eq!(twice.kind(), ErrorKind::CardinalityViolation, "{twice}");
         assert!(twice.to_string().contains("with 2 rows of the source"));
     }
 }

@@ -19,7 +19,7 @@ pub fn as_merge(update: &Update) -> Result<Option<Merge>, QuarryError> {
             None => return Ok(None),
         };
     let unsupported = |what: &str| {
-        Err(QuarryError::Plan(format!(
+        Err(QuarryError::unsupported(format!(
             "UPDATE ... FROM {what} is not supported: name one table or subquery after FROM \
              (join inside a subquery), or use MERGE"
         )))

@@ -125,7 +125,7 @@ pub async fn serve(
     options: &PgOptions,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<SocketAddr, QuarryError> {
-    let startup_error = |what: String| QuarryError::Startup(what);
+    let startup_error = |what: String| QuarryError::startup(what);
     let tls = match &options.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key).map_err(startup_error)?),
         None => None,

@@ -26,7 +26,7 @@ use quarry_catalog::reflection::{
 };
 use quarry_catalog::sketch;
 
-use crate::error::QuarryError;
+use crate::error::{ErrorKind, QuarryError};
 
 /// The plan of `definition`'s rows over `anchor`, the anchor table as it is now.
 pub fn plan(
@@ -38,7 +38,7 @@ pub fn plan(
     let scan = LogicalPlanBuilder::scan(name, provider_as_source(anchor), None)?;
     let column = |c: &str| -> Result<(Expr, DataType), QuarryError> {
         let field = schema.field_with_name(c).map_err(|_| {
-            QuarryError::Plan(format!(
+            ErrorKind::UndefinedColumn.error(format!(
                 "reflection {} names column {c}, which table {} does not have",
                 definition.name, definition.anchor
             ))
@@ -71,7 +71,7 @@ pub fn plan(
                 for function in &measure.functions {
                     let aggregate = match function {
                         MeasureFunction::Sum if !summable(&data_type) => {
-                            return Err(QuarryError::Plan(format!(
+                            return Err(QuarryError::plan(format!(
                                 "reflection {}: SUM needs a numeric column; {} is {data_type}",
                                 definition.name, measure.column
                             )));
@@ -94,7 +94,7 @@ pub fn plan(
         .iter()
         .find(|c| plan.schema().as_arrow().field_with_name(c).is_err())
     {
-        return Err(QuarryError::Plan(format!(
+        return Err(QuarryError::plan(format!(
             "reflection {}: LOCALSORT BY names {missing}, which it does not keep \
              (a dimension, or a display column)",
             definition.name
@@ -115,7 +115,7 @@ pub fn merge(
         measures,
     } = &definition.kind
     else {
-        return Err(QuarryError::Internal("only aggregates merge".into()));
+        return Err(QuarryError::internal("only aggregates merge"));
     };
     let schema = kept.schema();
     let fresh = plan(definition, appended)?;
@@ -176,7 +176,7 @@ fn dimension_expr(
     let expr = match data_type {
         DataType::Date32 | DataType::Date64 if granularity <= Granularity::Day => {
             if granularity < Granularity::Day {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::plan(format!(
                     "reflection {}: {} is a date; keep it BY DAY or coarser",
                     definition.name, dimension.column
                 )));
@@ -188,7 +188,7 @@ fn dimension_expr(
         }
         DataType::Timestamp(_, _) => date_trunc(lit(granularity.unit()), expr),
         other => {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::plan(format!(
                 "reflection {}: {} BY {} needs a date or timestamp column; it is {other}",
                 definition.name,
                 dimension.column,
@@ -208,7 +208,7 @@ fn check_names(definition: &Definition, schema: &Schema) -> Result<(), QuarryErr
     let mut seen = std::collections::HashSet::new();
     for field in schema.fields() {
         if !seen.insert(field.name()) {
-            return Err(QuarryError::Plan(format!(
+            return Err(QuarryError::plan(format!(
                 "reflection {} keeps {} twice",
                 definition.name,
                 field.name()

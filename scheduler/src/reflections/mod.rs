@@ -236,7 +236,7 @@ impl Reflections {
         let mut loaded = Vec::new();
         for name in self.store.tables(NAMESPACE).await? {
             let ident = TableIdent::from_strs([NAMESPACE, &name])
-                .map_err(|e| QuarryError::Internal(e.to_string()))?;
+                .map_err(|e| QuarryError::internal(e.to_string()))?;
             let Some(table) = self.store.load(&ident).await? else {
                 continue;
             };
@@ -352,7 +352,7 @@ pub async fn plan(
                 .iter()
                 .any(|m| m.definition.name == name)
             {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::duplicate(format!(
                     "table {anchor} already has a reflection named {name}"
                 )));
             }
@@ -366,7 +366,7 @@ pub async fn plan(
             };
             let ident = reflection::materialization_ident(&definition)?;
             if store.load(&ident).await?.is_some() {
-                return Err(QuarryError::Plan(format!(
+                return Err(QuarryError::duplicate(format!(
                     "a reflection table {ident} exists already: drop the reflection first"
                 )));
             }
@@ -391,7 +391,7 @@ pub async fn plan(
                     purge: true,
                 }))),
                 None if if_exists => Ok(Planned::Catalog(Box::new(CatalogChange::None))),
-                None => Err(QuarryError::NotFound(format!(
+                None => Err(QuarryError::not_found(format!(
                     "table {anchor} has no reflection named {name}"
                 ))),
             }
@@ -401,12 +401,12 @@ pub async fn plan(
             let found = reflections.of(&anchor);
             match &name {
                 Some(name) if !found.iter().any(|m| &m.definition.name == name) => {
-                    return Err(QuarryError::NotFound(format!(
+                    return Err(QuarryError::not_found(format!(
                         "table {anchor} has no reflection named {name}"
                     )));
                 }
                 None if found.is_empty() => {
-                    return Err(QuarryError::NotFound(format!(
+                    return Err(QuarryError::not_found(format!(
                         "table {anchor} has no reflections to refresh"
                     )));
                 }
@@ -428,7 +428,7 @@ async fn anchor(
     let reference = object_name_to_table_reference(name.clone(), true)?;
     let ident = tables::iceberg_ident(ctx, &reference)?;
     let Some(table) = store.load(&ident).await? else {
-        return Err(QuarryError::NotFound(format!(
+        return Err(QuarryError::no_table(format!(
             "table '{ident}' not found: reflections are made of the catalog's tables"
         )));
     };

@@ -80,7 +80,7 @@ impl Refresher {
         let definition = &reflection.definition;
         let ident = definition.anchor.ident()?;
         let Some(base) = store.load(&ident).await? else {
-            return Err(QuarryError::NotFound(format!(
+            return Err(QuarryError::no_table(format!(
                 "table {} of reflection {} is gone",
                 definition.anchor, definition.name
             )));
@@ -128,7 +128,7 @@ impl Refresher {
             crate::write::finish(self.jobs.clone(), store.clone(), runtime, None, job, write);
         match task.await {
             Ok(result) => result.map(|_| method),
-            Err(e) => Err(QuarryError::Internal(format!(
+            Err(e) => Err(QuarryError::internal(format!(
                 "the refresh task failed: {e}"
             ))),
         }
