@@ -6,61 +6,51 @@
 //! own reader.
 
 use datafusion::sql::sqlparser::ast::ObjectName;
-use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect, dialect_from_str};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use crate::error::QuarryError;
+use crate::tokens::Tokenized;
 
 /// A parser error as a syntax error.
 pub fn syntax(e: ParserError) -> QuarryError {
     QuarryError::syntax(e.to_string().replace("sql parser error: ", ""))
 }
 
-/// Parses `sql`, in the SQL dialect named `dialect`, if it is `ALTER TABLE <name>`
-/// followed by what `body` reads (which returns `None` for a statement that is not
-/// its kind, left to DataFusion's parser). After it, only a `;` may follow.
+/// Reads the statement `sql` if it is `ALTER TABLE <name>` followed by what `body`
+/// reads (which returns `None` for a statement that is not its kind, left to
+/// DataFusion's parser). After it, only a `;` may follow.
 pub fn parse_alter_table<T>(
-    sql: &str,
-    dialect: &str,
+    sql: &Tokenized,
     what: &str,
     body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
 ) -> Result<Option<T>, QuarryError> {
-    parse_alter(sql, dialect, Keyword::TABLE, what, body)
-}
-
-/// The SQL dialect named `name`, or the generic one for a name sqlparser does not know
-/// (DataFusion's parser reports that name when it parses the statement).
-pub fn dialect_named(name: &str) -> Box<dyn Dialect> {
-    dialect_from_str(name).unwrap_or(Box::new(GenericDialect {}))
+    parse_alter(sql, Keyword::TABLE, what, body)
 }
 
 /// As [`parse_alter_table`], for `ALTER <object> <name> ...` (`TABLE`, `VIEW`).
 pub fn parse_alter<T>(
-    sql: &str,
-    dialect: &str,
+    sql: &Tokenized,
     object: Keyword,
     what: &str,
     body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
 ) -> Result<Option<T>, QuarryError> {
-    parse_table_statement(sql, dialect, &[Keyword::ALTER, object], what, body)
+    parse_table_statement(sql, &[Keyword::ALTER, object], what, body)
 }
 
 /// As [`parse_alter_table`], for a statement that starts with `leading` and a name
 /// (`OPTIMIZE TABLE <name>`).
 pub fn parse_table_statement<T>(
-    sql: &str,
-    dialect: &str,
+    sql: &Tokenized,
     leading: &[Keyword],
     what: &str,
     body: impl FnOnce(&mut Parser, ObjectName) -> Result<Option<T>, QuarryError>,
 ) -> Result<Option<T>, QuarryError> {
-    let dialect = dialect_named(dialect);
-    let Ok(mut p) = Parser::new(dialect.as_ref()).try_with_sql(sql) else {
-        // Not even tokens: DataFusion's parser says what is wrong.
+    if sql.first_keyword() != leading.first().copied() {
         return Ok(None);
-    };
+    }
+    let mut p = sql.parser();
     if !p.parse_keywords(leading) {
         return Ok(None);
     }

@@ -52,6 +52,7 @@ use crate::alter::{parse_option_list, parse_table_statement, parse_word, syntax}
 use crate::error::{ErrorKind, QuarryError};
 use crate::ingest::{self, IfExists, IfMissing, IngestTarget};
 use crate::tables::{self, CatalogChange, Commit};
+use crate::tokens::Tokenized;
 use crate::write;
 
 /// What to do with a row that does not fit the table.
@@ -83,11 +84,10 @@ pub struct Planned {
     regex: Option<regex::Regex>,
 }
 
-/// Parses `sql` if it is `COPY INTO`, in the SQL dialect named `dialect`.
-pub fn parse(sql: &str, dialect: &str) -> Result<Option<CopyInto>, QuarryError> {
+/// Reads `sql` if it is `COPY INTO`.
+pub fn parse(sql: &Tokenized) -> Result<Option<CopyInto>, QuarryError> {
     parse_table_statement(
         sql,
-        dialect,
         &[Keyword::COPY, Keyword::INTO],
         "COPY INTO",
         |p, table| {
@@ -520,7 +520,7 @@ mod tests {
     use super::*;
 
     fn parsed(sql: &str) -> CopyInto {
-        parse(sql, "generic").unwrap().unwrap()
+        parse(&Tokenized::generic(sql)).unwrap().unwrap()
     }
 
     #[test]
@@ -558,7 +558,7 @@ mod tests {
             }
         );
 
-        let err = |sql| parse(sql, "generic").unwrap_err().to_string();
+        let err = |sql| parse(&Tokenized::generic(sql)).unwrap_err().to_string();
         assert!(err("COPY INTO t FROM 'l'").contains("FILE_FORMAT"));
         assert!(err("COPY INTO t 'l'").contains("FROM"));
         assert!(err("COPY INTO t FROM l FILE_FORMAT 'csv'").contains("quoted string"));
@@ -571,6 +571,10 @@ mod tests {
                 .contains("not both")
         );
         // DataFusion's own COPY is not this statement.
-        assert!(parse("COPY t TO 'x.parquet'", "generic").unwrap().is_none());
+        assert!(
+            parse(&Tokenized::generic("COPY t TO 'x.parquet'"))
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -40,6 +40,7 @@ use quarry_catalog::table::types::iceberg_type;
 use crate::alter::{parse_alter_table, parse_word, syntax};
 use crate::error::QuarryError;
 use crate::tables::{self, CatalogChange};
+use crate::tokens::Tokenized;
 use crate::views;
 
 /// An `ALTER TABLE` that DataFusion's parser does not read, parsed.
@@ -57,10 +58,10 @@ pub enum Change {
     UnsetProperties { keys: Vec<String>, if_exists: bool },
 }
 
-/// Parses `sql` if it is `ADD PARTITION FIELD`, `DROP PARTITION FIELD` or `UNSET
-/// TBLPROPERTIES`, in the SQL dialect named `dialect`.
-pub fn parse(sql: &str, dialect: &str) -> Result<Option<Parsed>, QuarryError> {
-    parse_alter_table(sql, dialect, "ALTER TABLE", |p, table| {
+/// Reads `sql` if it is `ADD PARTITION FIELD`, `DROP PARTITION FIELD` or `UNSET
+/// TBLPROPERTIES`.
+pub fn parse(sql: &Tokenized) -> Result<Option<Parsed>, QuarryError> {
+    parse_alter_table(sql, "ALTER TABLE", |p, table| {
         let change = if p.parse_keywords(&[Keyword::ADD, Keyword::PARTITION]) {
             expect_field(p)?;
             let field = p.parse_expr().map_err(syntax)?;
@@ -440,7 +441,7 @@ mod tests {
     use super::*;
 
     fn parsed(sql: &str) -> Option<Change> {
-        parse(sql, "generic").unwrap().map(|p| p.change)
+        parse(&Tokenized::generic(sql)).unwrap().map(|p| p.change)
     }
 
     #[test]
@@ -467,7 +468,7 @@ mod tests {
         );
         assert_eq!(parsed("ALTER TABLE t ADD COLUMN c INT"), None);
         assert_eq!(parsed("ALTER TABLE t DROP COLUMN c"), None);
-        let err = parse("ALTER TABLE t ADD PARTITION (p = 1)", "generic").unwrap_err();
+        let err = parse(&Tokenized::generic("ALTER TABLE t ADD PARTITION (p = 1)")).unwrap_err();
         assert!(err.to_string().contains("expected FIELD"), "{err}");
     }
 }

@@ -5,7 +5,9 @@
 //!   fails its query).
 //! - [`session`]: the DataFusion sessions queries are planned in, over a catalog shared
 //!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
-//! - [`statement`]: parsing SQL and deciding where a statement runs.
+//! - [`tokens`]: a statement's text as tokens, made once; [`parse`]: one parse of a
+//!   statement into Quarry's syntax tree or DataFusion's.
+//! - [`statement`]: planning a parsed statement and deciding where it runs.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables;
 //!   [`changes`]: `DELETE` and `UPDATE`, copy-on-write; [`merge`]: `MERGE`, likewise.
 //! - [`time_travel`]: `FOR VERSION AS OF`, `FOR TIMESTAMP AS OF` and Dremio's `AT
@@ -48,6 +50,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod optimize;
 pub mod params;
+pub mod parse;
 pub mod placement;
 pub mod postgres;
 pub mod query;
@@ -63,6 +66,7 @@ pub mod statement;
 pub mod tables;
 pub mod temporary;
 pub mod time_travel;
+pub mod tokens;
 pub mod vacuum;
 pub mod views;
 pub mod write;

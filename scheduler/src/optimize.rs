@@ -36,6 +36,7 @@ use crate::alter::{parse_option_list, parse_table_statement, parse_word, syntax}
 use crate::error::QuarryError;
 use crate::statement::Statement;
 use crate::tables::{self, Commit, Write, insert_plan};
+use crate::tokens::Tokenized;
 
 /// `OPTIMIZE TABLE`, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +47,10 @@ pub struct Optimize {
     pub options: HashMap<String, u64>,
 }
 
-/// Parses `sql` if it is `OPTIMIZE TABLE`, in the SQL dialect named `dialect`.
-pub fn parse(sql: &str, dialect: &str) -> Result<Option<Optimize>, QuarryError> {
+/// Reads `sql` if it is `OPTIMIZE TABLE`.
+pub fn parse(sql: &Tokenized) -> Result<Option<Optimize>, QuarryError> {
     parse_table_statement(
         sql,
-        dialect,
         &[Keyword::OPTIMIZE, Keyword::TABLE],
         "OPTIMIZE",
         |p, table| {
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn optimize_parses_in_dremio_syntax() {
-        let parsed = |sql| parse(sql, "generic").unwrap().unwrap();
+        let parsed = |sql| parse(&Tokenized::generic(sql)).unwrap().unwrap();
         let o = parsed("OPTIMIZE TABLE silver.t");
         assert_eq!(o.table.to_string(), "silver.t");
         assert!(o.partitions.is_none() && o.options.is_empty());
@@ -251,10 +251,10 @@ mod tests {
         assert_eq!(o.partitions.unwrap().to_string(), "day = 3");
         assert_eq!(o.options["target_file_size_mb"], 64);
         assert_eq!(o.options["min_input_files"], 2);
-        let err = |sql| parse(sql, "generic").unwrap_err().to_string();
+        let err = |sql| parse(&Tokenized::generic(sql)).unwrap_err().to_string();
         assert!(err("OPTIMIZE TABLE t REWRITE MANIFESTS").contains("not supported"));
         assert!(err("OPTIMIZE TABLE t REWRITE DATA USING SORT").contains("BIN_PACK"));
         assert!(err("OPTIMIZE TABLE t (MIN_INPUT_FILES = 'x')").contains("whole number"));
-        assert!(parse("SELECT 1", "generic").unwrap().is_none());
+        assert!(parse(&Tokenized::generic("SELECT 1")).unwrap().is_none());
     }
 }

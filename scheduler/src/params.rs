@@ -1,55 +1,19 @@
 //! Statement parameters: `?` and `$n` placeholders, their types, and binding values to
 //! them.
 //!
-//! Clients write `?` (JDBC, ADBC, ODBC) or `$1` (PostgreSQL). DataFusion plans `$n`
-//! only, so `?` placeholders are numbered `$1, $2, ...` in the order they appear before
-//! the statement is parsed. A statement's parameters are `$1..$n`, typed where the plan
+//! Clients write `?` (JDBC, ADBC, ODBC) or `$1` (PostgreSQL); `?` placeholders are
+//! numbered `$1, $2, ...` when the statement is tokenized ([`crate::tokens`]). A
+//! statement's parameters are `$1..$n`, typed where the plan
 //! tells (`WHERE id = $1` takes `id`'s type; `INSERT INTO t VALUES ($1)` the column's).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::sql::sqlparser::dialect::dialect_from_str;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{ErrorKind, QuarryError};
-
-/// `sql` with its `?` placeholders numbered `$1, $2, ...`; unchanged when it has none.
-pub fn number_placeholders<'a>(sql: &'a str, dialect: &str) -> Cow<'a, str> {
-    if !sql.contains('?') {
-        return Cow::Borrowed(sql);
-    }
-    let Some(dialect) = dialect_from_str(dialect) else {
-        return Cow::Borrowed(sql);
-    };
-    // A statement that does not tokenize is left for the parser to report.
-    let Ok(tokens) = Tokenizer::new(dialect.as_ref(), sql)
-        .with_unescape(false)
-        .tokenize()
-    else {
-        return Cow::Borrowed(sql);
-    };
-    let mut next = 0;
-    let mut numbered = String::with_capacity(sql.len() + 8);
-    for token in tokens {
-        match token {
-            Token::Placeholder(p) if p == "?" => {
-                next += 1;
-                numbered.push_str(&format!("${next}"));
-            }
-            token => numbered.push_str(&token.to_string()),
-        }
-    }
-    if next == 0 {
-        Cow::Borrowed(sql)
-    } else {
-        Cow::Owned(numbered)
-    }
-}
 
 /// The parameters of the plans: fields `$1..$n` in order, typed where the plans say
 /// (`Null` where nothing does).
@@ -160,23 +124,6 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     use super::*;
-
-    #[test]
-    fn question_marks_become_numbered_placeholders() {
-        let n = |sql| number_placeholders(sql, "generic").into_owned();
-        assert_eq!(
-            n("SELECT * FROM t WHERE a = ? AND b IN (?, ?)"),
-            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)"
-        );
-        // Not inside strings, quoted names or comments.
-        assert_eq!(
-            n("SELECT '?', \"a?\", ? -- what?\n"),
-            "SELECT '?', \"a?\", $1 -- what?\n"
-        );
-        assert_eq!(n("SELECT 'it''s ?', ?"), "SELECT 'it''s ?', $1");
-        assert_eq!(n("SELECT $1"), "SELECT $1");
-        assert_eq!(n("SELECT 'unterminated ?"), "SELECT 'unterminated ?");
-    }
 
     #[tokio::test]
     async fn parameters_take_the_types_the_plan_gives_them() {

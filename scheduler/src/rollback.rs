@@ -22,6 +22,7 @@ use crate::alter::{parse_alter_table, syntax};
 use crate::error::QuarryError;
 use crate::tables::{self, CatalogChange};
 use crate::time_travel;
+use crate::tokens::Tokenized;
 
 /// `ALTER TABLE t ROLLBACK TO ...`, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,9 +31,9 @@ pub struct Rollback {
     pub to: Version,
 }
 
-/// Parses `sql` if it is a rollback statement, in the SQL dialect named `dialect`.
-pub fn parse(sql: &str, dialect: &str) -> Result<Option<Rollback>, QuarryError> {
-    parse_alter_table(sql, dialect, "rollback", |p, table| {
+/// Reads `sql` if it is a rollback statement.
+pub fn parse(sql: &Tokenized) -> Result<Option<Rollback>, QuarryError> {
+    parse_alter_table(sql, "rollback", |p, table| {
         if !p.parse_keywords(&[Keyword::ROLLBACK, Keyword::TO]) {
             return Ok(None);
         }
@@ -110,7 +111,7 @@ mod tests {
     use super::*;
 
     fn parsed(sql: &str) -> Option<Version> {
-        parse(sql, "generic").unwrap().map(|r| r.to)
+        parse(&Tokenized::generic(sql)).unwrap().map(|r| r.to)
     }
 
     #[test]
@@ -137,7 +138,7 @@ mod tests {
 
     #[test]
     fn bad_rollbacks_say_what_they_take() {
-        let err = |sql| parse(sql, "generic").unwrap_err().to_string();
+        let err = |sql| parse(&Tokenized::generic(sql)).unwrap_err().to_string();
         assert!(err("ALTER TABLE t ROLLBACK TO 42").contains("SNAPSHOT <id> or TIMESTAMP"));
         assert!(err("ALTER TABLE t ROLLBACK TO SNAPSHOT x").contains("snapshot id"));
         assert!(err("ALTER TABLE t ROLLBACK TO TIMESTAMP 'soon'").contains("soon"));

@@ -34,6 +34,7 @@ use crate::job::{Job, JobRunner, fetch_results};
 use crate::joins;
 use crate::merge::Merge;
 use crate::metrics::{Metrics, Outcome};
+use crate::parse::{self, Parsed};
 pub use crate::query::{Progress, Query, QueryState};
 use crate::reflections::refresh::Refresher;
 use crate::session::{CATALOG, SessionFactory};
@@ -133,74 +134,74 @@ impl QueryService {
         }
     }
 
+    /// Parses `sql` in `session`'s SQL dialect. A front door may change the statement
+    /// before it describes or runs it ([`Self::describe`]).
+    pub fn parse(&self, session: &SessionContext, sql: &str) -> Result<Parsed, QuarryError> {
+        let parsed = parse::parse(&session.state(), sql);
+        if parsed.is_err() {
+            self.metrics.query_rejected();
+        }
+        parsed
+    }
+
     /// Parses and plans `sql` in `session`.
     pub async fn prepare(
         &self,
         session: &Arc<SessionContext>,
         sql: &str,
     ) -> Result<Arc<Query>, QuarryError> {
-        self.prepare_bound(session, sql, &[], None).await
+        let parsed = self.parse(session, sql)?;
+        let statement = self.plan(session, parsed.clone()).await?.bind(&[])?;
+        self.prepared_query(session, &parsed, statement, None)
     }
 
-    /// What `sql` takes and returns, without running it. The plan is kept for the
+    /// What `parsed` takes and returns, without running it. The plan is kept for the
     /// statement's first run ([`Self::prepare_described`]).
     pub async fn describe(
         &self,
         session: &Arc<SessionContext>,
-        sql: &str,
+        parsed: Parsed,
     ) -> Result<Description, QuarryError> {
-        let statement = self.plan(session, sql).await?;
+        let statement = self.plan(session, parsed.clone()).await?;
         Ok(Description {
             parameters: statement.parameters()?,
             result: statement.schema(),
             is_query: statement.is_query(),
+            parsed,
             plan: FirstRun(Arc::new(Mutex::new(Some(statement)))),
         })
     }
 
-    /// [`Self::prepare_bound`] for a statement `description` described: its first run
-    /// takes the plan made then (front doors describe a statement, then run it at
-    /// once), later runs plan again and so read the tables as they are by then.
+    /// Prepares the statement `description` described, with `values` bound to its
+    /// parameters (`values[0]` to `$1` or the first `?`). Its first run takes the plan
+    /// made then (front doors describe a statement, then run it at once); later runs
+    /// plan the parsed statement again, and so read the tables as they are by then.
+    /// The query gets the id `id` if given (a front door's handle for a statement it
+    /// runs again and again), or a new one.
     pub async fn prepare_described(
         &self,
         session: &Arc<SessionContext>,
-        sql: &str,
         description: &Description,
         values: &[ScalarValue],
         id: Option<&str>,
     ) -> Result<Arc<Query>, QuarryError> {
-        let planned = description.plan.take();
-        let statement = match planned {
+        let statement = match description.plan.take() {
             Some(statement) => statement,
-            None => self.plan(session, sql).await?,
+            None => self.plan(session, description.parsed.clone()).await?,
         };
-        self.prepared_query(session, sql, statement.bind(values)?, id)
-    }
-
-    /// Parses and plans `sql` in `session` with `values` bound to its parameters
-    /// (`values[0]` to `$1` or the first `?`). The query gets the id `id` if given (a
-    /// front door's handle for a statement it runs again and again), or a new one.
-    pub async fn prepare_bound(
-        &self,
-        session: &Arc<SessionContext>,
-        sql: &str,
-        values: &[ScalarValue],
-        id: Option<&str>,
-    ) -> Result<Arc<Query>, QuarryError> {
-        let statement = self.plan(session, sql).await?.bind(values)?;
-        self.prepared_query(session, sql, statement, id)
+        self.prepared_query(session, &description.parsed, statement.bind(values)?, id)
     }
 
     fn prepared_query(
         &self,
         session: &Arc<SessionContext>,
-        sql: &str,
+        parsed: &Parsed,
         statement: Statement,
         id: Option<&str>,
     ) -> Result<Arc<Query>, QuarryError> {
         let query = Arc::new(Query::new(
             id,
-            sql,
+            &parsed.text,
             statement,
             Arc::clone(session),
             Arc::clone(&self.metrics),
@@ -212,11 +213,11 @@ impl QueryService {
     async fn plan(
         &self,
         session: &Arc<SessionContext>,
-        sql: &str,
+        parsed: Parsed,
     ) -> Result<Statement, QuarryError> {
         let planned = without_panics(
             "planning",
-            statement::plan(session, self.sessions.store(), sql),
+            statement::plan(session, self.sessions.store(), parsed),
         )
         .await;
         if planned.is_err() {
@@ -605,6 +606,8 @@ pub struct Description {
     pub result: SchemaRef,
     /// Whether it is a query (returns rows) rather than a change.
     pub is_query: bool,
+    /// The statement, as parsed (and changed by the front door).
+    pub parsed: Parsed,
     /// The plan made to describe it, until its first run takes it.
     plan: FirstRun,
 }

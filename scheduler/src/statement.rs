@@ -30,12 +30,12 @@ use crate::merge::{self, Merge};
 use crate::normalize;
 use crate::optimize;
 use crate::params;
-use crate::reflections::{Reflections, parse};
+use crate::parse::{Ast, Parsed, parse};
+use crate::reflections::Reflections;
 use crate::rollback;
 use crate::session::CATALOG;
 use crate::tables::{self, CatalogChange, Commit, Planned, Write};
 use crate::temporary;
-use crate::time_travel;
 use crate::vacuum;
 use crate::views;
 
@@ -140,17 +140,33 @@ impl Statement {
 }
 
 /// Parses and plans one SQL statement.
-pub async fn plan(
+pub async fn plan_sql(
     ctx: &SessionContext,
     store: &TableStore,
     sql: &str,
 ) -> Result<Statement, QuarryError> {
+    plan(ctx, store, parse(&ctx.state(), sql)?).await
+}
+
+/// Plans a parsed statement.
+pub async fn plan(
+    ctx: &SessionContext,
+    store: &TableStore,
+    parsed: Parsed,
+) -> Result<Statement, QuarryError> {
     let state = ctx.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let sql = params::number_placeholders(sql, dialect.as_ref());
-    if let Some(reflections) = state.config().get_extension::<Reflections>() {
+    let reflections = state.config().get_extension::<Reflections>();
+    if let Some(reflections) = &reflections {
         reflections.load_if_changed().await?;
-        if let Some(statement) = parse::parse(&sql, dialect.as_ref())? {
+    }
+    let catalog = |change| Ok(Statement::Catalog(Box::new(change)));
+    let mut statement = match parsed.ast {
+        Ast::Reflection(statement) => {
+            let Some(reflections) = reflections else {
+                return Err(QuarryError::unsupported(
+                    "this session keeps no reflections",
+                ));
+            };
             return match crate::reflections::plan(ctx, store, &reflections, statement).await? {
                 Planned::Write(write) => Ok(Statement::Write(write)),
                 Planned::Catalog(change) => Ok(Statement::Catalog(change)),
@@ -159,50 +175,33 @@ pub async fn plan(
                 )),
             };
         }
-    }
-    if let Some(rollback) = rollback::parse(&sql, dialect.as_ref())? {
-        let change = rollback::plan(ctx, store, rollback).await?;
-        return Ok(Statement::Catalog(Box::new(change)));
-    }
-    if let Some(vacuum) = vacuum::parse(&sql, dialect.as_ref())? {
-        let change = vacuum::plan(ctx, store, vacuum).await?;
-        return Ok(Statement::Catalog(Box::new(change)));
-    }
-    if let Some(copy) = copy_into::parse(&sql, dialect.as_ref())? {
-        let change = copy_into::plan(ctx, store, copy).await?;
-        return Ok(Statement::Catalog(Box::new(change)));
-    }
-    if let Some(optimize) = optimize::parse(&sql, dialect.as_ref())? {
-        return optimize::plan(ctx, store, optimize).await;
-    }
-    if let Some(parsed) = evolve::parse(&sql, dialect.as_ref())? {
-        let change = evolve::plan_parsed(ctx, store, parsed).await?;
-        return Ok(Statement::Catalog(Box::new(change)));
-    }
-    if let Some(rename) = views::parse_rename(&sql, dialect.as_ref())? {
-        let change = views::plan_rename(ctx, store, rename).await?;
-        return Ok(Statement::Catalog(Box::new(change)));
-    }
-    let mut statement = time_travel::parse(&state, &sql)?;
+        Ast::Rollback(rollback) => return catalog(rollback::plan(ctx, store, rollback).await?),
+        Ast::Vacuum(vacuum) => return catalog(vacuum::plan(ctx, store, vacuum).await?),
+        Ast::CopyInto(copy) => return catalog(copy_into::plan(ctx, store, copy).await?),
+        Ast::Optimize(optimize) => return optimize::plan(ctx, store, optimize).await,
+        Ast::AlterTable(alter) => return catalog(evolve::plan_parsed(ctx, store, alter).await?),
+        Ast::RenameView(rename) => return catalog(views::plan_rename(ctx, store, rename).await?),
+        Ast::Sql(statement) => statement,
+    };
     normalize::normalize(&mut statement);
     temporary::resolve_names(ctx, &mut statement);
     if let Some(create) = temporary::as_memory_table(&statement)? {
         resolve_namespaces(&state, store, &create).await?;
         return Ok(Statement::Local(state.statement_to_plan(create).await?));
     }
-    if let Some(change) = views::plan(ctx, store, &sql, &statement).await? {
+    if let Some(change) = views::plan(ctx, store, &parsed.text, &statement).await? {
         return Ok(Statement::Catalog(Box::new(change)));
     }
     if let Some(merge) = merge::plan(ctx, store, &statement).await? {
         return Ok(merge);
     }
-    let statement = match tables::plan(ctx, store, &statement).await? {
+    match tables::plan(ctx, store, &statement).await? {
         Planned::Write(write) => return Ok(Statement::Write(write)),
         Planned::Catalog(change) => return Ok(Statement::Catalog(change)),
-        Planned::Rewritten(sql) => state.sql_to_statement(&sql, &dialect)?,
+        Planned::Query(plan) => return Ok(classify(*plan)),
         Planned::Explained(plan) => return Ok(Statement::Distributed(*plan)),
-        Planned::NotOurs => statement,
-    };
+        Planned::NotOurs => {}
+    }
     resolve_namespaces(&state, store, &statement).await?;
     let plan = to_plan(&state, statement).await?;
     let plan = crate::reflections::explain(ctx, plan)?;
@@ -298,8 +297,9 @@ mod tests {
         let factory =
             SessionFactory::new(warehouse, store.clone(), Arc::new(RuntimeEnv::default()));
         let ctx = factory.new_session(2);
-        let Statement::Catalog(change) =
-            plan(&ctx, &store, "CREATE TABLE t (a INT)").await.unwrap()
+        let Statement::Catalog(change) = plan_sql(&ctx, &store, "CREATE TABLE t (a INT)")
+            .await
+            .unwrap()
         else {
             panic!("CREATE TABLE changes the catalog");
         };
@@ -308,7 +308,7 @@ mod tests {
     }
 
     async fn kind(ctx: &SessionContext, store: &TableStore, sql: &str) -> &'static str {
-        match plan(ctx, store, sql).await.unwrap() {
+        match plan_sql(ctx, store, sql).await.unwrap() {
             Statement::Distributed(_) => "distributed",
             Statement::ExplainAnalyze(_) => "explain analyze",
             Statement::Local(_) => "local",
@@ -383,7 +383,7 @@ mod tests {
         let (ctx, store, _dir) = session().await;
         let err = |sql: &'static str| {
             let (ctx, store) = (&ctx, &store);
-            async move { plan(ctx, store, sql).await.unwrap_err().to_string() }
+            async move { plan_sql(ctx, store, sql).await.unwrap_err().to_string() }
         };
         assert!(
             err("SELECT 1; SELECT 2")

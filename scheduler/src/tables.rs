@@ -18,7 +18,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{
     DdlStatement, DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp,
 };
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{Expr, SessionContext, col, lit};
 use datafusion::sql::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::planner::object_name_to_table_reference;
@@ -152,8 +152,8 @@ pub struct NewTable {
 pub enum Planned {
     Write(Box<Write>),
     Catalog(Box<CatalogChange>),
-    /// Plan this SQL instead (a `SHOW` rewritten as a catalog query).
-    Rewritten(String),
+    /// A query of the catalog (`SHOW SCHEMAS`, `SHOW TABLES IN ..`).
+    Query(Box<LogicalPlan>),
     /// `EXPLAIN` of a write: the plan to show.
     Explained(Box<LogicalPlan>),
     /// Not an Iceberg statement: DataFusion plans it.
@@ -222,46 +222,58 @@ pub async fn plan(
             })))
         }
         SqlStatement::ShowSchemas { show_options, .. }
-        | SqlStatement::ShowDatabases { show_options, .. } => Ok(Planned::Rewritten(format!(
-            "SELECT schema_name FROM information_schema.schemata \
-             WHERE catalog_name = '{CATALOG}'{} ORDER BY schema_name",
-            like_filter("schema_name", show_options)?
-        ))),
+        | SqlStatement::ShowDatabases { show_options, .. } => {
+            let filter = like_filter(
+                col("catalog_name").eq(lit(CATALOG)),
+                "schema_name",
+                show_options,
+            )?;
+            let listing = ctx
+                .table("information_schema.schemata")
+                .await?
+                .filter(filter)?
+                .select_columns(&["schema_name"])?
+                .sort_by(vec![col("schema_name")])?;
+            Ok(Planned::Query(Box::new(listing.into_unoptimized_plan())))
+        }
         SqlStatement::ShowTables { show_options, .. }
             if show_options.show_in.is_some() || show_options.filter_position.is_some() =>
         {
-            let schema = match &show_options.show_in {
-                Some(show_in) => match &show_in.parent_name {
-                    Some(name) => format!(" AND table_schema = '{}'", quote(&name.to_string())),
-                    None => String::new(),
-                },
-                None => String::new(),
-            };
-            Ok(Planned::Rewritten(format!(
-                "SELECT table_catalog, table_schema, table_name, table_type \
-                 FROM information_schema.tables WHERE table_catalog = '{CATALOG}'{schema}{} \
-                 ORDER BY table_schema, table_name",
-                like_filter("table_name", show_options)?
-            )))
+            let mut filter = col("table_catalog").eq(lit(CATALOG));
+            if let Some(name) = show_options
+                .show_in
+                .as_ref()
+                .and_then(|s| s.parent_name.as_ref())
+            {
+                filter = filter.and(col("table_schema").eq(lit(name.to_string())));
+            }
+            let filter = like_filter(filter, "table_name", show_options)?;
+            let listing = ctx
+                .table("information_schema.tables")
+                .await?
+                .filter(filter)?
+                .select_columns(&["table_catalog", "table_schema", "table_name", "table_type"])?
+                .sort_by(vec![col("table_schema"), col("table_name")])?;
+            Ok(Planned::Query(Box::new(listing.into_unoptimized_plan())))
         }
         _ => Ok(Planned::NotOurs),
     }
 }
 
-/// `AND column LIKE '...'` for a `SHOW ... LIKE` filter.
-fn like_filter(column: &str, options: &ShowStatementOptions) -> Result<String, QuarryError> {
+/// `filter AND column LIKE '...'` for a `SHOW ... LIKE` filter.
+fn like_filter(
+    filter: Expr,
+    column: &str,
+    options: &ShowStatementOptions,
+) -> Result<Expr, QuarryError> {
     use datafusion::sql::sqlparser::ast::ShowStatementFilterPosition as P;
     match &options.filter_position {
-        None => Ok(String::new()),
+        None => Ok(filter),
         Some(P::Infix(ShowStatementFilter::Like(p)) | P::Suffix(ShowStatementFilter::Like(p))) => {
-            Ok(format!(" AND {column} LIKE '{}'", quote(p)))
+            Ok(filter.and(col(column).like(lit(p.as_str()))))
         }
         Some(_) => Err(QuarryError::plan("SHOW supports only a LIKE filter")),
     }
-}
-
-fn quote(text: &str) -> String {
-    text.replace('\'', "''")
 }
 
 /// `CREATE [OR REPLACE] TABLE`.

@@ -33,29 +33,23 @@ use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement as DFStat
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Spanned, TableFactor, TableVersion, VisitMut, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::{Dialect, dialect_from_str};
+use datafusion::sql::sqlparser::dialect::Dialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 use quarry_catalog::table::IcebergTable;
 use quarry_catalog::table::versions::{self, Version};
 
 use crate::error::QuarryError;
+use crate::tokens::Tokenized;
 
-/// Parses one statement in the session's dialect, time-travel clauses included.
-pub fn parse(state: &SessionState, sql: &str) -> Result<DFStatement, QuarryError> {
-    let options = &state.config_options().sql_parser;
-    let dialect = dialect_from_str(options.dialect).ok_or_else(|| {
-        QuarryError::plan(format!("unsupported SQL dialect '{}'", options.dialect))
-    })?;
-    let dialect = dialect.as_ref();
-    let tokens = Tokenizer::new(dialect, sql)
-        .tokenize_with_location()
-        .map_err(|e| QuarryError::syntax(e.to_string()))?;
-    let (tokens, clauses) = take_clauses(tokens, dialect)?;
+/// Parses one statement with DataFusion's parser, time-travel clauses included.
+pub fn parse(sql: Tokenized, recursion_limit: usize) -> Result<DFStatement, QuarryError> {
+    let (tokens, dialect) = sql.into_parts();
+    let (tokens, clauses) = take_clauses(tokens, dialect.as_ref())?;
     let mut statements = DFParserBuilder::new(tokens)
-        .with_dialect(dialect)
-        .with_recursion_limit(options.recursion_limit)
+        .with_dialect(dialect.as_ref())
+        .with_recursion_limit(recursion_limit)
         .build()?
         .parse_statements()?;
     if statements.len() > 1 {
@@ -70,6 +64,15 @@ pub fn parse(state: &SessionState, sql: &str) -> Result<DFStatement, QuarryError
         attach(&mut statement, clauses)?;
     }
     Ok(statement)
+}
+
+/// Parses `sql` in the session's dialect ([`parse`]).
+pub fn parse_in(state: &SessionState, sql: &str) -> Result<DFStatement, QuarryError> {
+    let options = &state.config_options().sql_parser;
+    parse(
+        Tokenized::new(sql, options.dialect.as_ref())?,
+        options.recursion_limit,
+    )
 }
 
 /// A time-travel clause taken out of the token stream: the version it names, and where
@@ -328,13 +331,10 @@ fn millis(context: &mut dyn RelationPlannerContext, expr: SqlExpr) -> Result<i64
 
 #[cfg(test)]
 mod tests {
-    use datafusion::prelude::SessionContext;
-
     use super::*;
 
     fn parsed(sql: &str) -> String {
-        let ctx = SessionContext::new();
-        parse(&ctx.state(), sql).unwrap().to_string()
+        parse(Tokenized::generic(sql), 50).unwrap().to_string()
     }
 
     #[test]
@@ -371,12 +371,11 @@ mod tests {
 
     #[test]
     fn a_clause_that_follows_no_table_is_refused() {
-        let ctx = SessionContext::new();
-        let err = parse(&ctx.state(), "SELECT x FOR VERSION AS OF 3")
+        let err = parse(Tokenized::generic("SELECT x FOR VERSION AS OF 3"), 50)
             .unwrap_err()
             .to_string();
         assert!(err.contains("must follow the name of a table"), "{err}");
-        let err = parse(&ctx.state(), "SELECT 1; SELECT 2")
+        let err = parse(Tokenized::generic("SELECT 1; SELECT 2"), 50)
             .unwrap_err()
             .to_string();
         assert!(err.contains("one statement at a time"), "{err}");

@@ -27,6 +27,7 @@ use crate::alter::{parse_table_statement, parse_word, syntax};
 use crate::error::QuarryError;
 use crate::rollback::millis;
 use crate::tables::{self, CatalogChange};
+use crate::tokens::Tokenized;
 
 /// What a `VACUUM` does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,11 +47,10 @@ pub struct Vacuum {
     pub action: Action,
 }
 
-/// Parses `sql` if it is `VACUUM TABLE`, in the SQL dialect named `dialect`.
-pub fn parse(sql: &str, dialect: &str) -> Result<Option<Vacuum>, QuarryError> {
+/// Reads `sql` if it is `VACUUM TABLE`.
+pub fn parse(sql: &Tokenized) -> Result<Option<Vacuum>, QuarryError> {
     parse_table_statement(
         sql,
-        dialect,
         &[Keyword::VACUUM, Keyword::TABLE],
         "VACUUM",
         |p, table| {
@@ -180,7 +180,7 @@ mod tests {
     use super::*;
 
     fn parsed(sql: &str) -> Action {
-        parse(sql, "generic").unwrap().unwrap().action
+        parse(&Tokenized::generic(sql)).unwrap().unwrap().action
     }
 
     #[test]
@@ -204,10 +204,10 @@ mod tests {
                 older_than: Some(1_796_119_200_000)
             }
         );
-        let err = |sql| parse(sql, "generic").unwrap_err().to_string();
+        let err = |sql| parse(&Tokenized::generic(sql)).unwrap_err().to_string();
         assert!(err("VACUUM TABLE t").contains("EXPIRE SNAPSHOTS or REMOVE ORPHAN FILES"));
         assert!(err("VACUUM TABLE t EXPIRE SNAPSHOTS RETAIN_LAST 0").contains("at least 1"));
         assert!(err("VACUUM TABLE t EXPIRE SNAPSHOTS OLDER_THAN 'soon'").contains("soon"));
-        assert!(parse("VACUUM", "generic").unwrap().is_none());
+        assert!(parse(&Tokenized::generic("VACUUM")).unwrap().is_none());
     }
 }

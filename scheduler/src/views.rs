@@ -24,21 +24,21 @@ use datafusion::sql::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType};
-use datafusion::sql::sqlparser::dialect::Dialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 use iceberg::TableIdent;
 use quarry_catalog::catalog_provider::ViewPlanner;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::views::{StoredView, ViewDefinition};
 
-use crate::alter::{dialect_named, parse_alter, syntax};
+use crate::alter::{parse_alter, syntax};
 use crate::error::{ErrorKind, QuarryError};
 use crate::params;
 use crate::session::{CATALOG, SessionFactory};
 use crate::statement::{resolve_namespaces, to_plan};
 use crate::tables::{CatalogChange, iceberg_ident};
 use crate::time_travel;
+use crate::tokens::Tokenized;
 
 /// How deep views may be nested in one another; deeper is taken for a view that
 /// refers to itself through others.
@@ -85,7 +85,7 @@ impl Planner {
             .catalog
             .default_schema = view.default_namespace();
         let state = ctx.state();
-        let statement = time_travel::parse(&state, view.sql()?)?;
+        let statement = time_travel::parse_in(&state, view.sql()?)?;
         resolve_namespaces(&state, self.factory.store(), &statement).await?;
         let plan = to_plan(&state, statement).await?;
         let names: Vec<String> = view
@@ -150,8 +150,8 @@ pub struct Rename {
 }
 
 /// Parses `sql` if it is `ALTER VIEW .. RENAME TO ..`, in the SQL dialect `dialect`.
-pub fn parse_rename(sql: &str, dialect: &str) -> Result<Option<Rename>, QuarryError> {
-    parse_alter(sql, dialect, Keyword::VIEW, "ALTER VIEW", |p, from| {
+pub fn parse_rename(sql: &Tokenized) -> Result<Option<Rename>, QuarryError> {
+    parse_alter(sql, Keyword::VIEW, "ALTER VIEW", |p, from| {
         if !p.parse_keyword(Keyword::RENAME) {
             return Ok(None);
         }
@@ -266,8 +266,11 @@ async fn plan_create(
     if create.if_not_exists && !create.or_replace && store.view_exists(&ident).await? {
         return Ok(CatalogChange::None);
     }
-    let dialect = dialect_named(state.config_options().sql_parser.dialect.as_ref());
-    let sql = match query_text(sql, dialect.as_ref()) {
+    let tokens = Tokenized::new(sql, state.config_options().sql_parser.dialect.as_ref());
+    let sql = match tokens
+        .ok()
+        .and_then(|tokens| query_text(sql, tokens.tokens()))
+    {
         Some(text) => text.to_string(),
         None => create.query.to_string(),
     };
@@ -315,8 +318,7 @@ async fn plan_drop(
 
 /// The query of `CREATE VIEW .. AS <query>` as its author wrote it: the text after the
 /// first `AS` outside parentheses, without a closing `;`.
-fn query_text<'a>(sql: &'a str, dialect: &dyn Dialect) -> Option<&'a str> {
-    let tokens = Tokenizer::new(dialect, sql).tokenize_with_location().ok()?;
+fn query_text<'a>(sql: &'a str, tokens: &[TokenWithSpan]) -> Option<&'a str> {
     let mut view = false;
     let mut depth = 0i32;
     for token in tokens {
@@ -356,13 +358,11 @@ fn byte_offset(text: &str, at: Location) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-
     use super::*;
 
     #[test]
     fn the_query_is_kept_as_written() {
-        let text = |sql| query_text(sql, &GenericDialect {});
+        let text = |sql| query_text(sql, Tokenized::generic(sql).tokens());
         assert_eq!(
             text("CREATE VIEW v AS SELECT a AS b FROM t;"),
             Some("SELECT a AS b FROM t")
@@ -380,16 +380,16 @@ mod tests {
 
     #[test]
     fn renames_are_read() {
-        let rename = parse_rename("ALTER VIEW gold.v RENAME TO w;", "generic")
+        let rename = parse_rename(&Tokenized::generic("ALTER VIEW gold.v RENAME TO w;"))
             .unwrap()
             .unwrap();
         assert_eq!(rename.from.to_string(), "gold.v");
         assert_eq!(rename.to.to_string(), "w");
         assert!(
-            parse_rename("ALTER VIEW v AS SELECT 1", "generic")
+            parse_rename(&Tokenized::generic("ALTER VIEW v AS SELECT 1"))
                 .unwrap()
                 .is_none()
         );
-        assert!(parse_rename("ALTER VIEW v RENAME w", "generic").is_err());
+        assert!(parse_rename(&Tokenized::generic("ALTER VIEW v RENAME w")).is_err());
     }
 }

@@ -291,13 +291,7 @@ impl FlightSqlService for QuarryFlightSql {
         let id = std::str::from_utf8(handle).ok();
         let query = self
             .service
-            .prepare_described(
-                &prepared.session,
-                &prepared.sql,
-                &prepared.description,
-                &values,
-                id,
-            )
+            .prepare_described(&prepared.session, &prepared.description, &values, id)
             .await?;
         self.start(query, request.into_inner()).await
     }
@@ -559,13 +553,7 @@ impl FlightSqlService for QuarryFlightSql {
         for values in prepared.rows(&batches)? {
             let query = self
                 .service
-                .prepare_described(
-                    &prepared.session,
-                    &prepared.sql,
-                    &prepared.description,
-                    &values,
-                    None,
-                )
+                .prepare_described(&prepared.session, &prepared.description, &values, None)
                 .await?;
             written += self.service.execute_update(query).await?;
         }
@@ -578,10 +566,11 @@ impl FlightSqlService for QuarryFlightSql {
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let session = self.session(&request).await?;
-        let description = self.service.describe(&session, &command.query).await?;
+        let parsed = self.service.parse(&session, &command.query)?;
+        let description = self.service.describe(&session, parsed).await?;
         let parameters = ipc_schema(&description.parameters)?;
         let dataset = ipc_schema(&dataset_schema(&description))?;
-        let handle = self.prepared.open(session, &command.query, description);
+        let handle = self.prepared.open(session, description);
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema: dataset,

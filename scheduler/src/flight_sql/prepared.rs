@@ -25,7 +25,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
 /// A prepared statement.
 pub struct Prepared {
     pub session: Arc<SessionContext>,
-    pub sql: String,
     pub description: Description,
     /// The rows of parameter values bound last; empty when none were.
     values: Mutex<Vec<RecordBatch>>,
@@ -113,16 +112,10 @@ impl Default for PreparedStatements {
 
 impl PreparedStatements {
     /// Keeps a new prepared statement and returns its handle.
-    pub fn open(
-        &self,
-        session: Arc<SessionContext>,
-        sql: &str,
-        description: Description,
-    ) -> String {
+    pub fn open(&self, session: Arc<SessionContext>, description: Description) -> String {
         let handle = uuid::Uuid::new_v4().simple().to_string();
         let prepared = Prepared {
             session,
-            sql: sql.to_string(),
             description,
             values: Mutex::default(),
         };

@@ -4,17 +4,20 @@
 //! A value is read as the type the client declared for it (`Parse` type OIDs), else as
 //! the type the statement gives the parameter, else as text. The query service then
 //! casts it to the parameter's type, so `'42'` sent as text binds to an integer column.
-//! A declared type also types the placeholder in the statement ([`typed_placeholders`]),
+//! A declared type also types the placeholder in the statement ([`type_placeholders`]),
 //! so `SELECT $1` declared `date` returns a date.
 
-use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    CastKind, DataType as SqlType, ExactNumberInfo, Expr, TimezoneInfo, Value,
+    visit_expressions_mut,
+};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
 use pgwire::error::PgWireResult;
@@ -55,48 +58,52 @@ pub fn parameter_values(
         .collect()
 }
 
-/// `sql` with each placeholder whose type the client declared cast to that type:
+/// Casts each placeholder of `statement` whose type the client declared to that type:
 /// `$1` declared `int4` becomes `CAST($1 AS INT)`. Text and numeric placeholders are left
 /// for the statement to type.
-pub fn typed_placeholders<'a>(sql: &'a str, declared: &[Option<Type>]) -> Cow<'a, str> {
-    let sql_type = |i: usize| -> Option<&'static str> {
+pub fn type_placeholders(statement: &mut DFStatement, declared: &[Option<Type>]) {
+    let sql_type = |i: usize| -> Option<SqlType> {
         Some(match *declared.get(i)?.as_ref()? {
-            Type::BOOL => "BOOLEAN",
-            Type::INT2 => "SMALLINT",
-            Type::INT4 => "INT",
-            Type::INT8 => "BIGINT",
-            Type::FLOAT4 => "REAL",
-            Type::FLOAT8 => "DOUBLE",
-            Type::DATE => "DATE",
-            Type::TIMESTAMP => "TIMESTAMP",
-            Type::BYTEA => "BYTEA",
+            Type::BOOL => SqlType::Boolean,
+            Type::INT2 => SqlType::SmallInt(None),
+            Type::INT4 => SqlType::Int(None),
+            Type::INT8 => SqlType::BigInt(None),
+            Type::FLOAT4 => SqlType::Real,
+            Type::FLOAT8 => SqlType::Double(ExactNumberInfo::None),
+            Type::DATE => SqlType::Date,
+            Type::TIMESTAMP => SqlType::Timestamp(None, TimezoneInfo::None),
+            Type::BYTEA => SqlType::Bytea,
             _ => return None,
         })
     };
-    if !(0..declared.len()).any(|i| sql_type(i).is_some()) {
-        return Cow::Borrowed(sql);
-    }
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .with_unescape(false)
-        .tokenize()
-    else {
-        return Cow::Borrowed(sql);
+    let DFStatement::Statement(statement) = statement else {
+        return;
     };
-    let mut typed = String::with_capacity(sql.len() + 16);
-    for token in tokens {
-        let cast = match &token {
-            Token::Placeholder(p) => p
-                .strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| sql_type(n.checked_sub(1)?)),
+    if !(0..declared.len()).any(|i| sql_type(i).is_some()) {
+        return;
+    }
+    let _ = visit_expressions_mut(statement.as_mut(), |expr: &mut Expr| {
+        let declared = match expr {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => p
+                    .strip_prefix('$')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| sql_type(n.checked_sub(1)?)),
+                _ => None,
+            },
             _ => None,
         };
-        match cast {
-            Some(sql_type) => typed.push_str(&format!("CAST({token} AS {sql_type})")),
-            None => typed.push_str(&token.to_string()),
+        if let Some(data_type) = declared {
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(expr.clone()),
+                data_type,
+                array: false,
+                format: None,
+            };
         }
-    }
-    Cow::Owned(typed)
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 fn null_of(pg: &Type, planned: &DataType) -> Result<ScalarValue, String> {
@@ -181,6 +188,8 @@ fn decimal(value: Decimal) -> ScalarValue {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::sql::parser::DFParser;
+
     use super::*;
 
     fn one(
@@ -239,12 +248,21 @@ mod tests {
 
     #[test]
     fn declared_types_type_the_placeholders() {
+        let typed = |sql: &str, declared: &[Option<Type>]| {
+            let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+            let mut statement = DFParser::parse_sql_with_dialect(sql, &dialect)
+                .unwrap()
+                .pop_front()
+                .unwrap();
+            type_placeholders(&mut statement, declared);
+            statement.to_string()
+        };
         let declared = [Some(Type::DATE), None, Some(Type::TEXT), Some(Type::INT8)];
         assert_eq!(
-            typed_placeholders("SELECT $1, $2, $3 WHERE x = $4 AND s = '$1'", &declared),
+            typed("SELECT $1, $2, $3 WHERE x = $4 AND s = '$1'", &declared),
             "SELECT CAST($1 AS DATE), $2, $3 WHERE x = CAST($4 AS BIGINT) AND s = '$1'"
         );
-        assert_eq!(typed_placeholders("SELECT $1", &[None]), "SELECT $1");
+        assert_eq!(typed("SELECT $1", &[None]), "SELECT $1");
     }
 
     #[test]

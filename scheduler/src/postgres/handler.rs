@@ -2,10 +2,13 @@
 //! more statements in a string) and the extended one (`Parse`, `Bind`, `Describe`,
 //! `Execute`, `Sync`), both over the query service.
 //!
-//! `Parse` plans the statement, so errors surface there and `Describe` knows parameter
-//! and result types; `Execute` binds the portal's parameters, plans again with the values
-//! in place and streams the result. The first batch is awaited before rows are sent, so
-//! a query that fails at once fails before its row description.
+//! `Parse` parses the statement once (the query service's parser, in the session's
+//! PostgreSQL dialect), changes its syntax tree for PostgreSQL's spellings and the
+//! parameter types the client declared, and plans it, so errors surface there and
+//! `Describe` knows parameter and result types. `Execute` binds the portal's parameters
+//! to that plan (later executions plan the syntax tree again, not the text) and streams
+//! the result. The first batch is awaited before rows are sent, so a query that fails at
+//! once fails before its row description.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -14,8 +17,6 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ScalarValue;
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::{Sink, StreamExt, TryStreamExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -28,10 +29,11 @@ use pgwire::messages::PgWireBackendMessage;
 
 use super::commands::{self, Command};
 use super::connection::PgConnection;
-use super::decode::{parameter_values, typed_placeholders};
+use super::decode::{parameter_values, type_placeholders};
 use super::encode::encode;
 use super::error::user_error;
 use super::rewrite::rewrite;
+use super::tags::tag;
 use super::types::{field_infos, pg_type};
 use crate::error::QuarryError;
 use crate::service::{Description, QueryService};
@@ -43,10 +45,7 @@ pub enum PgStatement {
     /// Answered by the door itself.
     Command(Command),
     /// Run by the query service.
-    Sql {
-        sql: String,
-        description: Description,
-    },
+    Sql(Box<Description>),
 }
 
 /// Runs statements for PostgreSQL clients.
@@ -73,19 +72,19 @@ impl Statements {
         values: Vec<ScalarValue>,
         format: &Format,
     ) -> PgWireResult<Response> {
-        let (sql, description) = match statement {
+        let description = match statement {
             PgStatement::Command(command) => return answer(connection, command, format),
-            PgStatement::Sql { sql, description } => (sql, description),
+            PgStatement::Sql(description) => description,
         };
         let session = &connection.session;
         let query = self
             .service
-            .prepare_described(session, sql, description, &values, None)
+            .prepare_described(session, description, &values, None)
             .await?;
         connection.started(&query.id);
         if !description.is_query {
             let rows = self.service.execute_update(query).await?;
-            return Ok(Response::Execution(tag(sql, rows)));
+            return Ok(Response::Execution(tag(&description.parsed.ast, rows)));
         }
         let fields = Arc::new(field_infos(&description.result, format));
         let described = Arc::clone(&fields);
@@ -163,7 +162,7 @@ impl ExtendedQueryHandler for Statements {
         let statement = &portal.statement.statement;
         let values = match statement {
             PgStatement::Command(_) => vec![],
-            PgStatement::Sql { description, .. } => {
+            PgStatement::Sql(description) => {
                 let planned: Vec<DataType> = description
                     .parameters
                     .fields()
@@ -199,14 +198,14 @@ impl Parser {
         if let Some(command) = commands::parse(sql) {
             return Ok(PgStatement::Command(command));
         }
-        let schema = current_schema(&connection.session);
-        let rewritten = rewrite(sql, &schema);
-        let sql = typed_placeholders(rewritten.as_deref().unwrap_or(sql), declared);
-        let description = self.service.describe(&connection.session, &sql).await?;
-        Ok(PgStatement::Sql {
-            sql: sql.to_string(),
-            description,
-        })
+        let session = &connection.session;
+        let mut parsed = self.service.parse(session, sql)?;
+        if let Some(statement) = parsed.sql_mut() {
+            rewrite(statement, &current_schema(session));
+            type_placeholders(statement, declared);
+        }
+        let description = self.service.describe(session, parsed).await?;
+        Ok(PgStatement::Sql(Box::new(description)))
     }
 }
 
@@ -230,7 +229,7 @@ impl QueryParser for Parser {
     fn get_parameter_types(&self, statement: &Self::Statement) -> PgWireResult<Vec<Type>> {
         Ok(match statement {
             PgStatement::Command(_) => vec![],
-            PgStatement::Sql { description, .. } => description
+            PgStatement::Sql(description) => description
                 .parameters
                 .fields()
                 .iter()
@@ -253,98 +252,12 @@ impl QueryParser for Parser {
                 Some(schema) => field_infos(&schema, &format),
                 None => vec![],
             },
-            PgStatement::Sql { description, .. } if description.is_query => {
+            PgStatement::Sql(description) if description.is_query => {
                 field_infos(&description.result, &format)
             }
-            PgStatement::Sql { .. } => vec![],
+            PgStatement::Sql(_) => vec![],
         })
     }
-}
-
-/// The command tag of a statement that changed something: `INSERT 0 5`, `CREATE TABLE`.
-fn tag(sql: &str, rows: u64) -> Tag {
-    let words = leading_words(sql);
-    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
-    let rows = rows as usize;
-    let object = match word(1) {
-        "OR" => word(3),
-        "EXTERNAL" | "TEMPORARY" | "TEMP" => word(2),
-        w => w,
-    };
-    match word(0) {
-        "INSERT" => Tag::new("INSERT").with_oid(0).with_rows(rows),
-        "TRUNCATE" => Tag::new("TRUNCATE TABLE"),
-        "UPDATE" | "DELETE" | "MERGE" | "COPY" => Tag::new(word(0)).with_rows(rows),
-        "CREATE" if object == "TABLE" && words.iter().any(|w| w == "AS") => {
-            Tag::new("SELECT").with_rows(rows)
-        }
-        "CREATE" | "DROP" | "ALTER" => Tag::new(&format!("{} {object}", word(0))),
-        first => Tag::new(first),
-    }
-}
-
-/// The first words of `sql`, upper-cased, past comments; for `WITH ...`, from the
-/// statement that follows its common table expressions (the only case that reads the
-/// whole statement: a long `INSERT .. VALUES` is not tokenized again for its tag).
-fn leading_words(sql: &str) -> Vec<String> {
-    let sql = past_comments(sql);
-    match sql.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("with")) {
-        true => after_common_table_expressions(sql),
-        false => sql
-            .split_whitespace()
-            .take(6)
-            .map(str::to_ascii_uppercase)
-            .collect(),
-    }
-}
-
-/// `sql` from its first word on, past whitespace and comments.
-fn past_comments(mut sql: &str) -> &str {
-    loop {
-        sql = sql.trim_start();
-        if let Some(rest) = sql.strip_prefix("--") {
-            sql = rest.split_once('\n').map_or("", |(_, rest)| rest);
-        } else if let Some(rest) = sql.strip_prefix("/*") {
-            sql = rest.split_once("*/").map_or("", |(_, rest)| rest);
-        } else {
-            return sql;
-        }
-    }
-}
-
-/// The first words of the statement a `WITH` introduces, past its expressions.
-fn after_common_table_expressions(sql: &str) -> Vec<String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
-        .unwrap_or_default();
-    let mut depth = 0i32;
-    let mut words = Vec::new();
-    for token in tokens {
-        match token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            Token::Word(word) if depth == 0 => {
-                let word = word.value.to_ascii_uppercase();
-                if words.first().is_some_and(|w| w == "WITH") {
-                    if matches!(
-                        word.as_str(),
-                        "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE"
-                    ) {
-                        words = vec![word];
-                    }
-                } else {
-                    words.push(word);
-                }
-            }
-            Token::Whitespace(_) => {}
-            _ if depth == 0 && words.is_empty() => break,
-            _ => {}
-        }
-        if words.len() >= 6 {
-            break;
-        }
-    }
-    words
 }
 
 /// The result columns of a command that returns rows.
@@ -430,35 +343,4 @@ fn set(connection: &PgConnection, name: &str, value: &str) -> PgWireResult<()> {
     }
     connection.settings.set(name, value);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_tags_name_what_changed() {
-        let t = |sql: &str, rows| {
-            let tag = tag(sql, rows);
-            let complete: pgwire::messages::response::CommandComplete = tag.into();
-            complete.tag
-        };
-        assert_eq!(t("insert into t values (1)", 1), "INSERT 0 1");
-        assert_eq!(t("CREATE TABLE gold.x AS SELECT 1", 1), "SELECT 1");
-        assert_eq!(t("create table t (a int)", 0), "CREATE TABLE");
-        assert_eq!(t("CREATE OR REPLACE VIEW v AS SELECT 1", 0), "CREATE VIEW");
-        assert_eq!(t("DROP TABLE t", 0), "DROP TABLE");
-        assert_eq!(t("DELETE FROM t WHERE a = 1", 3), "DELETE 3");
-        assert_eq!(
-            t("/* {\"app\": \"dbt\"} */ create table t as (select 1)", 1),
-            "SELECT 1"
-        );
-        assert_eq!(t("-- load\ninsert into t values (1)", 1), "INSERT 0 1");
-        assert_eq!(
-            t("WITH n AS (SELECT 1 AS a) INSERT INTO t SELECT a FROM n", 1),
-            "INSERT 0 1"
-        );
-        assert_eq!(t("TRUNCATE TABLE t", 4), "TRUNCATE TABLE");
-        assert_eq!(t("create temporary table t as (select 1)", 1), "SELECT 1");
-    }
 }

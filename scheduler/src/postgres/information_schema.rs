@@ -10,9 +10,12 @@
 use std::str::FromStr;
 
 use datafusion::arrow::datatypes::DataType as ArrowType;
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart, TableAlias, TableFactor};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::common::{Result, ScalarValue, TableReference, plan_datafusion_err};
+use datafusion::logical_expr::planner::{
+    PlannedRelation, RelationPlanner, RelationPlannerContext, RelationPlanning,
+};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col, lit};
+use datafusion::sql::sqlparser::ast::{ObjectName, ObjectNamePart, TableFactor};
 use pgwire::api::Type;
 
 use super::types::pg_type;
@@ -22,19 +25,93 @@ pub const DATA_TYPE_FUNCTION: &str = "quarry_pg_data_type";
 /// The function that turns DataFusion's `data_type` into PostgreSQL's `udt_name`.
 pub const UDT_NAME_FUNCTION: &str = "quarry_pg_udt_name";
 
+/// Plans reads of `information_schema.columns` and of the views of constraints as
+/// PostgreSQL shows them; registered on PostgreSQL sessions.
+#[derive(Debug)]
+pub struct PostgresInformationSchema;
+
+impl RelationPlanner for PostgresInformationSchema {
+    fn plan_relation(
+        &self,
+        relation: TableFactor,
+        context: &mut dyn RelationPlannerContext,
+    ) -> Result<RelationPlanning> {
+        let TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            version: None,
+            ..
+        } = &relation
+        else {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        };
+        let Some(view) = information_schema_view(name) else {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        };
+        let plan = match CONSTRAINT_VIEWS.iter().find(|(name, _)| *name == view) {
+            Some((_, columns)) => no_constraints(columns)?,
+            None if view == "columns" => columns_view(context)?,
+            None => return Ok(RelationPlanning::Original(Box::new(relation))),
+        };
+        // Named as the view, as a table without an alias is.
+        let plan = LogicalPlanBuilder::from(plan).alias(view)?.build()?;
+        Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+            plan,
+            alias.clone(),
+        ))))
+    }
+}
+
 /// DataFusion's `information_schema.columns` with PostgreSQL's types and positions.
-fn columns_view() -> String {
-    format!(
-        "SELECT table_catalog, table_schema, table_name, column_name, \
-         CAST(ordinal_position + 1 AS INT) AS ordinal_position, column_default, \
-         is_nullable, {DATA_TYPE_FUNCTION}(data_type) AS data_type, \
-         character_maximum_length, character_octet_length, numeric_precision, \
-         numeric_precision_radix, numeric_scale, datetime_precision, interval_type, \
-         table_catalog AS udt_catalog, 'pg_catalog' AS udt_schema, \
-         {UDT_NAME_FUNCTION}(data_type) AS udt_name, 'NO' AS is_identity, \
-         'NEVER' AS is_generated \
-         FROM information_schema.columns"
-    )
+fn columns_view(context: &mut dyn RelationPlannerContext) -> Result<LogicalPlan> {
+    let provider = context.context_provider();
+    let function = |name: &str| {
+        provider
+            .get_function_meta(name)
+            .ok_or_else(|| plan_datafusion_err!("the function {name} is not registered"))
+    };
+    let (data_type, udt_name) = (function(DATA_TYPE_FUNCTION)?, function(UDT_NAME_FUNCTION)?);
+    let reference = TableReference::partial("information_schema", "columns");
+    let source = provider.get_table_source(reference.clone())?;
+    let same = |names: &[&str]| names.iter().map(|n| col(*n)).collect::<Vec<Expr>>();
+    let mut columns = same(&["table_catalog", "table_schema", "table_name", "column_name"]);
+    columns.push(
+        cast(col("ordinal_position") + lit(1i64), ArrowType::Int32).alias("ordinal_position"),
+    );
+    columns.extend(same(&["column_default", "is_nullable"]));
+    columns.push(data_type.call(vec![col("data_type")]).alias("data_type"));
+    columns.extend(same(&[
+        "character_maximum_length",
+        "character_octet_length",
+        "numeric_precision",
+        "numeric_precision_radix",
+        "numeric_scale",
+        "datetime_precision",
+        "interval_type",
+    ]));
+    columns.extend([
+        col("table_catalog").alias("udt_catalog"),
+        lit("pg_catalog").alias("udt_schema"),
+        udt_name.call(vec![col("data_type")]).alias("udt_name"),
+        lit("NO").alias("is_identity"),
+        lit("NEVER").alias("is_generated"),
+    ]);
+    LogicalPlanBuilder::scan(reference, source, None)?
+        .project(columns)?
+        .build()
+}
+
+/// A view of constraints: its columns, no rows (Quarry's tables have no keys).
+fn no_constraints(columns: &str) -> Result<LogicalPlan> {
+    let columns = columns.split_whitespace().map(|c| {
+        let data_type = match c {
+            "ordinal_position" | "position_in_unique_constraint" => ArrowType::Int32,
+            _ => ArrowType::Utf8,
+        };
+        cast(lit(ScalarValue::Null), data_type).alias(c)
+    });
+    LogicalPlanBuilder::empty(false).project(columns)?.build()
 }
 
 /// The views of constraints, which Quarry's tables do not have: their columns, no rows.
@@ -60,57 +137,6 @@ const CONSTRAINT_VIEWS: [(&str, &str); 4] = [
          constraint_schema constraint_name",
     ),
 ];
-
-/// What a view of `information_schema` that DataFusion lacks or shows otherwise reads.
-fn view_query(view: &str) -> Option<String> {
-    if view == "columns" {
-        return Some(columns_view());
-    }
-    let (_, columns) = CONSTRAINT_VIEWS.iter().find(|(name, _)| *name == view)?;
-    let columns: Vec<String> = columns
-        .split_whitespace()
-        .map(|c| match c {
-            "ordinal_position" | "position_in_unique_constraint" => {
-                format!("CAST(NULL AS INT) AS {c}")
-            }
-            c => format!("CAST(NULL AS TEXT) AS {c}"),
-        })
-        .collect();
-    Some(format!("SELECT {} WHERE false", columns.join(", ")))
-}
-
-/// Replaces a read of `information_schema.columns` with [`columns_view`], and one of a
-/// view of constraints with an empty query of its columns, keeping the query's alias
-/// for it; says whether it did.
-pub fn translate_columns(factor: &mut TableFactor) -> bool {
-    let TableFactor::Table { name, alias, .. } = factor else {
-        return false;
-    };
-    let Some(view_name) = information_schema_view(name) else {
-        return false;
-    };
-    let Some(view) = view_query(&view_name) else {
-        return false;
-    };
-    let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&view)
-        .and_then(|mut p| p.parse_query())
-    else {
-        return false;
-    };
-    let alias = alias.take().unwrap_or_else(|| TableAlias {
-        explicit: true,
-        name: Ident::new(view_name),
-        columns: vec![],
-    });
-    *factor = TableFactor::Derived {
-        lateral: false,
-        subquery,
-        alias: Some(alias),
-        sample: None,
-    };
-    true
-}
 
 /// The view `name` names in `information_schema` (with the catalog in front or not).
 fn information_schema_view(name: &ObjectName) -> Option<String> {
@@ -164,7 +190,6 @@ pub fn udt_name(arrow_type: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::datatypes::TimeUnit;
-    use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
 
     use super::*;
 
@@ -189,25 +214,52 @@ mod tests {
         assert_eq!(data_type("no such type"), "USER-DEFINED");
     }
 
-    #[test]
-    fn the_columns_view_is_read_through_the_translation() {
-        let sql = "SELECT c.column_name FROM information_schema.columns c";
-        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
-        let Statement::Query(query) = &mut statements[0] else {
-            panic!()
+    #[tokio::test]
+    async fn the_columns_view_shows_postgres_types() {
+        let config = datafusion::prelude::SessionConfig::new().with_information_schema(true);
+        let ctx = datafusion::prelude::SessionContext::new_with_config(config);
+        ctx.register_relation_planner(std::sync::Arc::new(PostgresInformationSchema))
+            .unwrap();
+        super::super::catalog_functions::register(&ctx, "u");
+        ctx.sql("CREATE TABLE t (a BIGINT, b VARCHAR)")
+            .await
+            .unwrap();
+        let rows = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+                datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .unwrap()
+                    .to_string()
+            }
         };
-        let SetExpr::Select(select) = query.body.as_mut() else {
-            panic!()
-        };
-        assert!(translate_columns(&mut select.from[0].relation));
-        let text = statements[0].to_string();
+        let columns = rows(
+            "SELECT c.column_name, c.ordinal_position, c.data_type, columns.udt_name \
+             FROM information_schema.columns c JOIN information_schema.columns \
+             ON columns.column_name = c.column_name WHERE c.table_name = 't' ORDER BY 2",
+        )
+        .await;
         assert!(
-            text.contains("quarry_pg_data_type(data_type) AS data_type"),
-            "{text}"
+            columns.contains("| a           | 1                | bigint    | int8     |"),
+            "{columns}"
         );
         assert!(
-            text.ends_with("FROM information_schema.columns) c"),
-            "{text}"
+            columns.contains("| b           | 2                | text      | text     |"),
+            "{columns}"
         );
+        let keys = ctx
+            .sql(
+                "SELECT constraint_name, ordinal_position FROM information_schema.key_column_usage",
+            )
+            .await
+            .unwrap();
+        let types: Vec<String> = keys
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| format!("{} {}", f.name(), f.data_type()))
+            .collect();
+        assert_eq!(types, ["constraint_name Utf8", "ordinal_position Int32"]);
+        assert_eq!(keys.count().await.unwrap(), 0);
     }
 }

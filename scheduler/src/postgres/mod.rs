@@ -4,7 +4,9 @@
 //!
 //! - [`startup`]: logging in (trust, password, MD5, SCRAM-SHA-256) and the settings
 //!   announced to the client.
-//! - [`handler`]: the simple and extended query protocols.
+//! - [`handler`]: the simple and extended query protocols: each statement parsed once
+//!   by the query service, its syntax tree changed here, then described and run;
+//!   [`tags`]: command tags from the parsed statement.
 //! - [`commands`]: statements about the connection (`BEGIN`, `SET`, `SHOW`, ...).
 //! - [`settings`]: a connection's PostgreSQL settings.
 //! - [`functions`]: `version()`, `current_schema()`, `session_user`, ...
@@ -13,12 +15,14 @@
 //! - [`rewrite`]: PostgreSQL spellings in their queries, rewritten for DataFusion;
 //!   [`column_names`]: PostgreSQL's names for unnamed result columns;
 //!   [`information_schema`]: `information_schema.columns` with PostgreSQL's types;
-//!   [`order_by`]: sorting by subqueries.
+//!   [`operators`]: `OPERATOR(pg_catalog.~)`;
+//!   [`order_by`]: sorting by subqueries; [`ast`]: the parts these rewrites put in.
 //! - [`types`], [`encode`], [`decode`]: Arrow and PostgreSQL types, result rows and
 //!   parameter values on the wire.
 //! - [`connection`]: a connection's state, found by cancel requests.
 //! - [`error`]: errors with the SQLSTATE PostgreSQL would send.
 
+pub mod ast;
 pub mod catalog_functions;
 pub mod column_names;
 pub mod commands;
@@ -29,11 +33,13 @@ pub mod error;
 pub mod functions;
 pub mod handler;
 pub mod information_schema;
+pub mod operators;
 pub mod order_by;
 pub mod pg_catalog;
 pub mod rewrite;
 pub mod settings;
 pub mod startup;
+pub mod tags;
 pub mod types;
 
 use std::net::SocketAddr;

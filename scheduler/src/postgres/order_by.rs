@@ -15,11 +15,11 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, OrderByKind, Query, SelectItem, SetExpr, Value, visit_expressions,
+    Expr, Ident, OrderBy, OrderByExpr, OrderByKind, Query, SelectItem, SetExpr, TableAlias,
+    TableFactor, Value, visit_expressions,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
+use super::ast;
 use super::column_names::column_name;
 
 /// `query` sorted by its subquery expressions through a query around it, or `None`
@@ -40,7 +40,7 @@ pub fn sort_outside(query: &Query) -> Option<Query> {
         .iter()
         .map(column_name)
         .collect::<Option<_>>()?;
-    let quoted = |name: &str| Ident::with_quote('"', name).to_string();
+    let quoted = |name: &str| Expr::Identifier(Ident::with_quote('"', name));
     let mut inner = query.clone();
     inner.order_by = None;
     inner.limit_clause = None;
@@ -51,12 +51,12 @@ pub fn sort_outside(query: &Query) -> Option<Query> {
     for (i, item) in items.iter().enumerate() {
         let key = match &item.expr {
             expr if has_subquery(expr) => {
-                let alias = format!("__quarry_sort_{}", i + 1);
+                let alias = Ident::new(format!("__quarry_sort_{}", i + 1));
                 inner_select.projection.push(SelectItem::ExprWithAlias {
                     expr: expr.clone(),
-                    alias: Ident::new(&alias),
+                    alias: alias.clone(),
                 });
-                alias
+                Expr::Identifier(alias)
             }
             Expr::Value(v) => match &v.value {
                 Value::Number(n, _) => quoted(names.get(n.parse::<usize>().ok()?.checked_sub(1)?)?),
@@ -65,24 +65,33 @@ pub fn sort_outside(query: &Query) -> Option<Query> {
             Expr::Identifier(ident) if names.contains(&ident.value) => quoted(&ident.value),
             _ => return None,
         };
-        keys.push(format!("{key}{}", item.options));
+        keys.push(OrderByExpr {
+            expr: key,
+            options: item.options,
+            with_fill: None,
+        });
     }
-    let columns: Vec<String> = names.iter().map(|n| quoted(n)).collect();
-    let limit = query
-        .limit_clause
-        .as_ref()
-        .map(|l| l.to_string())
-        .unwrap_or_default();
-    let sql = format!(
-        "SELECT {} FROM ({inner}) AS __quarry_sorted ORDER BY {}{limit}",
-        columns.join(", "),
-        keys.join(", ")
-    );
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&sql)
-        .and_then(|mut p| p.parse_query())
-        .ok()
-        .map(|q| *q)
+    let columns = names
+        .iter()
+        .map(|n| SelectItem::UnnamedExpr(quoted(n)))
+        .collect();
+    let sorted = TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(inner),
+        alias: Some(TableAlias {
+            explicit: true,
+            name: Ident::new("__quarry_sorted"),
+            columns: vec![],
+        }),
+        sample: None,
+    };
+    let mut outer = ast::select(columns, Some(sorted), None);
+    outer.order_by = Some(OrderBy {
+        kind: OrderByKind::Expressions(keys),
+        interpolate: None,
+    });
+    outer.limit_clause = query.limit_clause.clone();
+    Some(outer)
 }
 
 fn has_subquery(expr: &Expr) -> bool {
@@ -95,6 +104,9 @@ fn has_subquery(expr: &Expr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
     use super::*;
 
     fn sorted(sql: &str) -> Option<String> {

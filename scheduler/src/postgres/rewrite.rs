@@ -3,7 +3,6 @@
 //!
 //! - unqualified `pg_class` and friends mean `pg_catalog.pg_class`;
 //! - `pg_catalog.format_type(...)`: functions qualified with `pg_catalog`;
-//! - `OPERATOR(pg_catalog.~)`: operators qualified with `pg_catalog`;
 //! - `x COLLATE pg_catalog.default`: collations (Quarry compares strings by bytes);
 //! - `'gold.sales'::regclass`, `'int4'::regtype`: object names as object ids;
 //!   `::oid`, `::name`, `::pg_catalog.text` and other PostgreSQL type names;
@@ -22,13 +21,18 @@
 //! - unnamed result columns get PostgreSQL's names ([`super::column_names`]);
 //! - `ORDER BY` an expression with a subquery sorts in a query around it
 //!   ([`super::order_by`]);
-//! - `information_schema.columns` shows PostgreSQL's types ([`super::information_schema`]).
 //!
-//! Only queries are rewritten, and only when something changed; other statements reach
-//! the query service as the client wrote them.
+//! Two spellings are planned by DataFusion's own hooks on PostgreSQL sessions instead:
+//! `information_schema.columns` with PostgreSQL's types, a relation planner
+//! ([`super::information_schema`]), and `OPERATOR(pg_catalog.~)`, an expression planner
+//! ([`super::operators`]).
+//!
+//! Only queries are rewritten, in place: the syntax tree the query service plans is the
+//! one parsed from the client's text, changed; no SQL is printed and parsed again.
 
 use std::ops::ControlFlow;
 
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
     Array, BinaryOperator, CastKind, DataType, ExcludeSelectItem, Expr, FunctionArg,
     FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, JoinOperator, ObjectName,
@@ -36,24 +40,25 @@ use datafusion::sql::sqlparser::ast::{
     TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut, visit_expressions,
     visit_expressions_mut, visit_relations_mut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
+use super::ast;
 use super::column_names::{column_name, name_columns};
-use super::information_schema::translate_columns;
 use super::order_by::sort_outside;
 use super::pg_catalog::{
     PG_CATALOG, is_catalog_table, is_empty_catalog_table, namespace_oid, regclass_oid,
 };
 use super::types::type_oid;
 
-/// `sql` rewritten for DataFusion, with unqualified names resolved in `schema`; `None`
-/// when it needs no rewriting (or does not parse: the planner reports that).
-pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
-    let [statement @ Statement::Query(_)] = statements.as_mut_slice() else {
-        return None;
+/// Rewrites `statement` for DataFusion in place, with unqualified names resolved in
+/// `schema`; says whether anything changed. Only queries are rewritten.
+pub fn rewrite(statement: &mut DFStatement, schema: &str) -> bool {
+    let DFStatement::Statement(statement) = statement else {
+        return false;
     };
+    let statement = statement.as_mut();
+    if !matches!(statement, Statement::Query(_)) {
+        return false;
+    }
     let (mut changed, mut reads_catalog) = (false, false);
     let _ = visit_relations_mut(statement, |name: &mut ObjectName| {
         match name.0.as_slice() {
@@ -79,9 +84,9 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
     let mut unique = UniqueColumns { changed: false };
     let _ = statement.visit(&mut unique);
     changed |= unique.changed;
-    let mut views = PostgresViews { changed: false };
-    let _ = statement.visit(&mut views);
-    changed |= views.changed;
+    let mut functions = FunctionsInFrom { changed: false };
+    let _ = statement.visit(&mut functions);
+    changed |= functions.changed;
     if let Statement::Query(query) = statement
         && let SetExpr::Select(select) = query.body.as_mut()
     {
@@ -96,24 +101,27 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
     });
     if reads_catalog
         && let Statement::Query(query) = statement
-        && let Some(empty) = no_rows(&query.body)
+        && let Some(columns) = no_rows(&query.body)
     {
         // The parameters stay, for the values the client binds.
+        let mut filter = Expr::value(Value::Boolean(false));
         let mut parameters = Vec::new();
-        let _ = visit_expressions(query, |expr: &Expr| {
+        let _ = visit_expressions(query.as_ref(), |expr: &Expr| {
             if let Expr::Value(v) = expr
                 && let Value::Placeholder(p) = &v.value
                 && !parameters.contains(p)
             {
                 parameters.push(p.clone());
+                filter = Expr::BinaryOp {
+                    left: Box::new(filter.clone()),
+                    op: BinaryOperator::And,
+                    right: Box::new(Expr::IsNull(Box::new(expr.clone()))),
+                };
             }
             ControlFlow::<()>::Continue(())
         });
-        let kept: String = parameters
-            .iter()
-            .map(|p| format!(" AND {p} IS NULL"))
-            .collect();
-        return Some(format!("{empty}{kept}"));
+        **query = ast::select(columns, None, Some(filter));
+        return true;
     }
     if let Statement::Query(query) = statement
         && let Some(sorted) = sort_outside(query)
@@ -124,7 +132,7 @@ pub fn rewrite(sql: &str, schema: &str) -> Option<String> {
     let mut in_columns = InSubqueriesInColumns { changed: false };
     let _ = statement.visit(&mut in_columns);
     changed |= in_columns.changed;
-    changed.then(|| statement.to_string())
+    changed
 }
 
 /// `x IN (SELECT y ..)` in a result column, which DataFusion plans only in a filter,
@@ -160,11 +168,9 @@ impl VisitorMut for InSubqueriesInColumns {
                 if !aggregate_scalar_subquery(&mut values, "array_agg") {
                     return ControlFlow::Continue(());
                 }
-                let not = if *negated { "NOT " } else { "" };
-                if let Ok(has) = parse_expr(&format!("{not}array_has({values}, {needle})")) {
-                    *e = has;
-                    self.changed = true;
-                }
+                let has = ast::call("array_has", vec![values, (**needle).clone()]);
+                *e = if *negated { ast::not(has) } else { has };
+                self.changed = true;
                 ControlFlow::Continue(())
             });
         }
@@ -217,17 +223,17 @@ impl VisitorMut for UniqueColumns {
     }
 }
 
-/// Reads DataFusion's `information_schema.columns` through PostgreSQL's types.
-struct PostgresViews {
+/// Functions in `FROM`, read as PostgreSQL reads them ([`functions_in_from`]).
+struct FunctionsInFrom {
     changed: bool,
 }
 
-impl VisitorMut for PostgresViews {
+impl VisitorMut for FunctionsInFrom {
     type Break = ();
 
-    /// After the factor's own parts are visited, so the view put in is not visited.
+    /// After the factor's own parts are visited, so what is put in is not visited.
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        self.changed |= translate_columns(factor) || functions_in_from(factor);
+        self.changed |= functions_in_from(factor);
         ControlFlow::Continue(())
     }
 }
@@ -253,11 +259,7 @@ fn functions_in_from(factor: &mut TableFactor) -> bool {
         // `array_upper(string_to_array(current_setting(..), ','), 1)`) go through the
         // scalar function, whose list is unnested.
         "generate_series" if !args.args.iter().all(is_literal_argument) => {
-            let arguments: Vec<String> = args.args.iter().map(ToString::to_string).collect();
-            let Ok(series) = parse_expr(&format!("generate_series({})", arguments.join(", ")))
-            else {
-                return false;
-            };
+            let series = ast::call_with(name.clone(), args.args.clone());
             let mut alias = alias.clone();
             alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
             *factor = TableFactor::UNNEST {
@@ -274,17 +276,13 @@ fn functions_in_from(factor: &mut TableFactor) -> bool {
             true
         }
         "string_to_array" | "current_schemas" | "parse_ident" | "regexp_split_to_array" => {
-            let arguments: Vec<String> = args.args.iter().map(ToString::to_string).collect();
-            let sql = format!("SELECT {name}({}) AS {}", arguments.join(", "), alias.name);
-            let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-                .try_with_sql(&sql)
-                .and_then(|mut p| p.parse_query())
-            else {
-                return false;
+            let column = SelectItem::ExprWithAlias {
+                expr: ast::call_with(name.clone(), args.args.clone()),
+                alias: alias.name.clone(),
             };
             *factor = TableFactor::Derived {
                 lateral: false,
-                subquery,
+                subquery: Box::new(ast::select(vec![column], None, None)),
                 alias: Some(alias.clone()),
                 sample: None,
             };
@@ -294,9 +292,9 @@ fn functions_in_from(factor: &mut TableFactor) -> bool {
     }
 }
 
-/// For a query whose every branch reads an empty catalog: a query of the same columns
-/// with no rows.
-fn no_rows(body: &SetExpr) -> Option<String> {
+/// For a query whose every branch reads an empty catalog: the same columns, as `NULL`s,
+/// for a query with no rows.
+fn no_rows(body: &SetExpr) -> Option<Vec<SelectItem>> {
     let select = match body {
         SetExpr::Select(select) if reads_empty_catalog(select) => select,
         SetExpr::SetOperation { left, right, .. } => {
@@ -306,19 +304,18 @@ fn no_rows(body: &SetExpr) -> Option<String> {
         _ => return None,
     };
     let names: Vec<Option<String>> = select.projection.iter().map(column_name).collect();
-    let columns: Vec<String> = names
+    let columns = names
         .iter()
         .enumerate()
         .map(|(i, name)| {
             let repeated = names.iter().filter(|n| *n == name).count() > 1;
-            let name = match name {
-                Some(name) if !repeated => name.clone(),
-                _ => format!("column{}", i + 1),
-            };
-            format!("NULL AS \"{}\"", name.replace('"', "\"\""))
+            match name {
+                Some(name) if !repeated => ast::named(ast::null(), name),
+                _ => ast::named(ast::null(), &format!("column{}", i + 1)),
+            }
         })
         .collect();
-    Some(format!("SELECT {} WHERE false", columns.join(", ")))
+    Some(columns)
 }
 
 /// Whether `select` reads a catalog Quarry keeps empty, joined so that no row results.
@@ -349,34 +346,18 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
             if let FunctionArguments::Subquery(query) = &function.args
                 && last_part(&function.name).eq_ignore_ascii_case("array")
             {
-                let Ok(aggregated) = parse_expr(&format!("({query})")) else {
-                    return false;
-                };
-                *expr = aggregated;
+                *expr = Expr::Subquery(query.clone());
                 return aggregate_scalar_subquery(expr, "array_agg");
             }
             strip_pg_catalog(&mut function.name)
         }
-        Expr::BinaryOp { op, .. } => match op {
-            BinaryOperator::PGCustomBinaryOperator(parts) => {
-                let Some(replacement) = operator(parts.last().map(String::as_str)) else {
-                    return false;
-                };
-                *op = replacement;
-                true
-            }
-            _ => false,
-        },
         Expr::AllOp {
             left,
             compare_op: BinaryOperator::NotEq,
             right,
         } if !matches!(right.as_ref(), Expr::Subquery(_)) => {
             let right = array_literal(right).unwrap_or_else(|| (**right).clone());
-            let Ok(not_in) = parse_expr(&format!("NOT array_has({right}, {left})")) else {
-                return false;
-            };
-            *expr = not_in;
+            *expr = ast::not(ast::call("array_has", vec![right, (**left).clone()]));
             true
         }
         Expr::Cast {
@@ -419,13 +400,10 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
                     true
                 }
                 // A name computed by the query: looked up when it runs.
-                ("regclass", None) => match parse_expr(&format!("to_regclass({inner})")) {
-                    Ok(lookup) => {
-                        *expr = lookup;
-                        true
-                    }
-                    Err(_) => false,
-                },
+                ("regclass", None) => {
+                    *expr = ast::call("to_regclass", vec![(**inner).clone()]);
+                    true
+                }
                 ("regtype", Some(text)) => {
                     *expr = number(type_oid(&text).unwrap_or(0));
                     true
@@ -498,10 +476,7 @@ fn aggregate_scalar_subquery(expr: &mut Expr, aggregate: &str) -> bool {
     if !no_grouping || aggregated {
         return false;
     }
-    let Ok(max) = parse_expr(&format!("{aggregate}({column})")) else {
-        return false;
-    };
-    *column = max;
+    *column = ast::call(aggregate, vec![column.clone()]);
     true
 }
 
@@ -519,13 +494,6 @@ const AGGREGATES: [&str; 10] = [
     "every",
 ];
 
-/// `sql` as an expression.
-fn parse_expr(sql: &str) -> Result<Expr, ParserError> {
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-}
-
 /// `pg_catalog.f` becomes `f`.
 fn strip_pg_catalog(name: &mut ObjectName) -> bool {
     match name.0.as_slice() {
@@ -542,23 +510,6 @@ fn last_part(name: &ObjectName) -> String {
         Some(ObjectNamePart::Identifier(ident)) => ident.value.clone(),
         _ => String::new(),
     }
-}
-
-/// The operator `OPERATOR(pg_catalog.op)` names.
-fn operator(op: Option<&str>) -> Option<BinaryOperator> {
-    Some(match op? {
-        "~" => BinaryOperator::PGRegexMatch,
-        "~*" => BinaryOperator::PGRegexIMatch,
-        "!~" => BinaryOperator::PGRegexNotMatch,
-        "!~*" => BinaryOperator::PGRegexNotIMatch,
-        "=" => BinaryOperator::Eq,
-        "<>" => BinaryOperator::NotEq,
-        "<" => BinaryOperator::Lt,
-        ">" => BinaryOperator::Gt,
-        "<=" => BinaryOperator::LtEq,
-        ">=" => BinaryOperator::GtEq,
-        _ => return None,
-    })
 }
 
 /// The SQL type DataFusion knows for a PostgreSQL type name used in a cast.
@@ -623,8 +574,18 @@ fn number(n: u32) -> Expr {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::sql::parser::DFParser;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+
     use super::*;
     use crate::postgres::pg_catalog::relation_oid;
+
+    /// `sql` rewritten, printed; `None` when nothing changed (or it does not parse).
+    fn rewritten(sql: &str, schema: &str) -> Option<String> {
+        let mut statements = DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}).ok()?;
+        let statement = statements.front_mut()?;
+        rewrite(statement, schema).then(|| statement.to_string())
+    }
 
     #[test]
     fn catalog_queries_become_datafusion_sql() {
@@ -632,13 +593,13 @@ mod tests {
                    ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' \
                    COLLATE pg_catalog.default AND pg_catalog.pg_table_is_visible(c.oid) \
                    AND c.oid = 'pg_class'::regclass AND c.oid::pg_catalog.text <> ''";
-        let rewritten = rewrite(sql, "public").unwrap();
+        let rewritten = rewritten(sql, "public").unwrap();
         let oid = relation_oid(PG_CATALOG, "pg_class");
         assert_eq!(
             rewritten,
             format!(
                 "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
-                 ON n.oid = c.relnamespace WHERE c.relname ~ '^(t)$' \
+                 ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' \
                  AND pg_table_is_visible(c.oid) AND c.oid = {oid} AND CAST(c.oid AS TEXT) <> ''"
             )
         );
@@ -649,20 +610,20 @@ mod tests {
         let sql = "SELECT a.attname, (SELECT d.adbin FROM pg_catalog.pg_attrdef d \
                    WHERE d.adrelid = a.attrelid) AS def FROM pg_catalog.pg_attribute a";
         assert!(
-            rewrite(sql, "public")
+            rewritten(sql, "public")
                 .unwrap()
                 .contains(", NULL AS def FROM")
         );
         let sql = "SELECT a.attname, (SELECT t.typname FROM pg_catalog.pg_type t \
                    WHERE t.oid = a.atttypid) AS type FROM pg_catalog.pg_attribute a";
         assert!(
-            rewrite(sql, "public")
+            rewritten(sql, "public")
                 .unwrap()
                 .contains("(SELECT max(t.typname) FROM")
         );
         // Not in queries of other tables.
         assert_eq!(
-            rewrite("SELECT (SELECT b FROM u) FROM t", "public").unwrap(),
+            rewritten("SELECT (SELECT b FROM u) FROM t", "public").unwrap(),
             "SELECT (SELECT b FROM u) AS \"b\" FROM t"
         );
     }
@@ -671,7 +632,7 @@ mod tests {
     fn array_subqueries_aggregate() {
         let sql = "SELECT array(SELECT rolname FROM pg_roles ORDER BY 1)";
         assert_eq!(
-            rewrite(sql, "public").unwrap(),
+            rewritten(sql, "public").unwrap(),
             "SELECT (SELECT array_agg(rolname) FROM pg_catalog.pg_roles) AS \"array\""
         );
     }
@@ -681,12 +642,12 @@ mod tests {
         let sql = "SELECT pol.polname, pol.polroles = '{0}' AS everyone \
                    FROM pg_catalog.pg_policy pol WHERE pol.polrelid = '1' ORDER BY 1";
         assert_eq!(
-            rewrite(sql, "public").unwrap(),
+            rewritten(sql, "public").unwrap(),
             "SELECT NULL AS \"polname\", NULL AS \"everyone\" WHERE false"
         );
         let sql = "SELECT pg_get_expr(a, b), pg_get_expr(c, d) FROM pg_catalog.pg_policy";
         assert_eq!(
-            rewrite(sql, "public").unwrap(),
+            rewritten(sql, "public").unwrap(),
             "SELECT NULL AS \"column1\", NULL AS \"column2\" WHERE false"
         );
     }
@@ -696,14 +657,14 @@ mod tests {
         let sql = "SELECT n.oid, n.*, d.description FROM pg_catalog.pg_namespace n \
                    LEFT JOIN pg_catalog.pg_description d ON d.objoid = n.oid";
         assert!(
-            rewrite(sql, "public")
+            rewritten(sql, "public")
                 .unwrap()
                 .starts_with("SELECT n.oid, n.* EXCLUDE (oid), d.description FROM")
         );
         let sql = "SELECT string_agg(word, ',') FROM pg_catalog.pg_get_keywords() \
                    WHERE word <> ALL ('{a,abs}'::text[])";
         assert_eq!(
-            rewrite(sql, "public").unwrap(),
+            rewritten(sql, "public").unwrap(),
             "SELECT string_agg(word, ',') AS \"string_agg\" FROM pg_get_keywords() \
              WHERE NOT array_has(ARRAY['a', 'abs'], word)"
         );
@@ -711,8 +672,11 @@ mod tests {
 
     #[test]
     fn plain_statements_are_left_alone() {
-        assert_eq!(rewrite("SELECT a FROM gold.t WHERE a = $1", "public"), None);
-        assert_eq!(rewrite("CREATE TABLE t AS SELECT 1", "public"), None);
-        assert_eq!(rewrite("not sql at all", "public"), None);
+        assert_eq!(
+            rewritten("SELECT a FROM gold.t WHERE a = $1", "public"),
+            None
+        );
+        assert_eq!(rewritten("CREATE TABLE t AS SELECT 1", "public"), None);
+        assert_eq!(rewritten("not sql at all", "public"), None);
     }
 }

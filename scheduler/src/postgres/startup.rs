@@ -9,6 +9,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::execution::FunctionRegistry;
 use futures::Sink;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::md5pass::{Md5PasswordAuth, hash_md5_password};
@@ -23,9 +24,12 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::connection::{Connections, PgConnection};
+use super::information_schema::PostgresInformationSchema;
+use super::operators::QualifiedOperators;
 use super::pg_catalog::with_pg_catalog;
 use super::settings::{ANNOUNCED, Settings};
 use super::{catalog_functions, functions};
+use crate::error::QuarryError;
 use crate::service::QueryService;
 use crate::session::CATALOG;
 
@@ -127,6 +131,15 @@ impl Startup {
             .await?;
         let connection = Arc::new(PgConnection::new(session, user, settings));
         functions::register(&connection);
+        let session = &connection.session;
+        session
+            .register_relation_planner(Arc::new(PostgresInformationSchema))
+            .map_err(QuarryError::from)?;
+        session
+            .state_ref()
+            .write()
+            .register_expr_planner(Arc::new(QualifiedOperators))
+            .map_err(QuarryError::from)?;
         catalog_functions::register(&connection.session, &connection.user);
         client.session_extensions().insert(Arc::clone(&connection));
         self.driver.complete_authentication(client, None).await?;

@@ -23,6 +23,7 @@ use quarry_catalog::table::partition::parse_partition_by;
 
 use crate::alter::{parse_alter_table, syntax};
 use crate::error::QuarryError;
+use crate::tokens::Tokenized;
 
 /// A reflection statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +48,9 @@ pub enum ReflectionStatement {
     },
 }
 
-/// Parses `sql` if it is a reflection statement, in the SQL dialect named `dialect`.
-pub fn parse(sql: &str, dialect: &str) -> Result<Option<ReflectionStatement>, QuarryError> {
-    parse_alter_table(sql, dialect, "reflection", |p, table| {
+/// Reads `sql` if it is a reflection statement.
+pub fn parse(sql: &Tokenized) -> Result<Option<ReflectionStatement>, QuarryError> {
+    parse_alter_table(sql, "reflection", |p, table| {
         let statement = if p.parse_keyword(Keyword::CREATE) {
             let aggregate = if word(p, "AGGREGATE") {
                 true
@@ -245,11 +246,11 @@ mod tests {
     use super::*;
 
     fn parsed(sql: &str) -> Option<ReflectionStatement> {
-        parse(sql, "generic").unwrap()
+        parse(&Tokenized::generic(sql)).unwrap()
     }
 
     fn error(sql: &str) -> String {
-        parse(sql, "generic").unwrap_err().to_string()
+        parse(&Tokenized::generic(sql)).unwrap_err().to_string()
     }
 
     #[test]
