@@ -19,10 +19,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cache="${QUARRY_CACHE:-$HOME/.cache/quarry}"
 
-# venv DIR REQUIREMENTS: (re)creates DIR from REQUIREMENTS unless it is up to date.
+# venv DIR REQUIREMENTS: (re)creates DIR from REQUIREMENTS unless it is up to date and
+# whole (an install cut short leaves no interpreter).
 venv() {
     local dir="$1" requirements="$2"
-    if ! cmp -s "$requirements" "$dir/.requirements" 2>/dev/null; then
+    if [ ! -x "$dir/bin/python" ] || ! cmp -s "$requirements" "$dir/.requirements" 2>/dev/null; then
         echo "== Python test environment: installing $requirements into $dir" >&2
         rm -rf "$dir"
         python3 -m venv "$dir"
