@@ -40,7 +40,7 @@ use quarry_catalog::table::types;
 use quarry_catalog::table::write::{CHANGE_COLUMN, WriteSpec, change};
 
 use crate::error::QuarryError;
-use crate::tables::{Commit, Write, insert_plan};
+use crate::planned::{Commit, Write, insert_plan};
 
 /// Plans a `DELETE` or `UPDATE` of an Iceberg table (or the `EXPLAIN` of one) as the
 /// write that carries it out; other plans are returned as they are.

@@ -51,7 +51,8 @@ use quarry_catalog::table::{load_history, store_path, types};
 use crate::alter::{parse_option_list, parse_table_statement, parse_word, syntax};
 use crate::error::{ErrorKind, QuarryError};
 use crate::ingest::{self, IfExists, IfMissing, IngestTarget};
-use crate::tables::{self, CatalogChange, Commit};
+use crate::names;
+use crate::planned::Commit;
 use crate::tokens::Tokenized;
 use crate::write;
 
@@ -237,9 +238,9 @@ pub async fn plan(
     ctx: &SessionContext,
     store: &TableStore,
     copy: CopyInto,
-) -> Result<CatalogChange, QuarryError> {
+) -> Result<Planned, QuarryError> {
     let reference = object_name_to_table_reference(copy.table.clone(), true)?;
-    let ident = tables::iceberg_ident(ctx, &reference)?;
+    let ident = names::iceberg_ident(ctx, &reference)?;
     let Some(table) = store.load(&ident).await? else {
         return Err(QuarryError::no_table(format!(
             "table '{ident}' not found: COPY INTO loads into a table that exists"
@@ -253,12 +254,12 @@ pub async fn plan(
         })?),
         None => None,
     };
-    Ok(CatalogChange::CopyInto(Box::new(Planned {
+    Ok(Planned {
         copy,
         table: Box::new(table),
         reference,
         regex,
-    })))
+    })
 }
 
 /// What `COPY INTO` answers with.

@@ -39,7 +39,8 @@ use quarry_catalog::table::types::iceberg_type;
 
 use crate::alter::{parse_alter_table, parse_word, syntax};
 use crate::error::QuarryError;
-use crate::tables::{self, CatalogChange};
+use crate::names;
+use crate::planned::CatalogChange;
 use crate::tokens::Tokenized;
 use crate::views;
 
@@ -213,7 +214,7 @@ pub async fn plan(
             let schema = table.identifier().namespace().join(".");
             to = datafusion::sql::TableReference::partial(schema, to.table());
         }
-        let to = tables::iceberg_ident(ctx, &to)?;
+        let to = names::iceberg_ident(ctx, &to)?;
         return Ok(CatalogChange::RenameTable {
             from: table.identifier().clone(),
             to,
@@ -323,7 +324,7 @@ async fn load(
     if_exists: bool,
 ) -> Result<Option<iceberg::table::Table>, QuarryError> {
     let reference = object_name_to_table_reference(name.clone(), normalizes(ctx))?;
-    let ident = tables::iceberg_ident(ctx, &reference)?;
+    let ident = names::iceberg_ident(ctx, &reference)?;
     if let Some(table) = store.load(&ident).await? {
         return Ok(Some(table));
     }
@@ -346,7 +347,7 @@ async fn is_view(
 ) -> Result<bool, QuarryError> {
     let reference = object_name_to_table_reference(name.clone(), normalizes(ctx))?;
     Ok(store
-        .view_exists(&tables::iceberg_ident(ctx, &reference)?)
+        .view_exists(&names::iceberg_ident(ctx, &reference)?)
         .await?)
 }
 

@@ -18,7 +18,8 @@ use quarry_catalog::table::store_path;
 use quarry_catalog::table::write::{WriteSpec, write_partition};
 
 use crate::error::{ErrorKind, QuarryError};
-use crate::tables::{Commit, iceberg_ident, layout, nullable};
+use crate::names::iceberg_ident;
+use crate::planned::{Commit, layout, nullable};
 use crate::write;
 
 /// What to do when the table exists.

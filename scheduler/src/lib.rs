@@ -7,7 +7,10 @@
 //!   by all sessions; [`settings`]: Quarry's own session settings (`quarry.*`).
 //! - [`tokens`]: a statement's text as tokens, made once; [`parse`]: one parse of a
 //!   statement into Quarry's syntax tree or DataFusion's.
+//! - [`names`]: how statements name the lake's tables; [`planned`]: what planning a
+//!   statement yields (a write, a catalog change).
 //! - [`statement`]: planning a parsed statement and deciding where it runs.
+//! - [`lake`]: sessions wired to reflections and stored views.
 //! - [`tables`]: planning statements that create, write and list Iceberg tables;
 //!   [`changes`]: `DELETE` and `UPDATE`, copy-on-write; [`merge`]: `MERGE`, likewise.
 //! - [`time_travel`]: `FOR VERSION AS OF`, `FOR TIMESTAMP AS OF` and Dremio's `AT
@@ -44,14 +47,17 @@ pub mod http;
 pub mod ingest;
 pub mod job;
 pub mod joins;
+pub mod lake;
 pub mod listing;
 pub mod merge;
 pub mod metrics;
+pub mod names;
 pub mod normalize;
 pub mod optimize;
 pub mod params;
 pub mod parse;
 pub mod placement;
+pub mod planned;
 pub mod postgres;
 pub mod query;
 pub mod reflections;

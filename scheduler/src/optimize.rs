@@ -34,8 +34,8 @@ use quarry_catalog::table::write::WriteSpec;
 
 use crate::alter::{parse_option_list, parse_table_statement, parse_word, syntax};
 use crate::error::QuarryError;
-use crate::statement::Statement;
-use crate::tables::{self, Commit, Write, insert_plan};
+use crate::names;
+use crate::planned::{Commit, REWRITTEN, WRITTEN, Write, insert_plan};
 use crate::tokens::Tokenized;
 
 /// `OPTIMIZE TABLE`, parsed.
@@ -117,15 +117,15 @@ pub async fn plan(
     ctx: &SessionContext,
     store: &TableStore,
     optimize: Optimize,
-) -> Result<Statement, QuarryError> {
-    let (reference, table) = tables::load_named(ctx, store, optimize.table).await?;
+) -> Result<Result<Write, LogicalPlan>, QuarryError> {
+    let (reference, table) = names::load_named(ctx, store, optimize.table).await?;
     let options = Options::for_table(&table, &optimize.options)?;
     let filters = match optimize.partitions {
         Some(expr) => vec![filter(ctx, &table, &reference, expr)?],
         None => Vec::new(),
     };
     let Some(selection) = compact::select(&table, &filters, &options).await? else {
-        return Ok(Statement::Local(summary(0, 0)?));
+        return Ok(Err(summary(0, 0)?));
     };
     let rewritten = selection.files.len();
     let source = IcebergTable::files_of(
@@ -154,7 +154,7 @@ pub async fn plan(
     )?;
     let ident = table.identifier().clone();
     tracing::info!(table = %ident, files = rewritten, rows = selection.rows, "compacting");
-    Ok(Statement::Write(Box::new(Write {
+    Ok(Ok(Write {
         plan,
         spec,
         commit: Commit::Compact {
@@ -162,7 +162,7 @@ pub async fn plan(
             uuid: table.metadata().uuid(),
             removed: selection.files,
         },
-    })))
+    }))
 }
 
 /// The result of `OPTIMIZE`: how many data files it rewrote and how many it wrote.
@@ -176,9 +176,6 @@ pub fn summary(rewritten: u64, written: u64) -> Result<LogicalPlan, QuarryError>
             .build()?,
     )
 }
-
-pub const REWRITTEN: &str = "rewritten_data_files_count";
-pub const WRITTEN: &str = "new_data_files_count";
 
 /// `FOR PARTITIONS expr` as a filter over the table's columns, types coerced.
 fn filter(

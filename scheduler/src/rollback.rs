@@ -20,7 +20,8 @@ use quarry_catalog::table::versions::Version;
 
 use crate::alter::{parse_alter_table, syntax};
 use crate::error::QuarryError;
-use crate::tables::{self, CatalogChange};
+use crate::names;
+use crate::planned::CatalogChange;
 use crate::time_travel;
 use crate::tokens::Tokenized;
 
@@ -99,7 +100,7 @@ pub async fn plan(
     store: &TableStore,
     rollback: Rollback,
 ) -> Result<CatalogChange, QuarryError> {
-    let (_, table) = tables::load_named(ctx, store, rollback.table).await?;
+    let (_, table) = names::load_named(ctx, store, rollback.table).await?;
     Ok(CatalogChange::Rollback {
         table: Box::new(table),
         to: rollback.to,

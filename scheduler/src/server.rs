@@ -19,10 +19,11 @@ use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
 use crate::http::HttpPort;
+use crate::lake::Lake;
 use crate::metrics::Metrics;
 use crate::postgres::{self, PgOptions};
 use crate::service::QueryService;
-use crate::session::{DEFAULT_SCHEMA, SessionFactory};
+use crate::session::DEFAULT_SCHEMA;
 
 /// Default Arrow Flight SQL port.
 pub const DEFAULT_FLIGHT_PORT: u16 = 32010;
@@ -166,7 +167,7 @@ pub async fn start_scheduler(
         None => Arc::new(Metrics::new()?),
     };
     let service = Arc::new(QueryService::new(
-        SessionFactory::new(warehouse.clone(), store, runtime)
+        Lake::open(warehouse.clone(), store, runtime)
             .with_single_stage_max_bytes(options.single_stage_max_bytes),
         ballista.clone(),
         metrics,

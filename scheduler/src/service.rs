@@ -32,16 +32,19 @@ use crate::explain;
 use crate::ingest::{self, IngestTarget};
 use crate::job::{Job, JobRunner, fetch_results};
 use crate::joins;
+use crate::lake::Lake;
 use crate::merge::Merge;
 use crate::metrics::{Metrics, Outcome};
+use crate::names::CATALOG;
 use crate::parse::{self, Parsed};
+use crate::planned::{Write, count_schema};
 pub use crate::query::{Progress, Query, QueryState};
+use crate::reflections::Reflections;
 use crate::reflections::refresh::Refresher;
-use crate::session::{CATALOG, SessionFactory};
-use crate::statement::{self, Statement};
-use crate::tables::{CatalogChange, Write};
+use crate::session::{SessionExtensions, SessionFactory};
+use crate::statement::{self, Statement, Task};
 use crate::temporary::{self, with_temporary_schema};
-use crate::write::{self, count_schema};
+use crate::write;
 
 /// How long a prepared statement waits to be executed before it is forgotten.
 const PREPARED_TTL: Duration = Duration::from_secs(30 * 60);
@@ -51,6 +54,7 @@ type Running = Arc<Mutex<HashMap<String, Arc<Query>>>>;
 /// Prepares, runs, cancels and reports on queries.
 pub struct QueryService {
     sessions: SessionFactory,
+    reflections: Arc<Reflections>,
     jobs: JobRunner,
     direct: DirectRunner,
     prepared: moka::sync::Cache<String, Arc<Query>>,
@@ -60,21 +64,22 @@ pub struct QueryService {
 }
 
 impl QueryService {
-    /// A service over `sessions` that runs queries on `ballista`'s cluster and counts
-    /// them in `metrics`.
-    pub fn new(
-        sessions: SessionFactory,
-        ballista: BallistaScheduler,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        sessions.reflections().attach(ballista.clone());
+    /// A service over `lake`'s sessions that runs queries on `ballista`'s cluster and
+    /// counts them in `metrics`.
+    pub fn new(lake: Lake, ballista: BallistaScheduler, metrics: Arc<Metrics>) -> Self {
+        let Lake {
+            sessions,
+            reflections,
+        } = lake;
+        reflections.attach(ballista.clone());
         let direct = DirectRunner::new(ballista.clone(), Arc::clone(&metrics));
         let jobs = JobRunner::new(ballista, Arc::clone(&metrics));
         Self {
             metrics,
             direct,
-            refresher: Refresher::start(jobs.clone(), sessions.clone()),
+            refresher: Refresher::start(jobs.clone(), sessions.clone(), Arc::clone(&reflections)),
             sessions,
+            reflections,
             jobs,
             prepared: moka::sync::Cache::builder()
                 .time_to_idle(PREPARED_TTL)
@@ -100,7 +105,10 @@ impl QueryService {
 
     /// A new client session, sized to the executors' task slots.
     pub async fn new_session(&self) -> Arc<SessionContext> {
-        match self.new_session_with(|lake| lake).await {
+        match self
+            .new_session_with(|lake| lake, &SessionExtensions::default())
+            .await
+        {
             Ok(session) => session,
             // Without the lake's catalog there is nothing to keep temporary tables beside.
             Err(_) => Arc::new(self.sessions.new_session(self.slots().await)),
@@ -109,10 +117,11 @@ impl QueryService {
 
     /// A new client session whose catalog `quarry` is `view` of the shared one (a front
     /// door's system tables around the lake's), with a schema of temporary tables of its
-    /// own.
+    /// own, planned with the door's `extensions` too.
     pub async fn new_session_with(
         &self,
         view: impl FnOnce(Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider>,
+        extensions: &SessionExtensions,
     ) -> Result<Arc<SessionContext>, QuarryError> {
         let lake =
             self.sessions.catalogs().catalog(CATALOG).ok_or_else(|| {
@@ -121,9 +130,11 @@ impl QueryService {
         let catalogs = MemoryCatalogProviderList::new();
         catalogs.register_catalog(CATALOG.to_string(), with_temporary_schema(view(lake)));
         let slots = self.slots().await;
-        Ok(Arc::new(
-            self.sessions.new_session_over(slots, Arc::new(catalogs)),
-        ))
+        Ok(Arc::new(self.sessions.new_session_over(
+            slots,
+            Arc::new(catalogs),
+            extensions,
+        )))
     }
 
     /// Task slots of the executors (the machine's cores while none has registered).
@@ -325,46 +336,32 @@ impl QueryService {
                 return Ok(hold(schema, result?, registration));
             }
             Statement::Catalog(change) => {
-                if !query.start(None) {
-                    return Err(QuarryError::cancelled());
-                }
-                let mut answer = None;
-                let result = match change.as_ref() {
-                    CatalogChange::RefreshReflections { anchor, name } => self
-                        .refresher
-                        .refresh_all(anchor, name.as_deref())
-                        .await
-                        .map(|_| ()),
-                    CatalogChange::Vacuum { table, action } => {
-                        let (store, runtime) = (self.sessions.store(), self.sessions.runtime());
-                        let run = crate::vacuum::run(store, runtime, table, action);
-                        without_panics("VACUUM", run)
+                let apply = change.apply(self.sessions.store());
+                let run = async { without_panics("the statement", apply).await.map(|()| None) };
+                return self.run_on_scheduler(&query, registration, run).await;
+            }
+            Statement::Task(task) => {
+                let sessions = &self.sessions;
+                let (store, runtime) = (sessions.store(), sessions.runtime());
+                let run = async {
+                    match task.as_ref() {
+                        Task::RefreshReflections { anchor, name } => self
+                            .refresher
+                            .refresh_all(anchor, name.as_deref())
                             .await
-                            .map(|batch| answer = Some(Ok(batch)))
-                    }
-                    CatalogChange::CopyInto(copy) => {
-                        let sessions = &self.sessions;
-                        let place = (sessions.store(), sessions.runtime(), sessions.warehouse());
-                        let run = crate::copy_into::run(&query.ctx, place, copy);
-                        without_panics("COPY INTO", run)
-                            .await
-                            .map(|batch| answer = Some(Ok(batch)))
-                    }
-                    change => {
-                        without_panics("the statement", write::apply(self.sessions.store(), change))
-                            .await
+                            .map(|_| None),
+                        Task::Vacuum(vacuum) => {
+                            let run = crate::vacuum::run(store, runtime, vacuum);
+                            without_panics("VACUUM", run).await.map(Some)
+                        }
+                        Task::CopyInto(copy) => {
+                            let place = (store, runtime, sessions.warehouse());
+                            let run = crate::copy_into::run(&query.ctx, place, copy);
+                            without_panics("COPY INTO", run).await.map(Some)
+                        }
                     }
                 };
-                self.sessions.reflections().invalidate();
-                self.refresher.notify();
-                query.end(if result.is_ok() {
-                    QueryState::Finished
-                } else {
-                    QueryState::Failed
-                });
-                result?;
-                let answer = futures::stream::iter(answer);
-                return Ok(hold(schema, answer, registration));
+                return self.run_on_scheduler(&query, registration, run).await;
             }
             Statement::Write(write) => &write.plan,
             // A MERGE's first job finds the files its matches are in.
@@ -379,7 +376,7 @@ impl QueryService {
                         .run(&query.ctx, Arc::clone(&physical), &query.id);
                     match ran.await {
                         Ok(Some(batches)) => {
-                            self.sessions.reflections().count_served([&physical]);
+                            self.reflections.count_served([&physical]);
                             return Ok(self.follow_direct(schema, query, batches, registration));
                         }
                         // It could not run directly (no executor could be reached, or
@@ -420,7 +417,7 @@ impl QueryService {
                 );
                 let (ctx, q) = (Arc::clone(&query.ctx), Arc::clone(&query));
                 let name = job_name(&query.sql);
-                let reflections = Arc::clone(self.sessions.reflections());
+                let reflections = Arc::clone(&self.reflections);
                 let refresher = Arc::clone(&self.refresher);
                 futures::stream::once(async move {
                     let result = async {
@@ -431,7 +428,8 @@ impl QueryService {
                             Statement::Write(write) => (job, *write),
                             _ => return Err(QuarryError::internal("not a write")),
                         };
-                        match write::finish(jobs, store, runtime, Some(q), job, write).await {
+                        let cancelled = Box::new(move || q.is_cancelled());
+                        match write::finish(jobs, store, runtime, cancelled, job, write).await {
                             Ok(result) => result,
                             Err(e) => {
                                 Err(QuarryError::internal(format!("the write task failed: {e}")))
@@ -475,7 +473,7 @@ impl QueryService {
                 .into_iter()
                 .flatten()
                 .collect();
-                let reflections = Arc::clone(self.sessions.reflections());
+                let reflections = Arc::clone(&self.reflections);
                 let is_query = query.statement.is_query();
                 futures::stream::once(async move {
                     let (mut reruns, mut ctx, mut sort_merge) = (0, ctx, false);
@@ -565,6 +563,31 @@ impl QueryService {
                 .filter_map(futures::future::ready),
             );
         hold(schema, batches, guard)
+    }
+
+    /// Runs a statement that changes the catalog or does its work on the scheduler
+    /// (`run`), then answers with the batch it returns, if any. Reflections see the
+    /// change at once.
+    async fn run_on_scheduler(
+        &self,
+        query: &Arc<Query>,
+        registration: Registration,
+        run: impl std::future::Future<Output = Result<Option<RecordBatch>, QuarryError>>,
+    ) -> Result<SendableRecordBatchStream, QuarryError> {
+        if !query.start(None) {
+            return Err(QuarryError::cancelled());
+        }
+        let result = run.await;
+        self.reflections.invalidate();
+        self.refresher.notify();
+        query.end(if result.is_ok() {
+            QueryState::Finished
+        } else {
+            QueryState::Failed
+        });
+        let answer = result?.map(Ok);
+        let stream = futures::stream::iter(answer);
+        Ok(hold(query.schema(), stream, registration))
     }
 
     /// Cancels a query: a prepared one will not run, a running one's job is stopped.

@@ -6,39 +6,34 @@
 //! names and resolve against the warehouse. Sessions carry Ballista's settings, because
 //! their settings travel with every task, with hash joins and broadcasts of small
 //! build sides where they are correct ([`joins`]), and plan physically with one more
-//! rule, [`ShippablePlan`], so that the plans executors decode are the ones planned. They
-//! analyze plans with [`UseReflections`] last, which answers aggregates from
-//! reflections, and carry the registry of reflections and Quarry's settings
-//! ([`QuarryOptions`]).
+//! rule, [`ShippablePlan`], so that the plans executors decode are the ones planned.
+//! They carry Quarry's settings ([`QuarryOptions`]) and the [`SessionExtensions`] of
+//! the features built over sessions (reflections' rules and registry), which
+//! [`crate::lake`] wires in.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::time_travel::TimeTravel;
 use ballista_core::extension::SessionConfigExt;
-use datafusion::catalog::{CatalogProviderList, MemoryCatalogProviderList};
-use datafusion::execution::SessionStateBuilder;
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, MemoryCatalogProviderList};
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
+use datafusion::logical_expr::planner::{ExprPlanner, RelationPlanner, TypePlanner};
+use datafusion::optimizer::{AnalyzerRule, OptimizerRule};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use quarry_catalog::catalog_provider::LakeCatalog;
 use quarry_catalog::shippable::ShippablePlan;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::{Warehouse, codec, with_file_tables};
 
 use crate::error::{ErrorKind, QuarryError};
 use crate::joins;
-use crate::reflections::Reflections;
-use crate::reflections::raw::UseRawReflections;
-use crate::reflections::rewrite::UseReflections;
-use crate::reflections::system::with_sys;
+use crate::names::CATALOG;
 use crate::settings::QuarryOptions;
 use crate::small::SmallQueryPlanner;
-use crate::views;
+use crate::time_travel::TimeTravel;
 
-/// Name of Quarry's catalog.
-pub const CATALOG: &str = "quarry";
 /// The schema unqualified names resolve in.
 pub const DEFAULT_SCHEMA: &str = "public";
 
@@ -49,32 +44,101 @@ pub struct SessionFactory {
     store: TableStore,
     catalogs: Arc<dyn CatalogProviderList>,
     runtime: Arc<RuntimeEnv>,
-    reflections: Arc<Reflections>,
+    extensions: SessionExtensions,
     /// The settings new sessions start with.
     options: QuarryOptions,
 }
 
+fn joined<T: Clone>(first: &[T], then: &[T]) -> Vec<T> {
+    [first, then].concat()
+}
+
+/// What sessions get beside Quarry's own planning: the rules and configuration
+/// extensions of features built over sessions (given to a factory, for all its
+/// sessions), and the planner hooks of a front door (given for one session, see
+/// [`SessionFactory::new_session_over`]).
+#[derive(Clone, Default)]
+pub struct SessionExtensions {
+    analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>>,
+    optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>>,
+    configure: Vec<Arc<dyn Fn(SessionConfig) -> SessionConfig + Send + Sync>>,
+    type_planner: Option<Arc<dyn TypePlanner>>,
+    relation_planners: Vec<Arc<dyn RelationPlanner>>,
+    expr_planners: Vec<Arc<dyn ExprPlanner>>,
+}
+
+impl SessionExtensions {
+    /// Plans SQL type names DataFusion does not know with `planner`.
+    pub fn with_type_planner(mut self, planner: Arc<dyn TypePlanner>) -> Self {
+        self.type_planner = Some(planner);
+        self
+    }
+
+    /// Plans relations (`FROM` items) with `planner` before DataFusion does.
+    pub fn with_relation_planner(mut self, planner: Arc<dyn RelationPlanner>) -> Self {
+        self.relation_planners.push(planner);
+        self
+    }
+
+    /// Plans expressions (operators, ...) with `planner` before DataFusion does.
+    pub fn with_expr_planner(mut self, planner: Arc<dyn ExprPlanner>) -> Self {
+        self.expr_planners.push(planner);
+        self
+    }
+
+    /// These extensions and then `other`'s (whose type planner wins).
+    fn and(&self, other: &Self) -> Self {
+        Self {
+            analyzer_rules: joined(&self.analyzer_rules, &other.analyzer_rules),
+            optimizer_rules: joined(&self.optimizer_rules, &other.optimizer_rules),
+            configure: joined(&self.configure, &other.configure),
+            type_planner: other.type_planner.clone().or(self.type_planner.clone()),
+            relation_planners: joined(&self.relation_planners, &other.relation_planners),
+            expr_planners: joined(&self.expr_planners, &other.expr_planners),
+        }
+    }
+
+    /// Analyzes plans with `rule`, after DataFusion's analyzer rules.
+    pub fn with_analyzer_rule(mut self, rule: Arc<dyn AnalyzerRule + Send + Sync>) -> Self {
+        self.analyzer_rules.push(rule);
+        self
+    }
+
+    /// Optimizes plans with `rule`, after DataFusion's optimizer rules.
+    pub fn with_optimizer_rule(mut self, rule: Arc<dyn OptimizerRule + Send + Sync>) -> Self {
+        self.optimizer_rules.push(rule);
+        self
+    }
+
+    /// Carries `extension` in every session's configuration.
+    pub fn with_config_extension<T: Send + Sync + 'static>(mut self, extension: Arc<T>) -> Self {
+        self.configure.push(Arc::new(move |config: SessionConfig| {
+            config.with_extension(Arc::clone(&extension))
+        }));
+        self
+    }
+}
+
 impl SessionFactory {
-    /// A factory for sessions over the tables of `store` and the files of `warehouse`.
-    /// The store must hold the schema [`DEFAULT_SCHEMA`].
-    pub fn new(warehouse: Warehouse, store: TableStore, runtime: Arc<RuntimeEnv>) -> Self {
+    /// A factory for sessions over `catalog`, which holds the tables of `store`, and
+    /// the files of `warehouse`. The store must hold the schema [`DEFAULT_SCHEMA`].
+    pub fn new(
+        warehouse: Warehouse,
+        store: TableStore,
+        runtime: Arc<RuntimeEnv>,
+        catalog: Arc<dyn CatalogProvider>,
+        extensions: SessionExtensions,
+    ) -> Self {
         let catalogs = MemoryCatalogProviderList::new();
-        let reflections = Reflections::new(store.clone());
-        let lake = Arc::new(LakeCatalog::new(store.clone()));
-        catalogs.register_catalog(
-            CATALOG.to_string(),
-            with_sys(Arc::clone(&lake) as _, Arc::clone(&reflections)),
-        );
-        let factory = Self {
+        catalogs.register_catalog(CATALOG.to_string(), catalog);
+        Self {
             warehouse,
-            reflections,
             store,
             catalogs: Arc::new(catalogs),
             runtime,
+            extensions,
             options: QuarryOptions::default(),
-        };
-        lake.set_view_planner(Arc::new(views::Planner::new(&factory)));
-        factory
+        }
     }
 
     /// The same factory over other shared `catalogs`.
@@ -90,11 +154,6 @@ impl SessionFactory {
     pub fn with_single_stage_max_bytes(mut self, bytes: u64) -> Self {
         self.options.single_stage_max_bytes = bytes;
         self
-    }
-
-    /// The reflections queries may be answered from.
-    pub fn reflections(&self) -> &Arc<Reflections> {
-        &self.reflections
     }
 
     /// The Iceberg tables sessions see.
@@ -119,15 +178,18 @@ impl SessionFactory {
 
     /// A new session whose queries split into `target_partitions` parallel tasks.
     pub fn new_session(&self, target_partitions: usize) -> SessionContext {
-        self.new_session_over(target_partitions, Arc::clone(&self.catalogs))
+        let none = SessionExtensions::default();
+        self.new_session_over(target_partitions, Arc::clone(&self.catalogs), &none)
     }
 
     /// A new session over `catalogs` (which must hold [`CATALOG`]) rather than the
-    /// shared ones: a front door's own view of the catalog.
+    /// shared ones, with `extensions` too: a front door's own view of the catalog and
+    /// its own planner hooks.
     pub fn new_session_over(
         &self,
         target_partitions: usize,
         catalogs: Arc<dyn CatalogProviderList>,
+        extensions: &SessionExtensions,
     ) -> SessionContext {
         let config = joins::distributed(SessionConfig::new_with_ballista())
             .with_ballista_logical_extension_codec(codec::logical_codec())
@@ -137,23 +199,39 @@ impl SessionFactory {
             .with_create_default_catalog_and_schema(false)
             .with_target_partitions(target_partitions.max(1))
             .with_option_extension(self.options.clone())
-            .with_extension(Arc::clone(&self.reflections))
             .with_extension(Arc::new(FollowSlots(AtomicUsize::new(
                 target_partitions.max(1),
             ))));
-        let state = SessionStateBuilder::new()
+        let extensions = self.extensions.and(extensions);
+        let config = extensions
+            .configure
+            .iter()
+            .fold(config, |config, configure| configure(config));
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(Arc::clone(&self.runtime))
             .with_catalog_list(catalogs)
-            .with_default_features()
-            .with_analyzer_rule(Arc::new(UseReflections::new(Arc::clone(&self.reflections))))
-            .with_optimizer_rule(Arc::new(UseRawReflections::new(Arc::clone(
-                &self.reflections,
-            ))))
+            .with_default_features();
+        for rule in &extensions.analyzer_rules {
+            state = state.with_analyzer_rule(Arc::clone(rule));
+        }
+        for rule in &extensions.optimizer_rules {
+            state = state.with_optimizer_rule(Arc::clone(rule));
+        }
+        if let Some(planner) = &extensions.type_planner {
+            state = state.with_type_planner(Arc::clone(planner));
+        }
+        let mut relation_planners: Vec<Arc<dyn RelationPlanner>> = vec![Arc::new(TimeTravel)];
+        relation_planners.extend(extensions.relation_planners.iter().cloned());
+        let mut state = state
             .with_physical_optimizer_rules(physical_rules())
             .with_query_planner(Arc::new(SmallQueryPlanner))
-            .with_relation_planners(vec![Arc::new(TimeTravel)])
+            .with_relation_planners(relation_planners)
             .build();
+        for planner in &extensions.expr_planners {
+            // After DataFusion's own, which leave what they do not know to the next.
+            let _ = state.register_expr_planner(Arc::clone(planner));
+        }
         let ctx = with_file_tables(SessionContext::new_with_state(state), &self.warehouse);
         for function in quarry_catalog::sql_functions::udfs() {
             ctx.register_udf(function.as_ref().clone());

@@ -10,31 +10,28 @@
 //! - Statements about Iceberg tables are planned by [`crate::tables`]: writes run as jobs
 //!   and are then committed; catalog changes run on the scheduler.
 
-use std::collections::HashSet;
-
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, TableType};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::Statement as DFStatement;
 
 use quarry_catalog::store::TableStore;
 
 use crate::changes;
 use crate::copy_into;
-use crate::error::{QuarryError, classify_planning};
+use crate::error::QuarryError;
 use crate::evolve;
 use crate::merge::{self, Merge};
+use crate::names::{resolve_namespaces, to_plan};
 use crate::normalize;
 use crate::optimize;
 use crate::params;
 use crate::parse::{Ast, Parsed, parse};
-use crate::reflections::Reflections;
+use crate::planned::{self, CatalogChange, Commit, Write};
+use crate::reflections::{self, Reflections};
 use crate::rollback;
-use crate::session::CATALOG;
-use crate::tables::{self, CatalogChange, Commit, Planned, Write};
+use crate::tables::{self, Planned};
 use crate::temporary;
 use crate::vacuum;
 use crate::views;
@@ -54,6 +51,23 @@ pub enum Statement {
     Catalog(Box<CatalogChange>),
     /// A `MERGE`: a job finds the files its matches are in, then a write rewrites them.
     Merge(Box<Merge>),
+    /// Work the query service does itself, on the scheduler.
+    Task(Box<Task>),
+}
+
+/// What the query service runs itself.
+#[derive(Debug, Clone)]
+pub enum Task {
+    /// `ALTER TABLE t REFRESH REFLECTION[S] [r]`: rebuild those of `t` (or just `r`)
+    /// that are stale.
+    RefreshReflections {
+        anchor: quarry_catalog::reflection::Anchor,
+        name: Option<String>,
+    },
+    /// `VACUUM TABLE`, which answers with what it removed.
+    Vacuum(vacuum::Planned),
+    /// `COPY INTO`, which reads the landing files and answers with what it loaded.
+    CopyInto(Box<copy_into::Planned>),
 }
 
 impl Statement {
@@ -65,7 +79,7 @@ impl Statement {
             | Statement::Local(plan) => vec![plan],
             Statement::Write(write) => vec![&write.plan],
             Statement::Merge(merge) => vec![&merge.matches, &merge.write.plan],
-            Statement::Catalog(_) => vec![],
+            Statement::Catalog(_) | Statement::Task(_) => vec![],
         }
     }
 
@@ -96,7 +110,7 @@ impl Statement {
                 merge.write.plan = bind(merge.write.plan)?;
                 Statement::Merge(merge)
             }
-            catalog @ Statement::Catalog(_) => catalog,
+            statement @ (Statement::Catalog(_) | Statement::Task(_)) => statement,
         })
     }
 
@@ -113,11 +127,8 @@ impl Statement {
             // `OPTIMIZE` answers with rows, as a query does.
             Statement::Write(write) => matches!(write.commit, Commit::Compact { .. }),
             // So do `VACUUM` and `COPY INTO`.
-            Statement::Catalog(change) => matches!(
-                change.as_ref(),
-                CatalogChange::Vacuum { .. } | CatalogChange::CopyInto(_)
-            ),
-            Statement::Merge(_) => false,
+            Statement::Task(task) => !matches!(task.as_ref(), Task::RefreshReflections { .. }),
+            Statement::Catalog(_) | Statement::Merge(_) => false,
         }
     }
 
@@ -128,15 +139,24 @@ impl Statement {
                 std::sync::Arc::clone(plan.schema().inner())
             }
             Statement::ExplainAnalyze(_) => crate::explain::schema(),
-            Statement::Write(write) => crate::write::result_schema(write),
-            Statement::Merge(_) => crate::write::count_schema(),
-            Statement::Catalog(change) => match change.as_ref() {
-                CatalogChange::Vacuum { action, .. } => crate::vacuum::schema(action),
-                CatalogChange::CopyInto(_) => crate::copy_into::schema(),
-                _ => std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+            Statement::Write(write) => planned::result_schema(write),
+            Statement::Merge(_) => planned::count_schema(),
+            Statement::Task(task) => match task.as_ref() {
+                Task::Vacuum(vacuum) => vacuum::schema(&vacuum.action),
+                Task::CopyInto(_) => copy_into::schema(),
+                Task::RefreshReflections { .. } => empty_schema(),
             },
+            Statement::Catalog(_) => empty_schema(),
         }
     }
+}
+
+fn task(task: Task) -> Statement {
+    Statement::Task(Box::new(task))
+}
+
+fn empty_schema() -> SchemaRef {
+    std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())
 }
 
 /// Parses and plans one SQL statement.
@@ -167,18 +187,30 @@ pub async fn plan(
                     "this session keeps no reflections",
                 ));
             };
-            return match crate::reflections::plan(ctx, store, &reflections, statement).await? {
-                Planned::Write(write) => Ok(Statement::Write(write)),
-                Planned::Catalog(change) => Ok(Statement::Catalog(change)),
-                _ => Err(QuarryError::internal(
-                    "a reflection statement planned as a query",
-                )),
-            };
+            return Ok(
+                match crate::reflections::plan(ctx, store, &reflections, statement).await? {
+                    reflections::Planned::Write(write) => Statement::Write(write),
+                    reflections::Planned::Catalog(change) => Statement::Catalog(change),
+                    reflections::Planned::Refresh { anchor, name } => {
+                        task(Task::RefreshReflections { anchor, name })
+                    }
+                },
+            );
         }
         Ast::Rollback(rollback) => return catalog(rollback::plan(ctx, store, rollback).await?),
-        Ast::Vacuum(vacuum) => return catalog(vacuum::plan(ctx, store, vacuum).await?),
-        Ast::CopyInto(copy) => return catalog(copy_into::plan(ctx, store, copy).await?),
-        Ast::Optimize(optimize) => return optimize::plan(ctx, store, optimize).await,
+        Ast::Vacuum(vacuum) => {
+            return Ok(task(Task::Vacuum(vacuum::plan(ctx, store, vacuum).await?)));
+        }
+        Ast::CopyInto(copy) => {
+            let copy = copy_into::plan(ctx, store, copy).await?;
+            return Ok(task(Task::CopyInto(Box::new(copy))));
+        }
+        Ast::Optimize(optimize) => {
+            return Ok(match optimize::plan(ctx, store, optimize).await? {
+                Ok(write) => Statement::Write(Box::new(write)),
+                Err(nothing_to_do) => Statement::Local(nothing_to_do),
+            });
+        }
         Ast::AlterTable(alter) => return catalog(evolve::plan_parsed(ctx, store, alter).await?),
         Ast::RenameView(rename) => return catalog(views::plan_rename(ctx, store, rename).await?),
         Ast::Sql(statement) => statement,
@@ -193,7 +225,11 @@ pub async fn plan(
         return Ok(Statement::Catalog(Box::new(change)));
     }
     if let Some(merge) = merge::plan(ctx, store, &statement).await? {
-        return Ok(merge);
+        return Ok(match merge {
+            merge::Planned::Append(write) => Statement::Write(write),
+            merge::Planned::Merge(merge) => Statement::Merge(merge),
+            merge::Planned::Explained(plan) => Statement::Distributed(*plan),
+        });
     }
     match tables::plan(ctx, store, &statement).await? {
         Planned::Write(write) => return Ok(Statement::Write(write)),
@@ -213,39 +249,6 @@ pub async fn plan(
         Ok(write) => Ok(Statement::Write(Box::new(write))),
         Err(plan) => Ok(classify(plan)),
     }
-}
-
-/// Plans `statement` with DataFusion; a failure gets the kind of what the statement
-/// names that does not exist ([`classify_planning`]).
-pub(crate) async fn to_plan(
-    state: &SessionState,
-    statement: DFStatement,
-) -> Result<LogicalPlan, QuarryError> {
-    match state.statement_to_plan(statement.clone()).await {
-        Ok(plan) => Ok(plan),
-        Err(e) => Err(classify_planning(state, &statement, e.into()).await),
-    }
-}
-
-/// Looks up the lake's namespaces that `statement` names, asynchronously, so that
-/// DataFusion's synchronous schema lookups while planning it need no catalog call.
-pub(crate) async fn resolve_namespaces(
-    state: &SessionState,
-    store: &TableStore,
-    statement: &DFStatement,
-) -> Result<(), QuarryError> {
-    let options = &state.config_options().catalog;
-    let references = state.resolve_table_references(statement)?;
-    let schemas: HashSet<String> = references
-        .into_iter()
-        .map(|r| r.resolve(&options.default_catalog, &options.default_schema))
-        .filter(|r| r.catalog.as_ref() == CATALOG)
-        .map(|r| r.schema.to_string())
-        .collect();
-    store
-        .resolve_namespaces(schemas.iter().map(String::as_str))
-        .await?;
-    Ok(())
 }
 
 /// Decides where a planned statement runs.
@@ -285,7 +288,8 @@ mod tests {
     use quarry_catalog::Warehouse;
 
     use super::*;
-    use crate::session::{DEFAULT_SCHEMA, SessionFactory};
+    use crate::lake::Lake;
+    use crate::session::DEFAULT_SCHEMA;
 
     /// A session over a fresh warehouse with table `public.t (a INT)`.
     async fn session() -> (SessionContext, TableStore, tempfile::TempDir) {
@@ -295,7 +299,7 @@ mod tests {
             .await
             .unwrap();
         let factory =
-            SessionFactory::new(warehouse, store.clone(), Arc::new(RuntimeEnv::default()));
+            Lake::open(warehouse, store.clone(), Arc::new(RuntimeEnv::default())).sessions;
         let ctx = factory.new_session(2);
         let Statement::Catalog(change) = plan_sql(&ctx, &store, "CREATE TABLE t (a INT)")
             .await
@@ -303,7 +307,7 @@ mod tests {
         else {
             panic!("CREATE TABLE changes the catalog");
         };
-        crate::write::apply(&store, &change).await.unwrap();
+        change.apply(&store).await.unwrap();
         (ctx, store, dir)
     }
 
@@ -314,6 +318,7 @@ mod tests {
             Statement::Local(_) => "local",
             Statement::Write(_) => "write",
             Statement::Catalog(_) => "catalog",
+            Statement::Task(_) => "task",
             Statement::Merge(_) => "merge",
         }
     }

@@ -12,141 +12,26 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::catalog::TableProvider;
-use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::datasource::source_as_provider;
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{
-    DdlStatement, DmlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp,
-};
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, LogicalPlanBuilder, WriteOp};
 use datafusion::prelude::{Expr, SessionContext, col, lit};
-use datafusion::sql::TableReference;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{
     CreateTable, ObjectName, ObjectType, ShowStatementFilter, ShowStatementOptions,
     Statement as SqlStatement,
 };
-use iceberg::TableIdent;
-use iceberg::spec::{PartitionSpec, Schema};
-use iceberg::table::Table;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::IcebergTable;
-use quarry_catalog::table::partition::{PartitionColumn, parse_partition_by, partition_spec};
-use quarry_catalog::table::types::iceberg_schema;
+use quarry_catalog::table::partition::parse_partition_by;
 use quarry_catalog::table::write::WriteSpec;
 
 use crate::error::{ErrorKind, QuarryError};
-use crate::session::CATALOG;
-use crate::temporary::TEMPORARY_SCHEMA;
-
-/// A statement that writes data files on the executors, then commits them.
-#[derive(Debug, Clone)]
-pub struct Write {
-    /// The job: a DataFusion insert whose target writes Iceberg files.
-    pub plan: LogicalPlan,
-    /// Where the files go and how they are laid out.
-    pub spec: Arc<WriteSpec>,
-    /// How they become part of the table.
-    pub commit: Commit,
-}
-
-/// How a write's files become part of its table.
-#[derive(Debug, Clone)]
-pub enum Commit {
-    /// `INSERT INTO`: added to the table with this uuid.
-    Append { ident: TableIdent, uuid: uuid::Uuid },
-    /// `INSERT OVERWRITE`: they replace all rows of the table with this uuid.
-    Overwrite { ident: TableIdent, uuid: uuid::Uuid },
-    /// `CREATE TABLE .. AS`: a new table, with these table properties.
-    Create {
-        ident: TableIdent,
-        properties: HashMap<String, String>,
-    },
-    /// `DELETE`, `UPDATE`: the files written replace the data files `removed` (by path)
-    /// of the table with this uuid; `whole_rows` rows went with files removed unread.
-    Rewrite {
-        ident: TableIdent,
-        uuid: uuid::Uuid,
-        removed: std::collections::HashSet<String>,
-        whole_rows: u64,
-    },
-    /// `OPTIMIZE`: the files written replace the data files `removed` (by path) of the
-    /// table with this uuid, with the same rows.
-    Compact {
-        ident: TableIdent,
-        uuid: uuid::Uuid,
-        removed: std::collections::HashSet<String>,
-    },
-    /// `COPY INTO`: added to the table with this uuid, and the landing files `loaded`
-    /// (by URI) to its load history.
-    CopyInto {
-        ident: TableIdent,
-        uuid: uuid::Uuid,
-        loaded: Vec<String>,
-    },
-    /// `CREATE OR REPLACE TABLE .. AS` of an existing table.
-    Replace {
-        old: Box<Table>,
-        properties: HashMap<String, String>,
-    },
-}
-
-/// A change to the catalog alone.
-#[derive(Debug, Clone)]
-pub enum CatalogChange {
-    /// `CREATE TABLE t (columns)`.
-    CreateTable(Box<NewTable>),
-    /// `DROP TABLE`: the tables that exist, and whether their files go too.
-    DropTables { tables: Vec<Table>, purge: bool },
-    /// `DROP SCHEMA`: with `cascade`, their tables too.
-    DropSchemas { schemas: Vec<String>, cascade: bool },
-    /// `ALTER TABLE t REFRESH REFLECTION[S] [r]`: rebuild those of `t` (or just `r`)
-    /// that are stale.
-    RefreshReflections {
-        anchor: quarry_catalog::reflection::Anchor,
-        name: Option<String>,
-    },
-    /// `ALTER TABLE t ROLLBACK TO ...`: make an earlier snapshot of `table` current.
-    Rollback {
-        table: Box<Table>,
-        to: quarry_catalog::table::versions::Version,
-    },
-    /// `CREATE [OR REPLACE] VIEW`: store `definition` as the view `ident`.
-    CreateView {
-        ident: TableIdent,
-        definition: Box<quarry_catalog::views::ViewDefinition>,
-        replace: bool,
-    },
-    /// `DROP VIEW`: the stored views that exist.
-    DropViews { views: Vec<TableIdent> },
-    /// `ALTER VIEW .. RENAME TO ..`.
-    RenameView { from: TableIdent, to: TableIdent },
-    /// `ALTER TABLE` that evolves the schema, partition spec or properties of `table`.
-    AlterTable {
-        table: Box<Table>,
-        changes: Vec<quarry_catalog::table::alter::TableChange>,
-    },
-    /// `ALTER TABLE .. RENAME TO ..`.
-    RenameTable { from: TableIdent, to: TableIdent },
-    /// `VACUUM TABLE`: run by the query service, which answers with what it removed.
-    Vacuum {
-        table: Box<Table>,
-        action: crate::vacuum::Action,
-    },
-    /// `COPY INTO`: run by the query service, which reads the landing files.
-    CopyInto(Box<crate::copy_into::Planned>),
-    /// Nothing to do (`CREATE TABLE IF NOT EXISTS` of an existing table).
-    None,
-}
-
-/// A table to create without data, replacing `replace` if given.
-#[derive(Debug, Clone)]
-pub struct NewTable {
-    pub ident: TableIdent,
-    pub schema: Schema,
-    pub spec: PartitionSpec,
-    pub replace: Option<Table>,
-}
+use crate::names::{CATALOG, TEMPORARY_SCHEMA, iceberg_ident, to_plan};
+use crate::planned::{
+    CatalogChange, Commit, NewTable, Write, insert_plan, layout, new_table_write, nullable,
+};
 
 /// What the planner makes of a statement.
 pub enum Planned {
@@ -295,7 +180,7 @@ async fn plan_create(
     let state = ctx.state();
     // DataFusion reads the column list or plans the query.
     let statement = DFStatement::Statement(Box::new(SqlStatement::CreateTable(create.clone())));
-    let plan = crate::statement::to_plan(&state, statement).await?;
+    let plan = to_plan(&state, statement).await?;
     let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(table)) = plan else {
         return Ok(Planned::NotOurs);
     };
@@ -352,47 +237,6 @@ async fn plan_create(
         },
     };
     Ok(Planned::Write(Box::new(Write { plan, spec, commit })))
-}
-
-/// The write of a new table's first files, at a new location.
-pub(crate) fn new_table_write(
-    store: &TableStore,
-    ident: &TableIdent,
-    schema: Schema,
-    spec: PartitionSpec,
-) -> Arc<WriteSpec> {
-    Arc::new(WriteSpec::new(
-        ident.to_string(),
-        store.new_location(ident),
-        schema,
-        spec,
-        &Default::default(),
-    ))
-}
-
-/// The Iceberg schema and partition spec of a new table with these columns.
-pub(crate) fn layout(
-    arrow: &datafusion::arrow::datatypes::Schema,
-    partition_by: &[PartitionColumn],
-) -> Result<(Schema, PartitionSpec), QuarryError> {
-    let schema = iceberg_schema(arrow)?;
-    let spec = partition_spec(partition_by, &schema)?
-        .bind(Arc::new(schema.clone()))
-        .map_err(quarry_catalog::table::TableError::from)?;
-    Ok((schema, spec))
-}
-
-/// The same schema with every column nullable.
-pub(crate) fn nullable(
-    schema: &datafusion::arrow::datatypes::Schema,
-) -> datafusion::arrow::datatypes::Schema {
-    datafusion::arrow::datatypes::Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    )
 }
 
 /// `DROP TABLE [IF EXISTS] t, .. [PURGE]` of Iceberg tables. Names that are views or
@@ -485,59 +329,4 @@ pub fn plan_insert(plan: LogicalPlan) -> Result<Result<Write, LogicalPlan>, Quar
     let armed = target.clone().for_write(Arc::clone(&spec));
     let plan = insert_plan(&dml.table_name, Arc::new(armed), op, Arc::clone(&dml.input))?;
     Ok(Ok(Write { plan, spec, commit }))
-}
-
-pub(crate) fn insert_plan(
-    name: &TableReference,
-    target: Arc<dyn TableProvider>,
-    op: InsertOp,
-    input: Arc<LogicalPlan>,
-) -> Result<LogicalPlan, QuarryError> {
-    Ok(LogicalPlan::Dml(DmlStatement::new(
-        name.clone(),
-        provider_as_source(target),
-        WriteOp::Insert(op),
-        input,
-    )))
-}
-
-/// The Iceberg table `name` names (with the reference it resolves to), or an error
-/// that says it does not exist: for the statements about one table (`VACUUM`,
-/// `OPTIMIZE`, rollback).
-pub(crate) async fn load_named(
-    ctx: &SessionContext,
-    store: &TableStore,
-    name: ObjectName,
-) -> Result<(TableReference, Table), QuarryError> {
-    let reference = object_name_to_table_reference(name, true)?;
-    let ident = iceberg_ident(ctx, &reference)?;
-    match store.load(&ident).await? {
-        Some(table) => Ok((reference, table)),
-        None => Err(QuarryError::no_table(format!("table '{ident}' not found"))),
-    }
-}
-
-/// The Iceberg identifier of a table name in Quarry's catalog.
-pub(crate) fn iceberg_ident(
-    ctx: &SessionContext,
-    name: &TableReference,
-) -> Result<TableIdent, QuarryError> {
-    let options = ctx.state().config_options().catalog.clone();
-    let resolved = name
-        .clone()
-        .resolve(&options.default_catalog, &options.default_schema);
-    if resolved.catalog.as_ref() != CATALOG {
-        return Err(QuarryError::plan(format!(
-            "tables live in catalog '{CATALOG}', not '{}'",
-            resolved.catalog
-        )));
-    }
-    if quarry_catalog::reflection::is_hidden(&resolved.schema) {
-        return Err(QuarryError::plan(format!(
-            "schema '{}' holds reflections; its tables change only through reflections",
-            resolved.schema
-        )));
-    }
-    TableIdent::from_strs([resolved.schema.as_ref(), resolved.table.as_ref()])
-        .map_err(|e| QuarryError::plan(e.to_string()))
 }

@@ -25,11 +25,8 @@ use datafusion::sql::sqlparser::ast::{
 use quarry_catalog::catalog_provider::WithSchema;
 
 use crate::error::QuarryError;
-use crate::session::CATALOG;
-use crate::write::count_schema;
-
-/// The schema a session's temporary tables live in.
-pub const TEMPORARY_SCHEMA: &str = "temp";
+use crate::names::{CATALOG, TEMPORARY_SCHEMA};
+use crate::planned::count_schema;
 
 /// `catalog` with an empty schema of temporary tables, for one session.
 pub fn with_temporary_schema(catalog: Arc<dyn CatalogProvider>) -> Arc<dyn CatalogProvider> {

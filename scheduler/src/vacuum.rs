@@ -5,8 +5,8 @@
 //! VACUUM TABLE silver.orders REMOVE ORPHAN FILES [OLDER_THAN '2026-12-01 00:00:00']
 //! ```
 //!
-//! Planned into a `CatalogChange::Vacuum` that `quarry_catalog::table::vacuum` carries
-//! out on the scheduler; it answers with what it removed.
+//! Planned into a [`Planned`] vacuum that the query service runs on the scheduler
+//! ([`run`], with `quarry_catalog::table::vacuum`); it answers with what it removed.
 
 use std::sync::Arc;
 
@@ -25,8 +25,8 @@ use quarry_catalog::table::vacuum::{self, Expiry, ORPHAN_AGE_MS};
 
 use crate::alter::{parse_table_statement, parse_word, syntax};
 use crate::error::QuarryError;
+use crate::names;
 use crate::rollback::millis;
-use crate::tables::{self, CatalogChange};
 use crate::tokens::Tokenized;
 
 /// What a `VACUUM` does.
@@ -116,14 +116,21 @@ fn retain_last(p: &mut Parser) -> Result<usize, QuarryError> {
         })
 }
 
-/// Plans `VACUUM`: the table it cleans and how.
+/// A `VACUUM` planned: the table it cleans, and how.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub table: Box<Table>,
+    pub action: Action,
+}
+
+/// Plans `VACUUM`: its table must exist.
 pub async fn plan(
     ctx: &SessionContext,
     store: &TableStore,
     vacuum: Vacuum,
-) -> Result<CatalogChange, QuarryError> {
-    let (_, table) = tables::load_named(ctx, store, vacuum.table).await?;
-    Ok(CatalogChange::Vacuum {
+) -> Result<Planned, QuarryError> {
+    let (_, table) = names::load_named(ctx, store, vacuum.table).await?;
+    Ok(Planned {
         table: Box::new(table),
         action: vacuum.action,
     })
@@ -147,9 +154,9 @@ pub fn schema(action: &Action) -> SchemaRef {
 pub async fn run(
     store: &TableStore,
     runtime: &RuntimeEnv,
-    table: &Table,
-    action: &Action,
+    planned: &Planned,
 ) -> Result<RecordBatch, QuarryError> {
+    let (table, action) = (planned.table.as_ref(), &planned.action);
     let counts = match action {
         Action::ExpireSnapshots(expiry) => {
             let expired = vacuum::expire_snapshots(store, table, *expiry).await?;

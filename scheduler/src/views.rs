@@ -33,10 +33,10 @@ use quarry_catalog::views::{StoredView, ViewDefinition};
 
 use crate::alter::{parse_alter, syntax};
 use crate::error::{ErrorKind, QuarryError};
+use crate::names::{CATALOG, iceberg_ident, resolve_namespaces, to_plan};
 use crate::params;
-use crate::session::{CATALOG, SessionFactory};
-use crate::statement::{resolve_namespaces, to_plan};
-use crate::tables::{CatalogChange, iceberg_ident};
+use crate::planned::CatalogChange;
+use crate::session::{SessionExtensions, SessionFactory};
 use crate::time_travel;
 use crate::tokens::Tokenized;
 
@@ -77,7 +77,9 @@ impl Planner {
             .catalogs
             .upgrade()
             .ok_or_else(|| QuarryError::internal("the catalog was closed"))?;
-        let ctx = self.factory.new_session_over(1, catalogs);
+        let ctx = self
+            .factory
+            .new_session_over(1, catalogs, &SessionExtensions::default());
         ctx.state_ref()
             .write()
             .config_mut()

@@ -12,55 +12,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::array::{RecordBatch, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::TryStreamExt;
 use iceberg::spec::DataFile;
 use quarry_catalog::store::TableStore;
 use quarry_catalog::table::cleanup::remove_files;
+use quarry_catalog::table::commit;
 use quarry_catalog::table::write::{WriteSpec, changed_rows, output_schema};
 use quarry_catalog::table::{TableError, store_path};
-use quarry_catalog::table::{alter, commit};
 
 use crate::error::QuarryError;
 use crate::job::{Job, JobRunner, fetch_results};
-use crate::query::Query;
-use crate::tables::{CatalogChange, Commit, Write};
+use crate::planned::{Commit, Write, compact_schema, count_schema};
 
-/// The result of a write: how many rows it wrote.
-pub fn count_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![Field::new(
-        "count",
-        DataType::UInt64,
-        false,
-    )]))
-}
-
-/// The result of `OPTIMIZE`: the data files it rewrote and the ones it wrote.
-pub fn compact_schema() -> SchemaRef {
-    let count = |name| Field::new(name, DataType::UInt64, false);
-    Arc::new(Schema::new(vec![
-        count(crate::optimize::REWRITTEN),
-        count(crate::optimize::WRITTEN),
-    ]))
-}
-
-/// What a write answers with.
-pub fn result_schema(write: &Write) -> SchemaRef {
-    match write.commit {
-        Commit::Compact { .. } => compact_schema(),
-        _ => count_schema(),
-    }
-}
+/// Whether the statement a write runs for was cancelled, asked once its job is done.
+pub type Cancelled = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// Waits for the write's job, then commits or cleans up. Runs to the end even if the
-/// caller stops waiting. `query` is the statement's, if a client sent it (a refresh
-/// of a reflection has none).
+/// caller stops waiting; the files are not committed if `cancelled` says so by then.
 pub fn finish(
     jobs: JobRunner,
     store: TableStore,
     runtime: Arc<RuntimeEnv>,
-    query: Option<Arc<Query>>,
+    cancelled: Cancelled,
     mut job: Job,
     write: Write,
 ) -> tokio::task::JoinHandle<Result<RecordBatch, QuarryError>> {
@@ -71,7 +45,7 @@ pub fn finish(
                 .try_collect()
                 .await?;
             jobs.clean_up(&job.id);
-            if query.as_ref().is_some_and(|q| q.is_cancelled()) {
+            if cancelled() {
                 return Err(QuarryError::cancelled());
             }
             Ok((write.spec.data_files(&batches)?, changed_rows(&batches)))
@@ -250,70 +224,4 @@ async fn sweep(runtime: &RuntimeEnv, dir: &str, keep: HashSet<String>, delay: Du
         Ok(n) => tracing::info!("removed {n} files under {dir}"),
         Err(e) => tracing::warn!("cannot remove the files under {dir}: {e}"),
     }
-}
-
-/// Applies a catalog change.
-pub async fn apply(store: &TableStore, change: &CatalogChange) -> Result<(), QuarryError> {
-    match change {
-        CatalogChange::None => {}
-        CatalogChange::RefreshReflections { anchor, .. } => {
-            return Err(QuarryError::internal(format!(
-                "the reflections of {anchor} are refreshed by the query service"
-            )));
-        }
-        CatalogChange::Vacuum { table, .. } => {
-            return Err(QuarryError::internal(format!(
-                "VACUUM of {} is run by the query service",
-                table.identifier()
-            )));
-        }
-        CatalogChange::CopyInto(copy) => {
-            return Err(QuarryError::internal(format!(
-                "COPY INTO {} is run by the query service",
-                copy.table.identifier()
-            )));
-        }
-        CatalogChange::CreateTable(new) => {
-            let location = store.new_location(&new.ident);
-            let layout = (new.schema.clone(), &new.spec);
-            let none = Default::default();
-            match &new.replace {
-                Some(old) => {
-                    commit::replace(store, old, &location, layout, &none, vec![]).await?;
-                }
-                None => {
-                    commit::create(store, &new.ident, &location, layout, &none, vec![]).await?;
-                }
-            }
-        }
-        CatalogChange::DropSchemas { schemas, cascade } => {
-            for schema in schemas {
-                store.drop_namespace(schema, *cascade).await?;
-            }
-        }
-        CatalogChange::DropTables { tables, purge } => {
-            for table in tables {
-                store.drop_table(table, *purge).await?;
-            }
-        }
-        CatalogChange::Rollback { table, to } => {
-            commit::rollback(store, table, *to).await?;
-        }
-        CatalogChange::CreateView {
-            ident,
-            definition,
-            replace,
-        } => store.create_view(ident, definition, *replace).await?,
-        CatalogChange::DropViews { views } => {
-            for view in views {
-                store.drop_view(view).await?;
-            }
-        }
-        CatalogChange::RenameView { from, to } => store.rename_view(from, to).await?,
-        CatalogChange::AlterTable { table, changes } => {
-            alter::alter(store, table, changes).await?;
-        }
-        CatalogChange::RenameTable { from, to } => store.rename_table(from, to).await?,
-    }
-    Ok(())
 }

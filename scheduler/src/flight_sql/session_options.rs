@@ -9,7 +9,8 @@ use datafusion::prelude::SessionContext;
 use prost::Message;
 use tonic::Status;
 
-use crate::session::{CATALOG, current_schema, set_current_schema};
+use crate::names::CATALOG;
+use crate::session::{current_schema, set_current_schema};
 
 pub const SET: &str = "SetSessionOptions";
 pub const GET: &str = "GetSessionOptions";

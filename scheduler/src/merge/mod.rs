@@ -54,8 +54,8 @@ use clauses::{ClausePlanner, refuse_unsupported};
 use rows::{inserted_rows, matches_plan, merged_rows, plan_source, target_plan, with_marker};
 
 use crate::error::{ErrorKind, QuarryError};
-use crate::statement::{Statement, resolve_namespaces};
-use crate::tables::{Commit, Write, iceberg_ident, insert_plan};
+use crate::names::{iceberg_ident, resolve_namespaces};
+use crate::planned::{Commit, Write, insert_plan};
 
 /// The scan of the target in the plans of a `MERGE`, found again by this name to
 /// restrict it to the files the first step found.
@@ -149,12 +149,22 @@ fn with_target(plan: LogicalPlan, provider: IcebergTable) -> Result<LogicalPlan,
         .data)
 }
 
+/// What a `MERGE` is planned into.
+pub enum Planned {
+    /// Only `WHEN NOT MATCHED THEN INSERT`: an append.
+    Append(Box<Write>),
+    /// A job that finds the files the matches are in, then a write that rewrites them.
+    Merge(Box<Merge>),
+    /// `EXPLAIN MERGE`: the plan of its write.
+    Explained(Box<LogicalPlan>),
+}
+
 /// Plans `statement` if it is a `MERGE` (or the `EXPLAIN` of one).
 pub async fn plan(
     ctx: &SessionContext,
     store: &TableStore,
     statement: &DFStatement,
-) -> Result<Option<Statement>, QuarryError> {
+) -> Result<Option<Planned>, QuarryError> {
     let (merge, explain) = match statement {
         DFStatement::Statement(s) => (s.as_ref(), None),
         DFStatement::Explain(explain) => match explain.statement.as_ref() {
@@ -183,21 +193,21 @@ pub async fn plan(
         return Ok(Some(planned));
     };
     let write = match planned {
-        Statement::Write(write) => write.plan,
-        Statement::Merge(merge) => merge.write.plan,
-        _ => return Err(QuarryError::internal("a MERGE planned as a query")),
+        Planned::Append(write) => write.plan,
+        Planned::Merge(merge) => merge.write.plan,
+        Planned::Explained(_) => return Err(QuarryError::internal("a MERGE explained twice")),
     };
     let explained = LogicalPlanBuilder::from(write)
         .explain(explain.verbose, false)?
         .build()?;
-    Ok(Some(Statement::Distributed(explained)))
+    Ok(Some(Planned::Explained(Box::new(explained))))
 }
 
 async fn plan_merge(
     ctx: &SessionContext,
     store: &TableStore,
     merge: &ast::Merge,
-) -> Result<Statement, QuarryError> {
+) -> Result<Planned, QuarryError> {
     refuse_unsupported(merge)?;
     let state = ctx.state();
     let normalize = state.config_options().sql_parser.enable_ident_normalization;
@@ -254,7 +264,7 @@ async fn plan_merge(
     if !changes {
         // Only inserts: the source rows that match nothing, appended.
         let rows = inserted_rows(whole, source, on, &clauses, &target_schema)?;
-        return Ok(Statement::Write(Box::new(write_to(
+        return Ok(Planned::Append(Box::new(write_to(
             &table, &reference, rows, false,
         )?)));
     }
@@ -265,7 +275,7 @@ async fn plan_merge(
         &qualifier,
     )?;
     let rows = merged_rows(whole, source, on, &clauses, (&qualifier, &target_schema))?;
-    Ok(Statement::Merge(Box::new(Merge {
+    Ok(Planned::Merge(Box::new(Merge {
         matches,
         write: write_to(&table, &reference, rows, true)?,
         table,

@@ -43,7 +43,7 @@ pub(super) async fn plan_source(
     {
         from.relation = source.clone();
     }
-    crate::statement::to_plan(&state, select).await
+    crate::names::to_plan(&state, select).await
 }
 
 /// `plan`'s columns and one more, `marker`, true on every row.

@@ -15,7 +15,7 @@
 //! - [`rewrite`]: PostgreSQL spellings in their queries, rewritten for DataFusion;
 //!   [`column_names`]: PostgreSQL's names for unnamed result columns;
 //!   [`information_schema`]: `information_schema.columns` with PostgreSQL's types;
-//!   [`operators`]: `OPERATOR(pg_catalog.~)`;
+//!   [`operators`]: `OPERATOR(pg_catalog.~)`; [`type_names`]: `::oid`, `::name`;
 //!   [`order_by`]: sorting by subqueries; [`ast`]: the parts these rewrites put in.
 //! - [`types`], [`encode`], [`decode`]: Arrow and PostgreSQL types, result rows and
 //!   parameter values on the wire.
@@ -40,6 +40,7 @@ pub mod rewrite;
 pub mod settings;
 pub mod startup;
 pub mod tags;
+pub mod type_names;
 pub mod types;
 
 use std::net::SocketAddr;

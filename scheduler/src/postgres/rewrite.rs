@@ -5,7 +5,6 @@
 //! - `pg_catalog.format_type(...)`: functions qualified with `pg_catalog`;
 //! - `x COLLATE pg_catalog.default`: collations (Quarry compares strings by bytes);
 //! - `'gold.sales'::regclass`, `'int4'::regtype`: object names as object ids;
-//!   `::oid`, `::name`, `::pg_catalog.text` and other PostgreSQL type names;
 //! - `ARRAY(SELECT x FROM ...)` is `(SELECT array_agg(x) FROM ...)`;
 //! - `SELECT n.oid, n.*`: PostgreSQL returns `oid` twice, DataFusion wants names once,
 //!   so the wildcard leaves out what is listed (`n.* EXCLUDE (oid)`);
@@ -22,10 +21,11 @@
 //! - `ORDER BY` an expression with a subquery sorts in a query around it
 //!   ([`super::order_by`]);
 //!
-//! Two spellings are planned by DataFusion's own hooks on PostgreSQL sessions instead:
+//! Three spellings are planned by DataFusion's own hooks on PostgreSQL sessions instead:
 //! `information_schema.columns` with PostgreSQL's types, a relation planner
-//! ([`super::information_schema`]), and `OPERATOR(pg_catalog.~)`, an expression planner
-//! ([`super::operators`]).
+//! ([`super::information_schema`]); `OPERATOR(pg_catalog.~)`, an expression planner
+//! ([`super::operators`]); `::oid`, `::name` and other type names, a type planner
+//! ([`super::type_names`]).
 //!
 //! Only queries are rewritten, in place: the syntax tree the query service plans is the
 //! one parsed from the client's text, changed; no SQL is printed and parsed again.
@@ -418,19 +418,7 @@ fn rewrite_expr(expr: &mut Expr, schema: &str) -> bool {
                     *expr = Expr::value(Value::SingleQuotedString(name.to_string()));
                     true
                 }
-                _ => match sql_type(&type_name) {
-                    Some(data_type) => {
-                        *expr = Expr::Cast {
-                            kind: CastKind::Cast,
-                            expr: inner.clone(),
-                            data_type,
-                            array: false,
-                            format: None,
-                        };
-                        true
-                    }
-                    None => false,
-                },
+                _ => false,
             }
         }
         _ => false,
@@ -512,25 +500,6 @@ fn last_part(name: &ObjectName) -> String {
     }
 }
 
-/// The SQL type DataFusion knows for a PostgreSQL type name used in a cast.
-fn sql_type(name: &str) -> Option<DataType> {
-    Some(match name {
-        "oid" | "regclass" | "regtype" | "regproc" | "regnamespace" | "regrole" | "xid" => {
-            DataType::BigInt(None)
-        }
-        "text" | "name" | "char" | "bpchar" | "varchar" | "int2vector" | "oidvector" => {
-            DataType::Text
-        }
-        "int2" => DataType::SmallInt(None),
-        "int4" => DataType::Int(None),
-        "int8" => DataType::BigInt(None),
-        "float4" => DataType::Real,
-        "float8" => DataType::DoublePrecision,
-        "bool" => DataType::Boolean,
-        _ => return None,
-    })
-}
-
 /// The array a string literal `'{a,b}'` spells, as an `ARRAY[..]` of strings.
 fn array_literal(expr: &Expr) -> Option<Expr> {
     let text = literal(expr).filter(|t| t.starts_with('{') && t.ends_with('}'))?;
@@ -600,7 +569,7 @@ mod tests {
             format!(
                 "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
                  ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' \
-                 AND pg_table_is_visible(c.oid) AND c.oid = {oid} AND CAST(c.oid AS TEXT) <> ''"
+                 AND pg_table_is_visible(c.oid) AND c.oid = {oid} AND c.oid::pg_catalog.text <> ''"
             )
         );
     }

@@ -9,7 +9,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::execution::FunctionRegistry;
 use futures::Sink;
 use pgwire::api::auth::cleartext::CleartextPasswordAuth;
 use pgwire::api::auth::md5pass::{Md5PasswordAuth, hash_md5_password};
@@ -28,10 +27,11 @@ use super::information_schema::PostgresInformationSchema;
 use super::operators::QualifiedOperators;
 use super::pg_catalog::with_pg_catalog;
 use super::settings::{ANNOUNCED, Settings};
+use super::type_names::PostgresTypes;
 use super::{catalog_functions, functions};
-use crate::error::QuarryError;
+use crate::names::CATALOG;
 use crate::service::QueryService;
-use crate::session::CATALOG;
+use crate::session::SessionExtensions;
 
 /// How clients prove who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -127,19 +127,13 @@ impl Startup {
         ));
         let session = self
             .service
-            .new_session_with(|lake| with_pg_catalog(lake, Arc::clone(&settings), user.clone()))
+            .new_session_with(
+                |lake| with_pg_catalog(lake, Arc::clone(&settings), user.clone()),
+                &planners(),
+            )
             .await?;
         let connection = Arc::new(PgConnection::new(session, user, settings));
         functions::register(&connection);
-        let session = &connection.session;
-        session
-            .register_relation_planner(Arc::new(PostgresInformationSchema))
-            .map_err(QuarryError::from)?;
-        session
-            .state_ref()
-            .write()
-            .register_expr_planner(Arc::new(QualifiedOperators))
-            .map_err(QuarryError::from)?;
         catalog_functions::register(&connection.session, &connection.user);
         client.session_extensions().insert(Arc::clone(&connection));
         self.driver.complete_authentication(client, None).await?;
@@ -149,6 +143,14 @@ impl Startup {
         tracing::debug!(user = %connection.user, addr = %client.socket_addr(), "PostgreSQL client logged in");
         Ok(())
     }
+}
+
+/// DataFusion's planner hooks for PostgreSQL's spellings, in every PostgreSQL session.
+fn planners() -> SessionExtensions {
+    SessionExtensions::default()
+        .with_type_planner(Arc::new(PostgresTypes))
+        .with_relation_planner(Arc::new(PostgresInformationSchema))
+        .with_expr_planner(Arc::new(QualifiedOperators))
 }
 
 #[async_trait]

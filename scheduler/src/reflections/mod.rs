@@ -51,8 +51,9 @@ use quarry_catalog::table::partition::PartitionColumn;
 use quarry_catalog::table::scan::IcebergScanExec;
 
 use crate::error::QuarryError;
+use crate::names;
+use crate::planned::{self, CatalogChange, Commit, Write};
 use crate::settings::QuarryOptions;
-use crate::tables::{self, CatalogChange, Commit, Planned, Write};
 use parse::ReflectionStatement;
 
 /// A reflection whose materialization exists.
@@ -330,6 +331,20 @@ pub fn explain_row(plan: &LogicalPlan) -> Option<RecordBatch> {
     .ok()
 }
 
+/// What a reflection statement is planned into.
+pub enum Planned {
+    /// `CREATE .. REFLECTION`: the write of its materialization.
+    Write(Box<Write>),
+    /// `DROP REFLECTION`.
+    Catalog(Box<CatalogChange>),
+    /// `REFRESH REFLECTION[S]`: rebuild those of `anchor` (or just `name`) that are
+    /// stale; the query service's refresher runs it.
+    Refresh {
+        anchor: Anchor,
+        name: Option<String>,
+    },
+}
+
 /// Plans a reflection statement.
 pub async fn plan(
     ctx: &SessionContext,
@@ -412,9 +427,7 @@ pub async fn plan(
                 }
                 _ => {}
             }
-            Ok(Planned::Catalog(Box::new(
-                CatalogChange::RefreshReflections { anchor, name },
-            )))
+            Ok(Planned::Refresh { anchor, name })
         }
     }
 }
@@ -426,7 +439,7 @@ async fn anchor(
     name: &ObjectName,
 ) -> Result<(Anchor, Table), QuarryError> {
     let reference = object_name_to_table_reference(name.clone(), true)?;
-    let ident = tables::iceberg_ident(ctx, &reference)?;
+    let ident = names::iceberg_ident(ctx, &reference)?;
     let Some(table) = store.load(&ident).await? else {
         return Err(QuarryError::no_table(format!(
             "table '{ident}' not found: reflections are made of the catalog's tables"
@@ -463,16 +476,16 @@ pub(crate) fn materialize(
         }
     };
     let ident = reflection::materialization_ident(definition)?;
-    let arrow = tables::nullable(plan.schema().as_arrow());
+    let arrow = planned::nullable(plan.schema().as_arrow());
     let partition_by: Vec<PartitionColumn> =
         definition.partition_by.iter().map(Into::into).collect();
-    let (schema, spec) = tables::layout(&arrow, &partition_by)?;
-    let mut spec = tables::new_table_write(store, &ident, schema, spec);
+    let (schema, spec) = planned::layout(&arrow, &partition_by)?;
+    let mut spec = planned::new_table_write(store, &ident, schema, spec);
     Arc::make_mut(&mut spec).sort_by = definition.localsort_by.clone();
     let properties = reflection::properties(definition, &Base::of(base));
     let target = IcebergTable::pending(Arc::clone(&spec))?;
     let name = datafusion::sql::TableReference::partial(NAMESPACE, ident.name());
-    let plan = tables::insert_plan(
+    let plan = planned::insert_plan(
         &name,
         Arc::new(target),
         datafusion::logical_expr::dml::InsertOp::Append,

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use quarry_catalog::reflection::{Anchor, Base, RefreshPolicy};
 use tokio::sync::Notify;
 
-use super::{Materialized, Method, RefreshState, materialize};
+use super::{Materialized, Method, Reflections, RefreshState, materialize};
 use crate::error::QuarryError;
 use crate::job::JobRunner;
 use crate::session::SessionFactory;
@@ -27,16 +27,22 @@ const TICK: Duration = Duration::from_secs(5);
 pub struct Refresher {
     jobs: JobRunner,
     sessions: SessionFactory,
+    reflections: Arc<Reflections>,
     wake: Arc<Notify>,
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl Refresher {
     /// A refresher whose background loop runs while it lives.
-    pub fn start(jobs: JobRunner, sessions: SessionFactory) -> Arc<Self> {
+    pub fn start(
+        jobs: JobRunner,
+        sessions: SessionFactory,
+        reflections: Arc<Reflections>,
+    ) -> Arc<Self> {
         let refresher = Arc::new(Self {
             jobs,
             sessions,
+            reflections,
             wake: Arc::new(Notify::new()),
             one_at_a_time: tokio::sync::Mutex::new(()),
         });
@@ -58,7 +64,7 @@ impl Refresher {
         anchor: &Anchor,
         only: Option<&str>,
     ) -> Result<usize, QuarryError> {
-        let reflections = self.sessions.reflections();
+        let reflections = &self.reflections;
         reflections.load_if_changed().await?;
         let mut rebuilt = 0;
         for reflection in reflections.of(anchor) {
@@ -96,12 +102,12 @@ impl Refresher {
         tracing::info!(reflection = %definition.name, table = %definition.anchor, "refreshing");
         let result = self.rebuild(reflection, &base).await;
         let method = result.as_ref().ok().copied();
-        self.sessions.reflections().invalidate();
+        self.reflections.invalidate();
         let error = result.as_ref().err().map(ToString::to_string);
         if let Some(error) = &error {
             tracing::warn!(reflection = %definition.name, "refresh failed, the old one stays: {error}");
         }
-        self.sessions.reflections().record_refresh(
+        self.reflections.record_refresh(
             key,
             RefreshState {
                 at: Some(SystemTime::now()),
@@ -124,8 +130,14 @@ impl Refresher {
         let name = format!("refresh reflection {}", reflection.definition.name);
         let job = self.jobs.submit(ctx, &write.plan, &name).await?;
         let runtime = Arc::clone(self.sessions.runtime());
-        let task =
-            crate::write::finish(self.jobs.clone(), store.clone(), runtime, None, job, write);
+        let task = crate::write::finish(
+            self.jobs.clone(),
+            store.clone(),
+            runtime,
+            Box::new(|| false),
+            job,
+            write,
+        );
         match task.await {
             Ok(result) => result.map(|_| method),
             Err(e) => Err(QuarryError::internal(format!(
@@ -136,7 +148,7 @@ impl Refresher {
 
     /// One round of the background loop: every reflection whose policy says so.
     async fn round(&self) {
-        let reflections = self.sessions.reflections();
+        let reflections = &self.reflections;
         if let Err(e) = reflections.load_if_changed().await {
             tracing::warn!("cannot load the reflections: {e}");
             return;

@@ -223,7 +223,7 @@ impl PgCatalogSource {
                 .collect(),
             "pg_database" => vec![Row::from([
                 ("oid", oid(DATABASE_OID)),
-                ("datname", text(crate::session::CATALOG)),
+                ("datname", text(crate::names::CATALOG)),
                 ("datdba", oid(OWNER_OID)),
                 ("encoding", int4(6)),
                 ("datcollate", text("C.UTF-8")),
