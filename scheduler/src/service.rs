@@ -162,8 +162,9 @@ impl QueryService {
         sql: &str,
     ) -> Result<Arc<Query>, QuarryError> {
         let parsed = self.parse(session, sql)?;
-        let statement = self.plan(session, parsed.clone()).await?.bind(&[])?;
-        self.prepared_query(session, &parsed, statement, None)
+        let text = Arc::clone(&parsed.text);
+        let statement = self.plan(session, parsed).await?.bind(&[])?;
+        self.prepared_query(session, &text, statement, None)
     }
 
     /// What `parsed` takes and returns, without running it. The plan is kept for the
@@ -200,19 +201,20 @@ impl QueryService {
             Some(statement) => statement,
             None => self.plan(session, description.parsed.clone()).await?,
         };
-        self.prepared_query(session, &description.parsed, statement.bind(values)?, id)
+        let text = &description.parsed.text;
+        self.prepared_query(session, text, statement.bind(values)?, id)
     }
 
     fn prepared_query(
         &self,
         session: &Arc<SessionContext>,
-        parsed: &Parsed,
+        text: &str,
         statement: Statement,
         id: Option<&str>,
     ) -> Result<Arc<Query>, QuarryError> {
         let query = Arc::new(Query::new(
             id,
-            &parsed.text,
+            text,
             statement,
             Arc::clone(session),
             Arc::clone(&self.metrics),
