@@ -20,8 +20,9 @@ echo "== cargo clippy (default features: what the README's first command builds;
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-echo "== module layering: the scheduler's modules import one another in no cycle"
+echo "== module layering: the modules of the scheduler and of its PostgreSQL door import one another in no cycle"
 "$QUARRY_PYTHON" scripts/module-cycles.py scheduler/src
+"$QUARRY_PYTHON" scripts/module-cycles.py scheduler/postgres/src
 
 echo "== cargo test"
 # Without backtraces a failing test's message ends the output, where a reader sees it.

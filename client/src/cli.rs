@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::CatalogSection;
 use crate::output::Format;
 use quarry_catalog::object_stores::S3Options;
+use quarry_postgres::{AuthMethod, PgOptions};
 use quarry_scheduler::CatalogLocation;
-use quarry_scheduler::postgres::{AuthMethod, PgOptions};
 
 /// The warehouse when none is given.
 pub const DEFAULT_WAREHOUSE: &str = "./quarry-data";

@@ -11,7 +11,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use quarry_catalog::object_stores::{ObjectStores, S3Options};
 use quarry_executor::{ExecutorHandle, ExecutorOptions, Schedulers, start_executor};
-use quarry_scheduler::postgres::PgOptions;
+use quarry_postgres::PgOptions;
+use quarry_scheduler::door::FrontDoor;
 use quarry_scheduler::{CatalogLocation, SchedulerHandle, SchedulerOptions, start_scheduler};
 
 /// How to start an embedded cluster.
@@ -123,7 +124,7 @@ impl EmbeddedCluster {
                 flight_port: options.flight_port,
                 ballista_port: 0,
                 namespaces: SchedulerOptions::default_namespaces(),
-                postgres: options.postgres.clone(),
+                doors: doors(options.postgres.as_ref()),
                 single_stage_max_bytes: options.single_stage_max_bytes,
             },
             Arc::clone(&runtime),
@@ -196,4 +197,13 @@ fn advertise_host(bind_host: &str) -> String {
         "::" | "[::]" => "::1".into(),
         host => host.into(),
     }
+}
+
+/// The front doors a scheduler opens beside Flight SQL: the PostgreSQL door, when
+/// configured.
+pub fn doors(postgres: Option<&PgOptions>) -> Vec<Arc<dyn FrontDoor>> {
+    postgres
+        .map(|pg| Arc::new(pg.clone()) as Arc<dyn FrontDoor>)
+        .into_iter()
+        .collect()
 }

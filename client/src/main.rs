@@ -11,7 +11,7 @@ use quarry_client::embedded::{EmbeddedCluster, EmbeddedOptions};
 use quarry_client::shell::Shell;
 use quarry_client::split::script_statements;
 use quarry_client::{demo, processes};
-use quarry_scheduler::postgres::DEFAULT_PG_PORT;
+use quarry_postgres::DEFAULT_PG_PORT;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -163,7 +163,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, Error> {
     options.flight_port = args.flight_port;
     options.postgres = args.pg.options(DEFAULT_PG_PORT);
     let cluster = EmbeddedCluster::start(options).await?;
-    let pg = match cluster.scheduler.pg_addr {
+    let pg = match cluster.scheduler.door(quarry_postgres::NAME) {
         Some(addr) => format!(" and PostgreSQL on {addr}"),
         None => String::new(),
     };

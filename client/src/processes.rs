@@ -12,8 +12,8 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use quarry_catalog::object_stores::{ObjectStores, S3Options};
 use quarry_executor::http::DEFAULT_EXECUTOR_HTTP_PORT;
 use quarry_executor::{ExecutorOptions, Schedulers, start_executor};
+use quarry_postgres::DEFAULT_PG_PORT;
 use quarry_scheduler::http::HttpPort;
-use quarry_scheduler::postgres::DEFAULT_PG_PORT;
 use quarry_scheduler::{
     CatalogLocation, DEFAULT_BALLISTA_PORT, DEFAULT_FLIGHT_PORT, DEFAULT_HTTP_PORT,
     SchedulerOptions, start_scheduler,
@@ -121,7 +121,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             .or(section.ballista_port)
             .unwrap_or(DEFAULT_BALLISTA_PORT),
         namespaces: SchedulerOptions::default_namespaces(),
-        postgres: args.pg.options(pg_port),
+        doors: crate::embedded::doors(args.pg.options(pg_port).as_ref()),
         single_stage_max_bytes: size(
             args.single_stage_max_bytes,
             section.single_stage_max_bytes,
@@ -173,7 +173,7 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    let pg = match handle.pg_addr {
+    let pg = match handle.door(quarry_postgres::NAME) {
         Some(addr) => format!(", PostgreSQL on {addr}"),
         None => String::new(),
     };

@@ -28,7 +28,8 @@
 //! - [`query`]: a query and its lifecycle.
 //! - [`service`]: the query service: prepare, execute, cancel, progress.
 //! - [`flight_sql`]: the Arrow Flight SQL front door over the query service.
-//! - [`postgres`]: the PostgreSQL wire-protocol front door over the query service.
+//! - [`door`]: the front doors beside Flight SQL, which other crates provide (the
+//!   PostgreSQL door is crate `quarry-postgres`).
 //! - [`split`]: splitting SQL text into statements.
 //! - [`http`], [`metrics`]: `/healthz`, `/readyz` and Prometheus `/metrics`.
 //! - [`server`]: starting all of the above on real ports.
@@ -39,6 +40,7 @@ pub mod ballista;
 pub mod changes;
 pub mod copy_into;
 pub mod direct;
+pub mod door;
 pub mod error;
 pub mod evolve;
 pub mod explain;
@@ -58,7 +60,6 @@ pub mod params;
 pub mod parse;
 pub mod placement;
 pub mod planned;
-pub mod postgres;
 pub mod query;
 pub mod reflections;
 pub mod rollback;

@@ -1,6 +1,6 @@
 //! Starting the scheduler: the Ballista scheduler, the query service, the Flight SQL
-//! front door and the PostgreSQL front door, each on its own port (port 0 picks a free
-//! one).
+//! front door and the other front doors it is given (the PostgreSQL door), each on its
+//! own port (port 0 picks a free one).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,12 +16,12 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::ballista::{BallistaScheduler, MAX_MESSAGE_SIZE, start_ballista};
+use crate::door::FrontDoor;
 use crate::error::QuarryError;
 use crate::flight_sql::QuarryFlightSql;
 use crate::http::HttpPort;
 use crate::lake::Lake;
 use crate::metrics::Metrics;
-use crate::postgres::{self, PgOptions};
 use crate::service::QueryService;
 use crate::session::DEFAULT_SCHEMA;
 
@@ -49,8 +49,8 @@ pub struct SchedulerOptions {
     pub ballista_port: u16,
     /// Namespaces created at startup if missing (besides `public`).
     pub namespaces: Vec<String>,
-    /// The PostgreSQL front door, if it is to be served.
-    pub postgres: Option<PgOptions>,
+    /// The front doors to open beside Flight SQL (the PostgreSQL door).
+    pub doors: Vec<Arc<dyn FrontDoor>>,
     /// The most bytes a query may read to run whole on one executor, without a
     /// distributed job (the sessions' default `quarry.single_stage_max_bytes`).
     pub single_stage_max_bytes: u64,
@@ -67,8 +67,8 @@ impl SchedulerOptions {
 pub struct SchedulerHandle {
     /// Where Flight SQL clients connect.
     pub flight_addr: SocketAddr,
-    /// Where PostgreSQL clients connect, when served.
-    pub pg_addr: Option<SocketAddr>,
+    /// The other front doors, by name, and where their clients connect.
+    pub doors: Vec<(&'static str, SocketAddr)>,
     /// Where executors register.
     pub ballista: BallistaScheduler,
     /// The query service, for in-process callers.
@@ -76,12 +76,20 @@ pub struct SchedulerHandle {
     /// The warehouse.
     pub warehouse: Warehouse,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Dropped or set, it stops the PostgreSQL door.
+    /// Dropped or set, it stops the other front doors.
     doors_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl SchedulerHandle {
-    /// Stops accepting Flight SQL and PostgreSQL connections.
+    /// Where the clients of the front door named `name` connect, if it is open.
+    pub fn door(&self, name: &str) -> Option<SocketAddr> {
+        self.doors
+            .iter()
+            .find(|(door, _)| *door == name)
+            .map(|(_, addr)| *addr)
+    }
+
+    /// Stops accepting Flight SQL connections and closes the other front doors.
     pub fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -136,8 +144,8 @@ async fn open_catalog(
         .map_err(|e| e.to_string())
 }
 
-/// Starts the Ballista scheduler, the query service, the Flight SQL server and, when
-/// asked for, the PostgreSQL server; `http`, the process's HTTP port, reports it ready
+/// Starts the Ballista scheduler, the query service, the Flight SQL server and the
+/// other front doors in `options.doors`; `http`, the process's HTTP port, reports it ready
 /// once every door is open.
 pub async fn start_scheduler(
     options: SchedulerOptions,
@@ -199,20 +207,25 @@ pub async fn start_scheduler(
             ),
     );
     let (doors_stop, doors_stopped) = tokio::sync::watch::channel(false);
-    let pg_addr = match &options.postgres {
-        Some(pg) => Some(
-            postgres::serve(Arc::clone(&service), &options.bind_host, pg, doors_stopped).await?,
-        ),
-        None => None,
-    };
+    let mut doors = Vec::with_capacity(options.doors.len());
+    for door in &options.doors {
+        let addr = door
+            .open(
+                Arc::clone(&service),
+                &options.bind_host,
+                doors_stopped.clone(),
+            )
+            .await?;
+        doors.push((door.name(), addr));
+    }
     // Ready from here on: every door is open.
     if let Some(http) = http {
         http.serving(&ballista);
     }
-    tracing::info!(%flight_addr, ?pg_addr, ballista = %ballista.addr, %warehouse, "scheduler started");
+    tracing::info!(%flight_addr, ?doors, ballista = %ballista.addr, %warehouse, "scheduler started");
     Ok(SchedulerHandle {
         flight_addr,
-        pg_addr,
+        doors,
         ballista,
         service,
         warehouse,

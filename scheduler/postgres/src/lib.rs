@@ -1,6 +1,9 @@
 //! The PostgreSQL front door: psql, pgJDBC, psqlODBC, psycopg and the BI tools built on
 //! them talk to Quarry over the PostgreSQL wire protocol (crate `pgwire`), on the query
-//! service every front door shares.
+//! service every front door shares. The scheduler opens it as a
+//! [`quarry_scheduler::door::FrontDoor`]: [`PgOptions`] is the door as configured. It
+//! uses the scheduler's public API alone: the query service, parsed statements and the
+//! planner hooks a session is made with ([`quarry_scheduler::session::SessionExtensions`]).
 //!
 //! - [`startup`]: logging in (trust, password, MD5, SCRAM-SHA-256) and the settings
 //!   announced to the client.
@@ -57,17 +60,22 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-use crate::error::QuarryError;
-use crate::service::QueryService;
 use connection::Connections;
 use handler::Statements;
+use quarry_scheduler::door::FrontDoor;
+use quarry_scheduler::error::QuarryError;
+use quarry_scheduler::service::QueryService;
 pub use startup::AuthMethod;
 use startup::Startup;
 
 /// Default PostgreSQL port.
 pub const DEFAULT_PG_PORT: u16 = 15432;
 
-/// How the PostgreSQL door listens and logs clients in.
+/// The door's name, as in [`quarry_scheduler::server::SchedulerHandle::door`].
+pub const NAME: &str = "postgresql";
+
+/// How the PostgreSQL door listens and logs clients in: the door itself, opened by the
+/// scheduler.
 #[derive(Debug, Clone, Default)]
 pub struct PgOptions {
     /// Port (0: any free port).
@@ -125,8 +133,24 @@ impl CancelHandler for Cancel {
     }
 }
 
-/// Binds the PostgreSQL port on `host` and serves clients until `stop` fires.
-pub async fn serve(
+#[async_trait]
+impl FrontDoor for PgOptions {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Binds the PostgreSQL port on `host` and serves clients until `stop` fires.
+    async fn open(
+        &self,
+        service: Arc<QueryService>,
+        host: &str,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<SocketAddr, QuarryError> {
+        serve(service, host, self, stop).await
+    }
+}
+
+async fn serve(
     service: Arc<QueryService>,
     host: &str,
     options: &PgOptions,

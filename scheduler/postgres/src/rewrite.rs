@@ -547,7 +547,7 @@ mod tests {
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 
     use super::*;
-    use crate::postgres::pg_catalog::relation_oid;
+    use crate::pg_catalog::relation_oid;
 
     /// `sql` rewritten, printed; `None` when nothing changed (or it does not parse).
     fn rewritten(sql: &str, schema: &str) -> Option<String> {

@@ -31,13 +31,12 @@ use super::commands::{self, Command};
 use super::connection::PgConnection;
 use super::decode::{parameter_values, type_placeholders};
 use super::encode::encode;
-use super::error::user_error;
+use super::error::{pg_error, user_error};
 use super::rewrite::rewrite;
 use super::tags::tag;
 use super::types::{field_infos, pg_type};
-use crate::error::QuarryError;
-use crate::service::{Description, QueryService};
-use crate::session::{current_schema, set_current_schema};
+use quarry_scheduler::service::{Description, QueryService};
+use quarry_scheduler::session::{current_schema, set_current_schema};
 
 /// A statement as `Parse` leaves it.
 #[derive(Debug, Clone)]
@@ -80,20 +79,21 @@ impl Statements {
         let query = self
             .service
             .prepare_described(session, description, &values, None)
-            .await?;
+            .await
+            .map_err(pg_error)?;
         connection.started(&query.id);
         if !description.is_query {
-            let rows = self.service.execute_update(query).await?;
+            let rows = self.service.execute_update(query).await.map_err(pg_error)?;
             return Ok(Response::Execution(tag(&description.parsed.ast, rows)));
         }
         let fields = Arc::new(field_infos(&description.result, format));
         let described = Arc::clone(&fields);
-        let mut batches = self.service.execute(query).await?;
-        let first = batches.try_next().await.map_err(QuarryError::from)?;
+        let mut batches = self.service.execute(query).await.map_err(pg_error)?;
+        let first = batches.try_next().await.map_err(|e| pg_error(e.into()))?;
         let rows = stream::iter(first.map(Ok))
             .chain(batches)
             .map(move |batch| {
-                let batch = batch.map_err(QuarryError::from)?;
+                let batch = batch.map_err(|e| pg_error(e.into()))?;
                 let rows = encode(&batch, &fields)?;
                 Ok::<_, PgWireError>(stream::iter(rows.into_iter().map(Ok)))
             })
@@ -113,7 +113,7 @@ impl SimpleQueryHandler for Statements {
     {
         let connection = PgConnection::of(client)?;
         let mut responses = Vec::new();
-        for sql in crate::split::script_statements(query) {
+        for sql in quarry_scheduler::split::script_statements(query) {
             let sql = sql.as_str();
             let result = async {
                 let statement = self.parser.statement(&connection, sql, &[]).await?;
@@ -199,12 +199,16 @@ impl Parser {
             return Ok(PgStatement::Command(command));
         }
         let session = &connection.session;
-        let mut parsed = self.service.parse(session, sql)?;
+        let mut parsed = self.service.parse(session, sql).map_err(pg_error)?;
         if let Some(statement) = parsed.sql_mut() {
             rewrite(statement, &current_schema(session));
             type_placeholders(statement, declared);
         }
-        let description = self.service.describe(session, parsed).await?;
+        let description = self
+            .service
+            .describe(session, parsed)
+            .await
+            .map_err(pg_error)?;
         Ok(PgStatement::Sql(Box::new(description)))
     }
 }

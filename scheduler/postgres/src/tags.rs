@@ -6,7 +6,7 @@ use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
 use pgwire::api::results::Tag;
 
-use crate::parse::Ast;
+use quarry_scheduler::parse::Ast;
 
 /// The tag of a statement that changed something, `rows` rows.
 pub fn tag(ast: &Ast, rows: u64) -> Tag {
@@ -73,7 +73,7 @@ mod tests {
     fn command_tags_name_what_changed() {
         let state = SessionContext::new().state();
         let t = |sql: &str, rows| {
-            let parsed = crate::parse::parse(&state, sql).unwrap();
+            let parsed = quarry_scheduler::parse::parse(&state, sql).unwrap();
             let complete: pgwire::messages::response::CommandComplete =
                 tag(&parsed.ast, rows).into();
             complete.tag

@@ -276,7 +276,7 @@ mod tests {
     use pgwire::api::portal::Format;
 
     use super::*;
-    use crate::postgres::types::field_infos;
+    use crate::types::field_infos;
 
     /// The cells of the single row of `batch`, each as the bytes sent.
     fn cells(batch: &RecordBatch, format: Format) -> Vec<Option<Vec<u8>>> {

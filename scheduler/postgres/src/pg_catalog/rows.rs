@@ -16,7 +16,7 @@ use super::{
     DATABASE_OID, OWNER_OID, PG_CATALOG, PG_CATALOG_OID, PgCatalogSource, Row, namespace_oid,
     relation_oid,
 };
-use crate::postgres::types::{catalog_types, pg_type, type_modifier, type_size};
+use crate::types::{catalog_types, pg_type, type_modifier, type_size};
 
 fn oid(v: u32) -> ScalarValue {
     ScalarValue::UInt32(Some(v))
@@ -223,7 +223,7 @@ impl PgCatalogSource {
                 .collect(),
             "pg_database" => vec![Row::from([
                 ("oid", oid(DATABASE_OID)),
-                ("datname", text(crate::names::CATALOG)),
+                ("datname", text(quarry_scheduler::names::CATALOG)),
                 ("datdba", oid(OWNER_OID)),
                 ("encoding", int4(6)),
                 ("datcollate", text("C.UTF-8")),

@@ -18,8 +18,8 @@ use datafusion::logical_expr::{
 };
 
 use super::connection::PgConnection;
-use crate::names::CATALOG;
-use crate::session::current_schema;
+use quarry_scheduler::names::CATALOG;
+use quarry_scheduler::session::current_schema;
 
 /// Registers the session functions in `connection`'s session.
 pub fn register(connection: &Arc<PgConnection>) {

@@ -23,15 +23,16 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::connection::{Connections, PgConnection};
+use super::error::pg_error;
 use super::information_schema::PostgresInformationSchema;
 use super::operators::QualifiedOperators;
 use super::pg_catalog::with_pg_catalog;
 use super::settings::{ANNOUNCED, Settings};
 use super::type_names::PostgresTypes;
 use super::{catalog_functions, functions};
-use crate::names::CATALOG;
-use crate::service::QueryService;
-use crate::session::SessionExtensions;
+use quarry_scheduler::names::CATALOG;
+use quarry_scheduler::service::QueryService;
+use quarry_scheduler::session::SessionExtensions;
 
 /// How clients prove who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -131,7 +132,8 @@ impl Startup {
                 |lake| with_pg_catalog(lake, Arc::clone(&settings), user.clone()),
                 &planners(),
             )
-            .await?;
+            .await
+            .map_err(pg_error)?;
         let connection = Arc::new(PgConnection::new(session, user, settings));
         functions::register(&connection);
         catalog_functions::register(&connection.session, &connection.user);

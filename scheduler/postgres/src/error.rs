@@ -5,7 +5,7 @@
 
 use pgwire::error::{ErrorInfo, PgWireError};
 
-use crate::error::{ErrorKind, QuarryError};
+use quarry_scheduler::error::{ErrorKind, QuarryError};
 
 /// An `ERROR` with SQLSTATE `code`.
 pub fn user_error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -49,8 +49,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
     }
 }
 
-impl From<QuarryError> for PgWireError {
-    fn from(error: QuarryError) -> Self {
-        user_error(sqlstate(error.kind()), error.to_string())
-    }
+/// A Quarry error as the PostgreSQL error with its kind's SQLSTATE.
+pub fn pg_error(error: QuarryError) -> PgWireError {
+    user_error(sqlstate(error.kind()), error.to_string())
 }
