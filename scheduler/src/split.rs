@@ -1,84 +1,123 @@
-//! Splitting input into SQL statements at `;`, minding quotes and comments, so that a
-//! statement may span lines and a `;` inside a string does not end it. A backslash
-//! command (`\timing`) where a statement would start is one line, as in psql.
+//! Splitting input into SQL statements at `;`. The text is read with the tokenizer the
+//! parser uses, in PostgreSQL's dialect, so a `;` inside a string (`'..'`, `E'..'`,
+//! `$$..$$`, `$tag$..$tag$`), a quoted name or a comment (nested ones too) does not end
+//! a statement, and a statement may span lines. A backslash command (`\timing`) where a
+//! statement would start is one line, as in psql.
+
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 /// Splits `text` into the complete statements it holds (without their `;`) and the
-/// unfinished rest.
+/// unfinished rest: text after the last `;`, or from an unterminated string or
+/// comment on, which more input may finish.
 pub fn split_statements(text: &str) -> (Vec<String>, String) {
-    #[derive(PartialEq)]
-    enum State {
-        Code,
-        Single,
-        Double,
-        LineComment,
-        BlockComment,
-    }
     let mut statements = Vec::new();
-    let mut state = State::Code;
     let mut start = 0;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        match state {
-            State::Code => match c {
-                b'\'' => state = State::Single,
-                b'"' => state = State::Double,
-                b'-' if next == Some(b'-') => state = State::LineComment,
-                b'/' if next == Some(b'*') => {
-                    state = State::BlockComment;
-                    i += 1;
-                }
-                b';' => {
-                    push_statement(&mut statements, &text[start..i]);
-                    start = i + 1;
-                }
-                b'\\' if text[start..i].trim().is_empty() => {
-                    let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                    push_statement(&mut statements, &text[i..end]);
-                    start = end;
-                    i = end;
-                    continue;
-                }
-                _ => {}
-            },
-            // A doubled quote inside a string is an escaped quote: leaving and re-entering
-            // the string state handles it.
-            State::Single if c == b'\'' => state = State::Code,
-            State::Double if c == b'"' => state = State::Code,
-            State::LineComment if c == b'\n' => state = State::Code,
-            State::BlockComment if c == b'*' && next == Some(b'/') => {
-                state = State::Code;
-                i += 1;
-            }
-            _ => {}
+    loop {
+        let rest = &text[start..];
+        let lead = rest.len() - rest.trim_start().len();
+        if rest[lead..].starts_with('\\') {
+            let end = rest[lead..].find('\n').map_or(rest.len(), |n| lead + n);
+            statements.push(rest[lead..end].trim().to_string());
+            start += end;
+            continue;
         }
-        i += 1;
+        match split_tokens(rest, &mut statements) {
+            Stop::Backslash(offset) => start += offset,
+            Stop::End(offset) => return (statements, rest[offset..].to_string()),
+        }
     }
-    (statements, text[start..].to_string())
+}
+
+/// Where splitting a text's tokens stopped.
+enum Stop {
+    /// At a backslash command that starts a statement, at this offset: splitting goes
+    /// on afresh after its line.
+    Backslash(usize),
+    /// At the end of the tokens; the unfinished rest starts at this offset.
+    End(usize),
+}
+
+/// Tokenizes `text` and pushes the statements it ends with `;` onto `statements`.
+fn split_tokens(text: &str, statements: &mut Vec<String>) -> Stop {
+    let (tokens, _) = tokens(text);
+    let offsets = Offsets::new(text);
+    let mut start = 0;
+    let mut code = false;
+    for TokenWithSpan { token, span } in &tokens {
+        match token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => {
+                let end = offsets.of(span.start);
+                if code {
+                    statements.push(text[start..end].trim().to_string());
+                }
+                start = end + 1;
+                code = false;
+            }
+            Token::Backslash if !code => return Stop::Backslash(offsets.of(span.start)),
+            _ => code = true,
+        }
+    }
+    Stop::End(start)
+}
+
+/// The tokens of `text` up to its end or to the first error (an unterminated string
+/// or comment), and whether it was the end.
+fn tokens(text: &str) -> (Vec<TokenWithSpan>, bool) {
+    let mut tokens = Vec::new();
+    // An error leaves the tokens before it in `tokens`.
+    let finished = Tokenizer::new(&PostgreSqlDialect {}, text)
+        .with_unescape(false)
+        .tokenize_with_location_into_buf(&mut tokens)
+        .is_ok();
+    (tokens, finished)
+}
+
+/// Whether `text` holds more than white space and comments: a token, or a string or
+/// comment left open.
+fn has_code(text: &str) -> bool {
+    let (tokens, finished) = tokens(text);
+    !finished
+        || tokens
+            .iter()
+            .any(|t| !matches!(t.token, Token::Whitespace(_)))
+}
+
+/// Byte offsets of tokens' locations (lines and columns in characters, from 1).
+struct Offsets<'a> {
+    text: &'a str,
+    lines: Vec<usize>,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(text: &'a str) -> Self {
+        let lines = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, lines }
+    }
+
+    fn of(&self, location: Location) -> usize {
+        let line = self.lines[(location.line as usize).saturating_sub(1)];
+        self.text[line..]
+            .char_indices()
+            .nth((location.column as usize).saturating_sub(1))
+            .map_or(self.text.len(), |(i, _)| line + i)
+    }
 }
 
 /// Whether the text holds anything but white space and comments.
 pub fn is_blank(text: &str) -> bool {
-    script_statements(text).is_empty()
-}
-
-fn push_statement(statements: &mut Vec<String>, text: &str) {
-    let trimmed = text.trim();
-    let only_comments = trimmed
-        .lines()
-        .map(str::trim)
-        .all(|line| line.is_empty() || line.starts_with("--"));
-    if !only_comments {
-        statements.push(trimmed.to_string());
-    }
+    !has_code(text)
 }
 
 /// All statements in a script; a final statement without `;` counts too.
 pub fn script_statements(text: &str) -> Vec<String> {
     let (mut statements, rest) = split_statements(text);
-    push_statement(&mut statements, &rest);
+    if has_code(&rest) {
+        statements.push(rest.trim().to_string());
+    }
     statements
 }
 
@@ -95,6 +134,34 @@ mod tests {
             vec!["SELECT 1", "SELECT ';' AS x -- a;b\n, \"a;b\" FROM t"]
         );
         assert_eq!(rest.trim(), "SELECT");
+    }
+
+    #[test]
+    fn dollar_quotes_escapes_and_nested_comments_hide_semicolons() {
+        assert_eq!(
+            script_statements(
+                "SELECT $$a;b$$; SELECT $t$it's; $$ $t$; SELECT E'it\\'s;' /* x /* ; */ ; */; \
+                 SELECT 'é;ü', 2"
+            ),
+            vec![
+                "SELECT $$a;b$$",
+                "SELECT $t$it's; $$ $t$",
+                "SELECT E'it\\'s;' /* x /* ; */ ; */",
+                "SELECT 'é;ü', 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_open_string_or_comment_is_unfinished() {
+        let (s, rest) = split_statements("SELECT 1; SELECT 'a;\nb");
+        assert_eq!(s, vec!["SELECT 1"]);
+        assert_eq!(rest, " SELECT 'a;\nb");
+        assert!(!is_blank(&rest));
+        let (s, rest) = split_statements("SELECT $$x; /* y");
+        assert!(s.is_empty());
+        assert_eq!(rest, "SELECT $$x; /* y");
+        assert!(!is_blank("/* open"));
     }
 
     #[test]

@@ -104,6 +104,18 @@ fn psql_runs_statements_and_reports_errors_with_their_sqlstate() {
         ],
     );
     assert_eq!(out.lines().collect::<Vec<_>>(), ["SET", "1000", "gold"]);
+    // The server splits a message at `;` outside dollar-quoted and E'' strings and
+    // comments (`psql -c` sends the string as it is).
+    let out = psql_ok(
+        &server,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT $$a;b$$ /* ; */; SELECT E'c\\';d'; SELECT $q$;$q$ || 'e;f'",
+        ],
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["a;b", "c';d", ";e;f"]);
     // Unnamed columns are named as PostgreSQL names them.
     let out = psql_ok(
         &server,
