@@ -7,7 +7,7 @@
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement, visit_expressions};
+use datafusion::sql::sqlparser::ast::{Expr, Statement as SqlStatement, Visit, visit_expressions};
 use datafusion::sql::sqlparser::parser::ParserError;
 use quarry_catalog::table::TableError;
 use std::ops::ControlFlow;
@@ -156,37 +156,30 @@ pub async fn classify_planning(
     let DFStatement::Statement(sql) = statement else {
         return error;
     };
-    // What a statement that creates something reads is its query.
+    // What the statement reads: its own relations, or the query of a statement that
+    // creates something (what it creates does not exist yet).
     let query = match sql.as_ref() {
-        SqlStatement::CreateTable(create) => create.query.clone(),
-        SqlStatement::CreateView(view) => Some(view.query.clone()),
-        _ => None,
-    };
-    let read;
-    let statement = match query {
-        Some(query) => {
-            read = DFStatement::Statement(Box::new(SqlStatement::Query(query)));
-            &read
-        }
-        None => statement,
-    };
-    let DFStatement::Statement(sql) = statement else {
-        return error;
-    };
-    let reads = matches!(
-        sql.as_ref(),
         SqlStatement::Query(_)
-            | SqlStatement::Insert(_)
-            | SqlStatement::Update { .. }
-            | SqlStatement::Delete(_)
-    );
-    if !reads {
-        return error;
-    }
-    if names_missing_relation(state, statement).await {
+        | SqlStatement::Insert(_)
+        | SqlStatement::Update { .. }
+        | SqlStatement::Delete(_) => None,
+        SqlStatement::CreateTable(create) => match &create.query {
+            Some(query) => Some(query),
+            None => return error,
+        },
+        SqlStatement::CreateView(view) => Some(&view.query),
+        _ => return error,
+    };
+    let read =
+        query.map(|query| DFStatement::Statement(Box::new(SqlStatement::Query(query.clone()))));
+    if names_missing_relation(state, read.as_ref().unwrap_or(statement)).await {
         return ErrorKind::UndefinedTable.error(error.message);
     }
-    if has_unknown_function(state, sql) {
+    let unknown_function = match query {
+        Some(query) => has_unknown_function(state, query.as_ref()),
+        None => has_unknown_function(state, sql.as_ref()),
+    };
+    if unknown_function {
         return ErrorKind::UndefinedFunction.error(error.message);
     }
     error
@@ -209,9 +202,10 @@ async fn names_missing_relation(state: &SessionState, statement: &DFStatement) -
     false
 }
 
-/// Whether `statement` calls a function that no registry of the session holds.
-fn has_unknown_function(state: &SessionState, statement: &SqlStatement) -> bool {
-    let unknown = visit_expressions(statement, |expr| {
+/// Whether `node` (a statement, a query) calls a function that no registry of the
+/// session holds.
+fn has_unknown_function(state: &SessionState, node: &impl Visit) -> bool {
+    let unknown = visit_expressions(node, |expr| {
         let Expr::Function(function) = expr else {
             return ControlFlow::Continue(());
         };
