@@ -31,7 +31,7 @@ pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
             quarry,
             &format!(
                 "CREATE OR REPLACE TABLE bench.{table} PARTITION BY (day(ts)) AS \
-                 SELECT * FROM 'bench-source/'"
+                 SELECT * FROM 'landing/bench-source/'"
             ),
         )
         .await?;
@@ -42,7 +42,7 @@ pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
         quarry,
         &format!(
             "CREATE OR REPLACE TABLE bench.changes AS \
-             SELECT id, k, v + 1 AS v, ts FROM 'bench-source/' WHERE id % 366 >= 363 \
+             SELECT id, k, v + 1 AS v, ts FROM 'landing/bench-source/' WHERE id % 366 >= 363 \
              UNION ALL \
              SELECT {rows} + n, n % 1000, n, to_timestamp_seconds(1704067200 + 365 * 86400 + n % 86400) \
              FROM generate_series(1, {new_rows}) AS s(n)"

@@ -85,12 +85,12 @@ pub async fn tables(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     run_quarry(&quarry, "CREATE SCHEMA IF NOT EXISTS bench").await?;
     let (ctas_time, written) = timed(run_quarry(
         &quarry,
-        "CREATE OR REPLACE TABLE bench.events_flat AS SELECT * FROM 'bench-source/'",
+        "CREATE OR REPLACE TABLE bench.events_flat AS SELECT * FROM 'landing/bench-source/'",
     ))
     .await?;
     let (partitioned_time, _) = timed(run_quarry(
         &quarry,
-        "CREATE OR REPLACE TABLE bench.events PARTITION BY (day(ts)) AS SELECT * FROM 'bench-source/'",
+        "CREATE OR REPLACE TABLE bench.events PARTITION BY (day(ts)) AS SELECT * FROM 'landing/bench-source/'",
     ))
     .await?;
     println!("rows: {rows}, executors: {executors}, written: {written:?}");
@@ -152,12 +152,12 @@ impl EventsBench {
 }
 
 /// Writes `rows` rows of events (`id`, `k`, `v`, `ts` over the days of 2024) as Parquet
-/// under the warehouse's `bench-source/`, unless they are there, and returns the path.
+/// under the warehouse's `landing/bench-source/`, unless they are there, and returns the path.
 pub(crate) async fn write_source(
     dir: &std::path::Path,
     rows: u64,
 ) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let source = dir.join("warehouse/bench-source");
+    let source = dir.join("warehouse/landing/bench-source");
     if !source.exists() {
         let select = format!(
             "SELECT value AS id, value % 1000 AS k, (value * 7919) % 100003 AS v, \
@@ -179,7 +179,7 @@ pub(crate) async fn write_source(
 pub async fn aggregate(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (dir, _temp) = args.work_dir()?;
     let (dir, rows, iterations, executors) = (&dir, args.rows, args.iterations, args.executors);
-    let data = dir.join("warehouse/bench/t");
+    let data = dir.join("warehouse/landing/bench/t");
     if !data.exists() {
         let started = Instant::now();
         SessionContext::new()
@@ -202,7 +202,7 @@ pub async fn aggregate(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>
     let quarry = Connection::connect(&cluster.flight_url(), "bench", "").await?;
     run_quarry(
         &quarry,
-        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'bench/t/'",
+        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'landing/bench/t/'",
     )
     .await?;
 

@@ -53,7 +53,7 @@ pub async fn run(args: MicroArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     for append in 0..APPENDS {
         let sql = format!(
-            "INSERT INTO bench.events SELECT id, k, v, ts FROM 'bench-source/' \
+            "INSERT INTO bench.events SELECT id, k, v, ts FROM 'landing/bench-source/' \
              WHERE (id / 366) % {APPENDS} = {append}"
         );
         run_quarry(quarry, &sql).await?;

@@ -88,7 +88,7 @@ impl UrlTableFactory for WarehouseUrlTables {
             .and_then(Weak::upgrade)
             .map(|state| state.read().clone())
             .ok_or_else(|| DataFusionError::Internal("session is gone".into()))?;
-        let location = self.warehouse.resolve(name);
+        let location = self.warehouse.resolve_file(name)?;
         let url = ListingTableUrl::parse(&location)?;
         let config = ListingTableConfig::new(url)
             .infer_options(&state)
@@ -134,7 +134,7 @@ impl TableProviderFactory for WarehouseTableFactory {
         cmd: &CreateExternalTable,
     ) -> Result<Arc<dyn TableProvider>> {
         let mut cmd = cmd.clone();
-        cmd.location = self.warehouse.resolve(&cmd.location);
+        cmd.location = self.warehouse.resolve_file(&cmd.location)?;
         self.inner.create(state, &cmd).await
     }
 }

@@ -1,7 +1,8 @@
 //! Quarry's catalog: where tables live and how they are found.
 //!
 //! - [`warehouse`]: the warehouse (a directory or `s3://bucket/prefix`) and how relative
-//!   paths resolve in it.
+//!   paths resolve in it; [`file_locations`]: where SQL may name files (`landing/` by
+//!   default), checked after `..` and symbolic links are resolved.
 //! - [`object_stores`]: the process's object-store registry (local files, S3 buckets).
 //! - [`storage`]: Iceberg's file I/O over that registry.
 //! - [`file_tables`]: files and directories as tables (`SELECT ... FROM 'path'` and
@@ -27,6 +28,7 @@ pub mod cluster;
 pub mod codec;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod file_locations;
 pub mod file_tables;
 pub mod object_stores;
 pub mod reflection;

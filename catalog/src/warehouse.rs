@@ -3,12 +3,16 @@
 //!
 //! Relative paths in SQL (`SELECT * FROM 'landing/customers.csv'`) are relative to the
 //! warehouse, not to the working directory of whichever process plans the query, so a
-//! statement means the same thing from every client.
+//! statement means the same thing from every client; and they must lie in the
+//! warehouse's file locations ([`FileLocations`], `landing/` by default).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use url::Url;
+
+use crate::file_locations::FileLocations;
+use crate::table::TableError;
 
 /// The warehouse: where landing files and table data live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +21,8 @@ pub struct Warehouse {
     uri: String,
     /// The directory, for a local warehouse.
     local: Option<PathBuf>,
+    /// Where SQL may name files.
+    files: FileLocations,
 }
 
 impl Warehouse {
@@ -36,10 +42,12 @@ impl Warehouse {
         let directory = if directory.is_empty() { "/" } else { directory };
         std::fs::create_dir_all(directory)?;
         let root = std::fs::canonicalize(directory)?;
-        Ok(Self {
+        Self {
             uri: format!("file://{}", root.display()),
             local: Some(root),
-        })
+            files: FileLocations::default(),
+        }
+        .with_landing()
     }
 
     fn remote(location: &str) -> std::io::Result<Self> {
@@ -54,10 +62,26 @@ impl Warehouse {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid(format!("{location}: the URL names no bucket")));
         }
-        Ok(Self {
+        Self {
             uri: location.to_string(),
             local: None,
-        })
+            files: FileLocations::default(),
+        }
+        .with_landing()
+    }
+
+    fn with_landing(self) -> std::io::Result<Self> {
+        self.with_file_locations(vec![format!("{}/", Self::LANDING)])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    }
+
+    /// The warehouse with `locations` (paths relative to the root, absolute paths or
+    /// URLs) as the places SQL may name files in, instead of `landing/`.
+    pub fn with_file_locations(mut self, locations: Vec<String>) -> Result<Self, String> {
+        let resolved: Vec<String> = locations.iter().map(|l| self.resolve(l)).collect();
+        self.files = FileLocations::new(locations, &resolved)
+            .map_err(|e| format!("bad file location: {e}"))?;
+        Ok(self)
     }
 
     /// The root as a URI: `file:///abs/dir` or `s3://bucket/prefix`.
@@ -81,6 +105,19 @@ impl Warehouse {
             Some(root) => root.join(relative).to_string_lossy().into_owned(),
             None => format!("{}/{relative}", self.uri),
         }
+    }
+}
+
+impl Warehouse {
+    /// Resolves a location where SQL names files (a file read as a table, an external
+    /// table, `COPY INTO`, `COPY .. TO`) as [`Warehouse::resolve`] does, and refuses one
+    /// outside the file locations.
+    pub fn resolve_file(&self, location: &str) -> Result<String, TableError> {
+        let resolved = self.resolve(location);
+        self.files.check(&resolved).map_err(|why| {
+            TableError::Forbidden(format!("cannot use the files at '{location}': {why}"))
+        })?;
+        Ok(resolved)
     }
 }
 

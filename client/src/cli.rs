@@ -102,6 +102,17 @@ pub struct ClusterArgs {
     #[arg(long, env = "QUARRY_SINGLE_STAGE_MAX_BYTES", default_value = "1GiB", value_parser = parse_size)]
     pub single_stage_max_bytes: u64,
 
+    /// Where SQL may name files (reading them as tables, external tables, COPY INTO,
+    /// COPY TO): a directory relative to the warehouse, an absolute one, or an
+    /// s3:// prefix; repeat it for several [default: landing/]. Paths are checked
+    /// after `..` and symbolic links are resolved.
+    #[arg(
+        long = "file-location",
+        env = "QUARRY_FILE_LOCATIONS",
+        value_delimiter = ','
+    )]
+    pub file_locations: Vec<String>,
+
     /// Memory this process's queries may use, e.g. 4GiB: a query that needs more spills
     /// to disk where it can, else fails with an error naming what used the memory [default: 70% of the machine's or the container's memory].
     #[arg(long, env = "QUARRY_MEMORY_LIMIT", value_parser = parse_size)]
@@ -353,6 +364,17 @@ pub struct SchedulerArgs {
     /// `SET quarry.single_stage_max_bytes` [default: 1GiB].
     #[arg(long, env = "QUARRY_SINGLE_STAGE_MAX_BYTES", value_parser = parse_size)]
     pub single_stage_max_bytes: Option<u64>,
+
+    /// Where SQL may name files (reading them as tables, external tables, COPY INTO,
+    /// COPY TO): a directory relative to the warehouse, an absolute one, or an
+    /// s3:// prefix; repeat it for several [default: landing/]. Paths are checked
+    /// after `..` and symbolic links are resolved.
+    #[arg(
+        long = "file-location",
+        env = "QUARRY_FILE_LOCATIONS",
+        value_delimiter = ','
+    )]
+    pub file_locations: Vec<String>,
 }
 
 /// `quarry executor`: runs the tasks a scheduler sends.

@@ -68,6 +68,8 @@ pub struct SchedulerSection {
     pub single_stage_max_bytes: Option<String>,
     /// A size, as `--memory-limit` takes it (`"4GiB"`).
     pub memory_limit: Option<String>,
+    /// Where SQL may name files, as `--file-location` takes them.
+    pub file_locations: Option<Vec<String>>,
 }
 
 /// `[executor]`.

@@ -41,6 +41,8 @@ pub struct EmbeddedOptions {
     pub single_stage_max_bytes: u64,
     /// The memory the cluster's queries may use (one pool for the process).
     pub memory_limit: u64,
+    /// Where SQL may name files; empty: the warehouse's `landing/`.
+    pub file_locations: Vec<String>,
 }
 
 impl EmbeddedOptions {
@@ -59,6 +61,7 @@ impl EmbeddedOptions {
             reflection_cache: quarry_executor::cache::DEFAULT_BUDGET,
             single_stage_max_bytes: quarry_scheduler::settings::DEFAULT_SINGLE_STAGE_MAX_BYTES,
             memory_limit: quarry_executor::memory::default_limit(),
+            file_locations: Vec::new(),
         }
     }
 
@@ -126,6 +129,7 @@ impl EmbeddedCluster {
                 namespaces: SchedulerOptions::default_namespaces(),
                 doors: doors(options.postgres.as_ref()),
                 single_stage_max_bytes: options.single_stage_max_bytes,
+                file_locations: options.file_locations.clone(),
             },
             Arc::clone(&runtime),
             None,

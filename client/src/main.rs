@@ -82,6 +82,7 @@ fn embedded_options(cluster: &ClusterArgs) -> EmbeddedOptions {
     options.slots = cluster.slots.unwrap_or(0);
     options.reflection_cache = cluster.reflection_cache;
     options.single_stage_max_bytes = cluster.single_stage_max_bytes;
+    options.file_locations = cluster.file_locations.clone();
     if let Some(limit) = cluster.memory_limit {
         options.memory_limit = limit;
     }

@@ -128,6 +128,10 @@ pub async fn scheduler(args: SchedulerArgs) -> Result<(), Error> {
             "[scheduler] single_stage_max_bytes",
             quarry_scheduler::settings::DEFAULT_SINGLE_STAGE_MAX_BYTES,
         )?,
+        file_locations: match args.file_locations.is_empty() {
+            true => section.file_locations.clone().unwrap_or_default(),
+            false => args.file_locations.clone(),
+        },
     };
     let http_port = args
         .http_port

@@ -311,7 +311,7 @@ pub async fn run(
 ) -> Result<RecordBatch, QuarryError> {
     let copy = &planned.copy;
     let table = &planned.table;
-    let location = warehouse.resolve(&copy.location);
+    let location = warehouse.resolve_file(&copy.location)?;
     let (url, prefix) = store_path(&location)?;
     let objects = runtime.object_store(&url)?;
     let loaded_before = load_history::loaded(store.file_io(), table.metadata()).await?;

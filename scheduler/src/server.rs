@@ -54,6 +54,9 @@ pub struct SchedulerOptions {
     /// The most bytes a query may read to run whole on one executor, without a
     /// distributed job (the sessions' default `quarry.single_stage_max_bytes`).
     pub single_stage_max_bytes: u64,
+    /// Where SQL may name files (paths relative to the warehouse, absolute paths or
+    /// URLs); empty: the warehouse's `landing/`.
+    pub file_locations: Vec<String>,
 }
 
 impl SchedulerOptions {
@@ -152,12 +155,17 @@ pub async fn start_scheduler(
     runtime: Arc<RuntimeEnv>,
     http: Option<&HttpPort>,
 ) -> Result<SchedulerHandle, QuarryError> {
-    let warehouse = Warehouse::open(&options.warehouse).map_err(|e| {
+    let mut warehouse = Warehouse::open(&options.warehouse).map_err(|e| {
         QuarryError::startup(format!(
             "cannot open the warehouse {}: {e}",
             options.warehouse
         ))
     })?;
+    if !options.file_locations.is_empty() {
+        warehouse = warehouse
+            .with_file_locations(options.file_locations.clone())
+            .map_err(QuarryError::startup)?;
+    }
     let mut namespaces = options.namespaces.clone();
     namespaces.push(DEFAULT_SCHEMA.to_string());
     let stores = Arc::clone(&runtime.object_store_registry);

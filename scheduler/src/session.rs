@@ -201,7 +201,9 @@ impl SessionFactory {
             .with_option_extension(self.options.clone())
             .with_extension(Arc::new(FollowSlots(AtomicUsize::new(
                 target_partitions.max(1),
-            ))));
+            ))))
+            // Where the session's statements name files (`COPY .. TO`).
+            .with_extension(Arc::new(self.warehouse.clone()));
         let extensions = self.extensions.and(extensions);
         let config = extensions
             .configure

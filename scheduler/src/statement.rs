@@ -13,9 +13,12 @@
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, TableType};
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
 
+use quarry_catalog::Warehouse;
 use quarry_catalog::store::TableStore;
 
 use crate::changes;
@@ -168,6 +171,15 @@ pub async fn plan_sql(
     plan(ctx, store, parse(&ctx.state(), sql)?).await
 }
 
+/// Where `COPY .. TO` writes: `target` resolved against the warehouse like every path
+/// in SQL, and refused outside its file locations.
+fn copy_target(state: &SessionState, target: &str) -> Result<String, QuarryError> {
+    match state.config().get_extension::<Warehouse>() {
+        Some(warehouse) => Ok(warehouse.resolve_file(target)?),
+        None => Ok(target.to_string()),
+    }
+}
+
 /// Plans a parsed statement.
 pub async fn plan(
     ctx: &SessionContext,
@@ -216,6 +228,9 @@ pub async fn plan(
         Ast::Sql(statement) => statement,
     };
     normalize::normalize(&mut statement);
+    if let DFStatement::CopyTo(copy) = &mut statement {
+        copy.target = copy_target(&state, &copy.target)?;
+    }
     temporary::resolve_names(ctx, &mut statement);
     if let Some(create) = temporary::as_memory_table(&statement)? {
         resolve_namespaces(&state, store, &create).await?;

@@ -113,9 +113,10 @@ impl Engine {
             }
             Kind::Quarry => {
                 let warehouse = args.warehouse.clone().ok_or("Quarry needs --warehouse")?;
-                let cluster =
-                    EmbeddedCluster::start(EmbeddedOptions::local(warehouse, args.executors))
-                        .await?;
+                let mut options = EmbeddedOptions::local(warehouse, args.executors);
+                // The generated data is read where it was written.
+                options.file_locations = vec!["landing/".into(), args.data.display().to_string()];
+                let cluster = EmbeddedCluster::start(options).await?;
                 if args.load {
                     let conn = Connection::connect(&cluster.flight_url(), "bench", "").await?;
                     for table in args.suite.tables() {

@@ -82,6 +82,9 @@ pub enum TableError {
     /// Anything else the user asked for that cannot be done.
     #[error("{0}")]
     Invalid(String),
+    /// Something the user may not do: files outside the file locations.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("Iceberg: {0}")]
     Iceberg(#[from] iceberg::Error),
     #[error(transparent)]

@@ -442,17 +442,17 @@ pub async fn write_test_data(dir: &Path, facts: u64, events: u64) {
     for sql in [
         format!(
             "COPY (SELECT value AS id, value % 97 AS k, (value * 7919) % 10007 AS v, 'item-' || (value % 13) AS s \
-             FROM generate_series(1, {facts})) TO '{dir}/data/facts/facts.parquet' STORED AS PARQUET \
+             FROM generate_series(1, {facts})) TO '{dir}/landing/data/facts/facts.parquet' STORED AS PARQUET \
              OPTIONS ('format.max_row_group_size' '100000')"
         ),
         format!(
             "COPY (SELECT value AS id, value % 1000 AS user_id, value % 97 AS k, CAST(value % 365 AS INT) AS day, \
              value * 1.5 AS amount, 'event-' || (value % 7) AS kind FROM generate_series(1, {events})) \
-             TO '{dir}/data/events.csv' STORED AS CSV OPTIONS ('format.has_header' 'true')"
+             TO '{dir}/landing/data/events.csv' STORED AS CSV OPTIONS ('format.has_header' 'true')"
         ),
         format!(
             "COPY (SELECT value AS k, chr(97 + CAST(value % 26 AS INT)) || '-dim-' || value AS name FROM generate_series(0, 96)) \
-             TO '{dir}/data/dims.json' STORED AS JSON"
+             TO '{dir}/landing/data/dims.json' STORED AS JSON"
         ),
     ] {
         ctx.sql(&sql).await.unwrap().collect().await.unwrap();
@@ -468,11 +468,15 @@ pub fn test_tables(root: &str) -> Vec<String> {
         format!("{root}/")
     };
     vec![
-        format!("CREATE EXTERNAL TABLE facts STORED AS PARQUET LOCATION '{prefix}data/facts/'"),
         format!(
-            "CREATE EXTERNAL TABLE events STORED AS CSV LOCATION '{prefix}data/events.csv' OPTIONS ('format.has_header' 'true')"
+            "CREATE EXTERNAL TABLE facts STORED AS PARQUET LOCATION '{prefix}landing/data/facts/'"
         ),
-        format!("CREATE EXTERNAL TABLE dims STORED AS JSON LOCATION '{prefix}data/dims.json'"),
+        format!(
+            "CREATE EXTERNAL TABLE events STORED AS CSV LOCATION '{prefix}landing/data/events.csv' OPTIONS ('format.has_header' 'true')"
+        ),
+        format!(
+            "CREATE EXTERNAL TABLE dims STORED AS JSON LOCATION '{prefix}landing/data/dims.json'"
+        ),
     ]
 }
 

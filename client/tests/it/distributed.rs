@@ -36,7 +36,7 @@ const QUERIES: &[&str] = &[
      (SELECT count(*) FROM events WHERE day = 7) AS day7 FROM dims WHERE k = 1",
     "SELECT count(*) AS n FROM facts f JOIN dims d ON f.k = d.k WHERE d.name LIKE 'c%'",
     // files queried by path
-    "SELECT kind, count(*) AS n FROM 'data/events.csv' GROUP BY kind ORDER BY kind",
+    "SELECT kind, count(*) AS n FROM 'landing/data/events.csv' GROUP BY kind ORDER BY kind",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -55,7 +55,7 @@ async fn distributed_results_equal_single_process_datafusion() {
     }
     let mut mismatches = Vec::new();
     for sql in QUERIES {
-        let local_sql = sql.replace("'data/", &format!("'{root}/data/"));
+        let local_sql = sql.replace("'landing/data/", &format!("'{root}/landing/data/"));
         let expected = rows(
             &local
                 .sql(&local_sql)
@@ -88,7 +88,7 @@ async fn scans_of_a_large_file_split_across_every_executor() {
     let query = service
         .prepare(
             &session,
-            "SELECT kind, sum(amount) FROM 'data/events.csv' GROUP BY kind",
+            "SELECT kind, sum(amount) FROM 'landing/data/events.csv' GROUP BY kind",
         )
         .await
         .unwrap();

@@ -1,5 +1,6 @@
 //! Bad statements get one clear line naming the problem; EXPLAIN shows stages; a task
-//! the executors refuse fails its query, not the cluster.
+//! the executors refuse fails its query, not the cluster; files outside the file
+//! locations are refused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -295,4 +296,59 @@ async fn a_query_with_no_executor_to_run_it_fails_instead_of_waiting_forever() {
             && err.contains("run it again"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn files_outside_the_file_locations_are_refused() {
+    let t = TestCluster::start(1, 1).await;
+    let warehouse = t.warehouse();
+    let landing = warehouse.join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::write(landing.join("x.csv"), "a\n1\n").unwrap();
+    std::fs::write(warehouse.join("secret.csv"), "a\n2\n").unwrap();
+    std::os::unix::fs::symlink(warehouse.join("secret.csv"), landing.join("link.csv")).unwrap();
+    std::os::unix::fs::symlink("/etc", landing.join("etc")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let written = outside.path().join("out.csv");
+    let cases = [
+        "SELECT * FROM '/etc/passwd'".to_string(),
+        "SELECT * FROM 'landing/../../../../etc/passwd'".into(),
+        "SELECT * FROM '../secret.csv'".into(),
+        "SELECT * FROM 'landing/link.csv'".into(),
+        "SELECT * FROM 'landing/etc/passwd'".into(),
+        // A pattern over a directory with a link out of it.
+        "SELECT * FROM 'landing/*.csv'".into(),
+        "SELECT * FROM 'file:///etc/passwd'".into(),
+        "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '/etc/passwd'".into(),
+        "CREATE TABLE bronze.b (a BIGINT)".into(),
+        format!("COPY (SELECT 1 AS a) TO '{}'", written.display()),
+    ];
+    for sql in &cases[..cases.len() - 2] {
+        let err = t.query(sql).await.expect_err(sql);
+        assert_eq!(
+            err.kind(),
+            Some(ErrorKind::PermissionDenied),
+            "{sql}: {err}"
+        );
+        assert!(err.to_string().contains("file locations"), "{sql}: {err}");
+    }
+    t.rows(&cases[cases.len() - 2]).await;
+    let err = t
+        .query("COPY INTO bronze.b FROM '/etc/' FILE_FORMAT 'csv'")
+        .await
+        .expect_err("COPY INTO from /etc");
+    assert_eq!(err.kind(), Some(ErrorKind::PermissionDenied), "{err}");
+    let err = t.query(&cases[cases.len() - 1]).await.expect_err("COPY TO");
+    assert_eq!(err.kind(), Some(ErrorKind::PermissionDenied), "{err}");
+    assert!(!written.exists());
+    assert_eq!(t.rows("SELECT count(*) FROM bronze.b").await, ["0"]);
+
+    // Inside the locations, relative paths are the warehouse's, for writes too.
+    std::fs::remove_file(landing.join("link.csv")).unwrap();
+    std::fs::remove_file(landing.join("etc")).unwrap();
+    assert_eq!(t.rows("SELECT a FROM 'landing/*.csv'").await, ["1"]);
+    t.rows("COPY (SELECT 3 AS a) TO 'landing/out/three.csv' STORED AS CSV")
+        .await;
+    assert!(landing.join("out/three.csv").exists());
+    assert_eq!(t.rows("SELECT a FROM 'landing/out/'").await, ["3"]);
 }

@@ -43,14 +43,15 @@ async fn medallion_statements_round_trip() {
         ["bronze", "gold", "public", "silver", "sys"]
     );
     assert_eq!(
-        t.rows("CREATE TABLE bronze.events AS SELECT * FROM 'data/events.csv'")
+        t.rows("CREATE TABLE bronze.events AS SELECT * FROM 'landing/data/events.csv'")
             .await,
         ["200000"]
     );
     let by_kind = "SELECT kind, count(*), sum(amount), min(day), max(user_id) FROM {} GROUP BY kind ORDER BY kind";
     assert_eq!(
         t.rows(&by_kind.replace("{}", "bronze.events")).await,
-        t.rows(&by_kind.replace("{}", "'data/events.csv'")).await
+        t.rows(&by_kind.replace("{}", "'landing/data/events.csv'"))
+            .await
     );
     assert_eq!(
         t.rows("SHOW TABLES IN bronze").await,
@@ -76,7 +77,7 @@ async fn medallion_statements_round_trip() {
     )
     .await;
     let expected = t
-        .rows("SELECT count(*), sum(amount) FROM 'data/events.csv' WHERE day < 100")
+        .rows("SELECT count(*), sum(amount) FROM 'landing/data/events.csv' WHERE day < 100")
         .await;
     assert_eq!(
         t.rows("SELECT count(*), sum(CAST(amount AS DOUBLE)) FROM silver.events")
@@ -261,7 +262,7 @@ async fn failed_writes_leave_tables_as_they_were() {
     // A cast fails on one row deep inside the input, after other tasks wrote files.
     let failing = "SELECT id, CAST(CASE WHEN id = 390000 THEN 'oops' ELSE kind END AS VARCHAR) AS kind, \
                    CAST(CASE WHEN id = 390000 THEN 'oops' ELSE CAST(day AS VARCHAR) END AS INT) AS day \
-                   FROM 'data/events.csv'";
+                   FROM 'landing/data/events.csv'";
     let err = t
         .query(&format!("CREATE TABLE bronze.bad AS {failing}"))
         .await
@@ -275,7 +276,7 @@ async fn failed_writes_leave_tables_as_they_were() {
     assert_eventually_no_files(&t.warehouse().join("bronze")).await;
 
     // A failing INSERT leaves the table at its snapshot, with only its own files.
-    t.rows("CREATE TABLE bronze.good AS SELECT id, kind, CAST(day AS INT) AS day FROM 'data/events.csv' WHERE id <= 1000")
+    t.rows("CREATE TABLE bronze.good AS SELECT id, kind, CAST(day AS INT) AS day FROM 'landing/data/events.csv' WHERE id <= 1000")
         .await;
     let snapshot = metadata_location(&t, "bronze.good").await;
     let files = data_files(&t.warehouse().join("bronze"));

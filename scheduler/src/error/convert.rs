@@ -122,6 +122,7 @@ fn table(e: &TableError) -> QuarryError {
         TableError::NotFound(_) => ErrorKind::UndefinedObject,
         TableError::AlreadyExists(_) => ErrorKind::Duplicate,
         TableError::Conflict(_) => ErrorKind::Conflict,
+        TableError::Forbidden(_) => ErrorKind::PermissionDenied,
         TableError::UnsupportedType { .. } => ErrorKind::Unsupported,
         TableError::Partition(_) | TableError::Invalid(_) => ErrorKind::InvalidStatement,
         TableError::Database(_) => ErrorKind::Execution,
