@@ -21,6 +21,7 @@ mod object_storage;
 mod postgres;
 mod processes;
 mod reflections;
+mod robustness;
 mod shell;
 mod tables;
 mod versions;

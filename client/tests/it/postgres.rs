@@ -30,7 +30,7 @@ fn text(output: &Output) -> String {
 }
 
 /// Runs psql and expects it to succeed; returns what it printed.
-fn psql_ok(server: &ServeProcess, args: &[&str]) -> String {
+pub(crate) fn psql_ok(server: &ServeProcess, args: &[&str]) -> String {
     let output = psql(server, &[], args);
     assert!(
         output.status.success(),
