@@ -33,10 +33,7 @@ impl FileLocations {
             .iter()
             .map(|location| match local_path(location) {
                 Some(path) => Ok(Root::Local(real_path(&normalize(&path)?))),
-                None => Ok(Root::Remote(format!(
-                    "{}/",
-                    normalize_url(location)?.trim_end_matches('/')
-                ))),
+                None => Ok(Root::Remote(url_prefix(location)?)),
             })
             .collect::<Result<_, String>>()?;
         Ok(Self { roots, named })
@@ -48,8 +45,7 @@ impl FileLocations {
         let inside = match local_path(resolved) {
             Some(path) => self.holds_local(&path)?,
             None => {
-                let url = normalize_url(resolved)?;
-                let url = format!("{}/", url.trim_end_matches('/'));
+                let url = url_prefix(resolved)?;
                 self.roots
                     .iter()
                     .any(|root| matches!(root, Root::Remote(r) if url.starts_with(r.as_str())))
@@ -168,25 +164,11 @@ fn real_path(path: &Path) -> PathBuf {
     }
 }
 
-/// An object-store URL with `.` and `..` segments taken away.
-fn normalize_url(location: &str) -> Result<String, String> {
+/// An object-store URL as a prefix ending with `/`; parsing it takes its `.` and `..`
+/// segments away.
+fn url_prefix(location: &str) -> Result<String, String> {
     let url = Url::parse(location).map_err(|e| format!("{location}: {e}"))?;
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in url.path().split('/').filter(|s| !s.is_empty()) {
-        match segment {
-            "." => {}
-            ".." => {
-                segments.pop();
-            }
-            other => segments.push(other),
-        }
-    }
-    Ok(format!(
-        "{}://{}/{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default(),
-        segments.join("/")
-    ))
+    Ok(format!("{}/", url.as_str().trim_end_matches('/')))
 }
 
 #[cfg(test)]

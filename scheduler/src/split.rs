@@ -41,7 +41,7 @@ enum Stop {
 /// Tokenizes `text` and pushes the statements it ends with `;` onto `statements`.
 fn split_tokens(text: &str, statements: &mut Vec<String>) -> Stop {
     let (tokens, _) = tokens(text);
-    let offsets = Offsets::new(text);
+    let mut offsets = Offsets::new(text);
     let mut start = 0;
     let mut code = false;
     for TokenWithSpan { token, span } in &tokens {
@@ -84,26 +84,36 @@ fn has_code(text: &str) -> bool {
             .any(|t| !matches!(t.token, Token::Whitespace(_)))
 }
 
-/// Byte offsets of tokens' locations (lines and columns in characters, from 1).
+/// Byte offsets of tokens' locations (lines and columns in characters, from 1), asked
+/// in the order of the text: each answer starts from the last one, so a script of many
+/// statements on one line is read once.
 struct Offsets<'a> {
     text: &'a str,
-    lines: Vec<usize>,
+    /// The last location asked and its offset.
+    last: (Location, usize),
 }
 
 impl<'a> Offsets<'a> {
     fn new(text: &'a str) -> Self {
-        let lines = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Self { text, lines }
+        Self {
+            text,
+            last: (Location::new(1, 1), 0),
+        }
     }
 
-    fn of(&self, location: Location) -> usize {
-        let line = self.lines[(location.line as usize).saturating_sub(1)];
-        self.text[line..]
-            .char_indices()
-            .nth((location.column as usize).saturating_sub(1))
-            .map_or(self.text.len(), |(i, _)| line + i)
+    fn of(&mut self, location: Location) -> usize {
+        let (mut at, mut offset) = self.last;
+        for c in self.text[offset..].chars() {
+            if (at.line, at.column) >= (location.line, location.column) {
+                break;
+            }
+            (at, offset) = match c {
+                '\n' => (Location::new(at.line + 1, 1), offset + 1),
+                c => (Location::new(at.line, at.column + 1), offset + c.len_utf8()),
+            };
+        }
+        self.last = (at, offset);
+        offset
     }
 }
 

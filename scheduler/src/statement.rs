@@ -174,10 +174,11 @@ pub async fn plan_sql(
 /// Where `COPY .. TO` writes: `target` resolved against the warehouse like every path
 /// in SQL, and refused outside its file locations.
 fn copy_target(state: &SessionState, target: &str) -> Result<String, QuarryError> {
-    match state.config().get_extension::<Warehouse>() {
-        Some(warehouse) => Ok(warehouse.resolve_file(target)?),
-        None => Ok(target.to_string()),
-    }
+    let warehouse = state
+        .config()
+        .get_extension::<Warehouse>()
+        .ok_or_else(|| QuarryError::internal("the session knows no warehouse"))?;
+    Ok(warehouse.resolve_file(target)?)
 }
 
 /// Plans a parsed statement.
